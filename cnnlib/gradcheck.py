@@ -1,0 +1,112 @@
+"""Finite-difference gradient checking: the referee for every backward in the course.
+
+Derived in notebooks/01_single_kernel.ipynb; used to catch bugs in
+notebooks/06_debugging_backprop.ipynb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shapes import as_float_array
+
+
+def rel_error(a, b):
+    """Relative error with one global scale: max|a − b| / max(1e-8, max(|a| + |b|)).
+
+    A per-element denominator would blow up on entries of a correct gradient that are
+    (nearly) zero; one scale for the whole array does not.
+    """
+    a, b = as_float_array(a, "a"), as_float_array(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Central finite differences of a scalar function.
+
+    Parameters
+    ----------
+    f : callable
+        f(array of the shape of x) -> float.
+    x : array-like, float64
+        Point at which to differentiate; not modified (f receives copies).
+    eps : float
+        Step h.
+
+    Returns
+    -------
+    ndarray of the shape of x
+        g[k] = (f(x + h·e_k) − f(x − h·e_k)) / (2h); its error is O(h²).
+    """
+    x = np.array(as_float_array(x, "x"), dtype=np.float64)  # a private float64 copy
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        old = x[k]
+        x[k] = old + eps
+        up = float(f(x.copy()))
+        x[k] = old - eps
+        down = float(f(x.copy()))
+        x[k] = old
+        grad[k] = (up - down) / (2 * eps)
+    return grad
+
+
+def gradcheck(f, x, analytic, eps=1e-6):
+    """Relative error between an analytic gradient and central finite differences of f at x.
+
+    Parameters
+    ----------
+    f : callable, f(x) -> float
+    x : array-like
+    analytic : array-like of the shape of x
+        The gradient your backward computed.
+    eps : float
+
+    Returns
+    -------
+    float
+        rel_error(analytic, numerical_gradient(f, x, eps)); below ~1e-7 in float64 means
+        the backward is right.
+    """
+    return rel_error(analytic, numerical_gradient(f, x, eps))
+
+
+def gradcheck_layer(layer, x, rng, eps=1e-6):
+    """Check a layer's backward (input and every parameter) against finite differences.
+
+    The scalar checked is E = Σ y ⊙ r with a fixed random r, so that δ = r is a generic
+    upstream gradient rather than all ones.
+
+    Parameters
+    ----------
+    layer : Layer or Sequential
+    x : ndarray, float64
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        {"x": rel_error of ∂E/∂x, "<layer index>.<key>": rel_error of each parameter}.
+    """
+    x = np.array(as_float_array(x, "x"), dtype=np.float64)
+    layers = layer.layers if hasattr(layer, "layers") else [layer]
+    r = rng.standard_normal(layer.forward(x).shape)
+    errors = {"x": gradcheck(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
+    grads = {(i, k): g.copy() for i, lay in enumerate(layers) for k, g in lay.grads.items()}
+    for (i, key), g in grads.items():
+        p = layers[i].params[key]
+
+        def f(v, p=p):
+            saved = p.copy()
+            p[...] = v
+            try:
+                return np.sum(layer.forward(x) * r)
+            finally:
+                p[...] = saved
+
+        errors[f"{i}.{key}" if len(layers) > 1 else key] = gradcheck(f, p, g, eps)
+    return errors

@@ -1,0 +1,241 @@
+"""Layers: objects that remember their forward input so that backward can use it.
+
+Every layer has ``forward(x) -> y`` and ``backward(dy) -> dx``. Layers with
+parameters keep them in ``layer.params`` and, after ``backward``, their gradients in
+``layer.grads`` under the same keys ("w", "b"). ``backward`` overwrites ``grads``
+(it never accumulates across calls), so no zero_grad is needed.
+
+Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations
+from .conv import conv2d_backward, conv2d_forward
+from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
+from .shapes import as_float_array, check_dy, check_ndim, check_padding, check_size, check_stride
+
+
+class Layer:
+    """Base class: no parameters; subclasses implement forward and backward."""
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._x = None
+
+    def _saved_input(self):
+        if self._x is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._x
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _uniform_init(rng, shape, fan_in, dtype):
+    # PyTorch's default (kaiming_uniform_ with a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    bound = 1 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Conv2D(Layer):
+    """Convolution layer (cross-correlation) with D = out_channels kernels and one bias each.
+
+    Parameters
+    ----------
+    in_channels : int
+        C, channels of the input.
+    out_channels : int
+        D, number of kernels (channels of the output).
+    kernel_size : int or (kh, kw)
+    stride, padding : int or pair
+    rng : numpy.random.Generator or None
+        For the initial weights; None makes a fresh unseeded generator.
+    dtype : numpy dtype
+        float64 (default) or float32.
+
+    Notes
+    -----
+    params["w"] has shape (D, C, kh, kw), params["b"] shape (D,); both start
+    U(−1/√fan_in, 1/√fan_in) with fan_in = C·kh·kw (PyTorch's default).
+    Forward: y = x ★ w + b; backward: see ``conv2d_backward``.
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float64
+    ):
+        super().__init__()
+        self.in_channels = _check_count(in_channels, "in_channels")
+        self.out_channels = _check_count(out_channels, "out_channels")
+        self.kernel_size = check_size(kernel_size, "kernel_size")
+        self.stride, self.padding = check_stride(stride), check_padding(padding)
+        rng = np.random.default_rng() if rng is None else rng
+        kh, kw = self.kernel_size
+        fan_in = self.in_channels * kh * kw
+        self.params["w"] = _uniform_init(rng, (self.out_channels, self.in_channels, kh, kw), fan_in, dtype)
+        self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
+
+    def forward(self, x):
+        """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
+        x = as_float_array(x, "x")
+        check_ndim(x, 4, "x", "(N, C, H, W)")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv2D expects in_channels={self.in_channels}, got an input with C={x.shape[1]} "
+                f"channels (x.shape={x.shape})"
+            )
+        self._x = x
+        return conv2d_forward(x, self.params["w"], self.params["b"], self.stride, self.padding)
+
+    def backward(self, dy):
+        """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
+        dx, dw, db = conv2d_backward(dy, self._saved_input(), self.params["w"], self.stride, self.padding)
+        self.grads = {"w": dw, "b": db}
+        return dx
+
+    def __repr__(self):
+        return (
+            f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding})"
+        )
+
+
+class _Pool(Layer):
+    _forward = _backward = None
+
+    def __init__(self, size, stride=None):
+        super().__init__()
+        self.size = check_size(size, "size")
+        self.stride = self.size if stride is None else check_stride(stride)
+
+    def forward(self, x):
+        """x : (N, C, H, W) -> y : (N, C, Ho, Wo)."""
+        self._x = as_float_array(x, "x")
+        return type(self)._forward(self._x, self.size, self.stride)
+
+    def backward(self, dy):
+        """dy : (N, C, Ho, Wo) -> dx : (N, C, H, W)."""
+        return type(self)._backward(dy, self._saved_input(), self.size, self.stride)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(size={self.size}, stride={self.stride})"
+
+
+class MaxPool2D(_Pool):
+    """Max pooling layer; see ``maxpool2d_forward``/``maxpool2d_backward``."""
+
+    _forward, _backward = staticmethod(maxpool2d_forward), staticmethod(maxpool2d_backward)
+
+
+class AvgPool2D(_Pool):
+    """Average pooling layer; see ``avgpool2d_forward``/``avgpool2d_backward``."""
+
+    _forward, _backward = staticmethod(avgpool2d_forward), staticmethod(avgpool2d_backward)
+
+
+class _Activation(Layer):
+    f = f_prime = None
+
+    def forward(self, x):
+        """Element-wise f(x); any shape."""
+        self._x = as_float_array(x, "x")
+        return type(self).f(self._x)
+
+    def backward(self, dy):
+        """δ_in = δ_out ⊙ f′(x)."""
+        x = self._saved_input()
+        dy = as_float_array(dy, "dy")
+        check_dy(dy, x.shape)
+        return dy * type(self).f_prime(x)
+
+
+class ReLU(_Activation):
+    """f(x) = max(0, x); f′(x) = 1 for x > 0, else 0."""
+
+    f, f_prime = staticmethod(activations.relu), staticmethod(activations.relu_derivative)
+
+
+class Sigmoid(_Activation):
+    """f(x) = 1/(1 + e^(−x)); f′ = f(1 − f)."""
+
+    f, f_prime = staticmethod(activations.sigmoid), staticmethod(activations.sigmoid_derivative)
+
+
+class Tanh(_Activation):
+    """f(x) = tanh x; f′ = 1 − tanh² x."""
+
+    f, f_prime = staticmethod(activations.tanh), staticmethod(activations.tanh_derivative)
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C·H·W), row-major; backward reshapes δ back."""
+
+    def forward(self, x):
+        x = as_float_array(x, "x")
+        if x.ndim < 1:
+            raise ValueError(f"x must have a batch axis: shape (N, ...), got shape {x.shape}")
+        self._x = x
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        x = self._saved_input()
+        dy = as_float_array(dy, "dy")
+        check_dy(dy, (x.shape[0], int(np.prod(x.shape[1:]))))
+        return dy.reshape(x.shape)
+
+
+class Dense(Layer):
+    """Fully connected layer, y = x @ w.T + b (PyTorch's layout).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    rng : numpy.random.Generator or None
+    dtype : numpy dtype
+
+    Notes
+    -----
+    params["w"] has shape (out_features, in_features), params["b"] shape (out_features,).
+    Backward: ∂E/∂w = δᵀ x, ∂E/∂b = Σ_N δ, ∂E/∂x = δ w.
+    Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+
+    def __init__(self, in_features, out_features, rng=None, dtype=np.float64):
+        super().__init__()
+        self.in_features = _check_count(in_features, "in_features")
+        self.out_features = _check_count(out_features, "out_features")
+        rng = np.random.default_rng() if rng is None else rng
+        shape = (self.out_features, self.in_features)
+        self.params["w"] = _uniform_init(rng, shape, self.in_features, dtype)
+        self.params["b"] = _uniform_init(rng, (self.out_features,), self.in_features, dtype)
+
+    def forward(self, x):
+        """x : (N, in_features) -> y : (N, out_features)."""
+        x = as_float_array(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"Dense expects input of shape (N, in_features) = (N, {self.in_features}), got {x.shape}"
+            )
+        self._x = x
+        return x @ self.params["w"].T + self.params["b"]
+
+    def backward(self, dy):
+        """dy : (N, out_features) -> dx : (N, in_features); sets grads["w"], grads["b"]."""
+        x = self._saved_input()
+        dy = as_float_array(dy, "dy")
+        check_dy(dy, (x.shape[0], self.out_features))
+        self.grads = {"w": dy.T @ x, "b": dy.sum(axis=0)}
+        return dy @ self.params["w"]
+
+    def __repr__(self):
+        return f"Dense({self.in_features}, {self.out_features})"

@@ -1,0 +1,89 @@
+"""Losses E and their gradients ∂E/∂(prediction), averaged over the batch.
+
+Derived in notebooks/01_single_kernel.ipynb (squared error) and
+05_pooling_and_a_full_cnn.ipynb (softmax cross-entropy).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .shapes import as_float_array
+
+
+def mse_loss(y, t):
+    """Half squared error, averaged over the batch.
+
+    Parameters
+    ----------
+    y : array-like of shape (N, ...)
+        Predictions.
+    t : array-like of the same shape
+        Targets.
+
+    Returns
+    -------
+    loss : float
+        E = 1/(2N) · Σ (y − t)², N = y.shape[0] (the blogs' ½Σ per sample, averaged).
+    dy : ndarray of the shape of y
+        ∂E/∂y = (y − t) / N.
+    """
+    y, t = as_float_array(y, "y"), as_float_array(t, "t")
+    if y.shape != t.shape:
+        raise ValueError(f"y and t must have the same shape, got y.shape={y.shape}, t.shape={t.shape}")
+    if y.ndim == 0:
+        raise ValueError("y must have a batch axis: shape (N, ...), got a scalar")
+    N = y.shape[0]
+    diff = y - t
+    return float(np.sum(diff * diff) / (2 * N)), diff / N
+
+
+def softmax(logits):
+    """Row-wise softmax of (N, K) logits, shifted by the row maximum so exp never overflows."""
+    z = as_float_array(logits, "logits")
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Softmax followed by cross-entropy with integer class labels, averaged over the batch.
+
+    Parameters
+    ----------
+    logits : array-like of shape (N, K)
+    labels : array-like of int of shape (N,)
+        Class indices in 0 .. K-1.
+
+    Returns
+    -------
+    loss : float
+        E = −1/N · Σ_n log softmax(logits[n])[labels[n]].
+    dlogits : ndarray of shape (N, K)
+        ∂E/∂logits = (softmax(logits) − onehot(labels)) / N.
+    """
+    z = as_float_array(logits, "logits")
+    if z.ndim != 2:
+        raise ValueError(f"logits must be 2-D with shape (N, K), got shape {z.shape}")
+    labels = np.asarray(labels)
+    if labels.shape != (z.shape[0],):
+        raise ValueError(f"labels must have shape (N,) = ({z.shape[0]},), got {labels.shape}")
+    if labels.size and not (
+        np.issubdtype(labels.dtype, np.integer)
+        or all(isinstance(v, numbers.Integral) for v in labels.tolist())
+    ):
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    labels = labels.astype(np.intp)
+    K = z.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= K):
+        raise ValueError(
+            f"labels must lie in 0..{K - 1} (K={K} classes), got min {labels.min()}, max {labels.max()}"
+        )
+    N = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -float(log_p[np.arange(N), labels].sum() / N)
+    dlogits = np.exp(log_p)
+    dlogits[np.arange(N), labels] -= 1
+    return loss, dlogits / N

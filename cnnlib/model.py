@@ -1,0 +1,126 @@
+"""A stack of layers, plain SGD and a training loop that returns the loss history.
+
+Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import Layer
+from .shapes import as_float_array
+
+
+class Sequential:
+    """Layers applied in order; backward runs them in reverse (the chain rule).
+
+    Parameters
+    ----------
+    layers : list of Layer
+    """
+
+    def __init__(self, layers):
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
+                raise TypeError(
+                    f"layer {i} must have forward and backward methods, got {type(layer).__name__}"
+                )
+        self.layers = layers
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        """Propagate δ from the output back to the input; returns ∂E/∂x of the first layer."""
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def __repr__(self):
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential([\n{inner}\n])"
+
+
+class SGD:
+    """Plain stochastic gradient descent: p ← p − lr · ∂E/∂p for every parameter.
+
+    Parameters
+    ----------
+    model : Sequential or Layer
+    lr : float
+        Learning rate (step size) > 0.
+    """
+
+    def __init__(self, model, lr):
+        if not np.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        self.layers = model.layers if hasattr(model, "layers") else [model]
+        self.lr = lr
+
+    def step(self):
+        for layer in self.layers:
+            for key, p in layer.params.items():
+                if key not in layer.grads:
+                    raise RuntimeError(f"{layer!r} has no gradient for {key!r}: call backward first")
+                p -= self.lr * layer.grads[key]  # in place: the layer keeps the same array
+
+
+def _batches(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
+    """Train ``model`` with minibatch SGD and return its history.
+
+    Parameters
+    ----------
+    model : Sequential
+    X : array-like of shape (N, ...)
+    y : array-like of shape (N, ...)
+        Integer labels (N,) for softmax_cross_entropy, targets for mse_loss.
+    loss : callable
+        loss(prediction, y_batch) -> (E, ∂E/∂prediction), e.g. cnnlib.softmax_cross_entropy.
+    lr : float
+    epochs, batch_size : int
+    rng : numpy.random.Generator
+        Shuffles the examples each epoch.
+    val : (X_val, y_val) or None
+
+    Returns
+    -------
+    dict
+        "loss": the training loss of every step (list of float); with ``val``,
+        "val_loss" and "val_acc" (accuracy of argmax predictions, for integer
+        labels only) once per epoch.
+    """
+    X = as_float_array(X, "X")
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    opt = SGD(model, lr)
+    history = {"loss": []}
+    if val is not None:
+        history["val_loss"], history["val_acc"] = [], []
+    for _ in range(epochs):
+        for idx in _batches(len(X), batch_size, rng):
+            E, dout = loss(model.forward(X[idx]), y[idx])
+            model.backward(dout)
+            opt.step()
+            history["loss"].append(E)
+        if val is not None:
+            out = model.forward(as_float_array(val[0], "X_val"))
+            history["val_loss"].append(loss(out, val[1])[0])
+            labels = np.asarray(val[1])
+            if labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+                history["val_acc"].append(float(np.mean(out.argmax(axis=1) == labels)))
+    return history
+
+
+__all__ = ["Sequential", "SGD", "fit", "Layer"]
