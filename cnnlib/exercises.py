@@ -131,6 +131,61 @@ def check_conv_backward(fn, seed=0):
 
 # --- notebooks 00-01 (add below; keep each notebook pair in its own section) ---
 
+
+def check_output_size(fn):
+    """Exercise: fn(n, k, stride, padding) -> the number of window positions along one axis.
+
+    The cases include strides that do not divide n + 2p − k (floor, not round) and a
+    kernel exactly as large as the padded input (one position). Derived in
+    notebooks/00_correlation_and_notation.ipynb.
+    """
+    cases = [(5, 3, 1, 0), (5, 3, 2, 1), (6, 3, 2, 0), (7, 2, 3, 0), (28, 5, 1, 0), (4, 6, 1, 1)]
+    cases.append((10, 3, 4, 2))  # (10 + 4 − 3) = 11 is not divisible by 4
+    return check(fn, conv_output_size, cases, "output size")
+
+
+def _single_kernel_cases(seed, kinds):
+    """(x, w, δ) triples of single 2-D arrays, square and not, kernel up to the input's size."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for H, W, kh, kw in [(3, 3, 2, 2), (5, 4, 3, 2), (4, 6, 1, 3), (4, 4, 4, 4)]:
+        x = rng.standard_normal((H, W))
+        w = rng.standard_normal((kh, kw))
+        delta = rng.standard_normal((H - kh + 1, W - kw + 1))
+        cases.append({"x": x, "w": w, "delta": delta})
+    return [tuple(c[k] for k in kinds) for c in cases]
+
+
+def _dw_expected(x, delta):
+    kh, kw = x.shape[0] - delta.shape[0] + 1, x.shape[1] - delta.shape[1] + 1
+    w = np.zeros((1, 1, kh, kw))  # the values of w do not enter ∂E/∂w
+    return conv.conv2d_backward(delta[None, None], x[None, None], w)[1][0, 0]
+
+
+def _dx_expected(delta, w):
+    H, W = delta.shape[0] + w.shape[0] - 1, delta.shape[1] + w.shape[1] - 1
+    x = np.zeros((1, 1, H, W))  # the values of x do not enter ∂E/∂x
+    return conv.conv2d_backward(delta[None, None], x, w[None, None])[0][0, 0]
+
+
+def check_single_kernel_dw(fn, seed=0):
+    """Exercise: fn(x, delta) -> ∂E/∂w of one kernel: x (H, W), δ (Ho, Wo) -> (kh, kw).
+
+    Expected: ∂E/∂w[m, n] = Σ_i Σ_j δ[i, j] · x[i + m, j + n] = (x ★ δ)[m, n].
+    Derived in notebooks/01_single_kernel.ipynb.
+    """
+    return check(fn, _dw_expected, _single_kernel_cases(seed, ("x", "delta")), "dE/dw")
+
+
+def check_single_kernel_dx(fn, seed=0):
+    """Exercise: fn(delta, w) -> ∂E/∂x of one kernel: δ (Ho, Wo), w (kh, kw) -> (H, W).
+
+    Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1.
+    Derived in notebooks/01_single_kernel.ipynb.
+    """
+    return check(fn, _dx_expected, _single_kernel_cases(seed, ("delta", "w")), "dE/dx")
+
+
 # --- notebooks 02-03 ---
 
 # --- notebook 04 ---

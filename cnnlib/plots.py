@@ -265,6 +265,81 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
 
 # --- notebooks 00-01 helpers (add below; keep each notebook pair in its own section) ---
 
+
+def correlation_vs_convolution(a, k, out_index=(0, 0)):
+    """Cross-correlation a ★ k next to true convolution a ∗ k, one row each.
+
+    Each row shows the input with the window of one output, the kernel as it lies on
+    that window (k itself for ★, rot180(k) for ∗), and the valid output with that
+    output outlined. Every input cell of the window is labelled "a×k" with the kernel
+    entry it is multiplied by, so the flip is visible at a glance.
+
+    Parameters
+    ----------
+    a : ndarray of shape (H, W)
+    k : ndarray of shape (kh, kw)
+    out_index : (i, j)
+        The output whose window is drawn, inside the (H − kh + 1) × (W − kw + 1) output.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Six panels, row 0 for ★ and row 1 for ∗, and one colour bar per column.
+
+    Notes
+    -----
+    (a ★ k)[i, j] = Σ_m Σ_n a[i + m, j + n] · k[m, n] and a ∗ k = a ★ rot180(k).
+    Derived in notebooks/00_correlation_and_notation.ipynb.
+    """
+    from .conv import rot180
+    from .reference import convolve2d, correlate2d
+
+    a, k = np.asarray(a, dtype=float), np.asarray(k, dtype=float)
+    if a.ndim != 2 or k.ndim != 2:
+        raise ValueError(f"a and k must be 2-D, got shapes {a.shape} and {k.shape}")
+    outs = {"★": correlate2d(a, k), "∗": convolve2d(a, k)}
+    i, j = out_index
+    Ho, Wo = outs["★"].shape
+    if not (0 <= i < Ho and 0 <= j < Wo):
+        raise ValueError(f"out_index must lie in the {Ho}x{Wo} output, got {out_index!r}")
+    kh, kw = k.shape
+    laid = {"★": k, "∗": rot180(k)}
+    titles = {"★": ("★ lays k on it", "a ★ k (cross-correlation)"),
+              "∗": ("∗ lays rot180(k) on it", "a ∗ k (true convolution)")}  # fmt: skip
+    lim_k, lim_o = symmetric_limit(k), symmetric_limit(*outs.values())
+    box = {"boxstyle": "round,pad=0.15", "fc": "w", "ec": "none", "alpha": 0.8}
+    # one colour bar per column: both rows share each column's scale
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7), layout="constrained")
+    for row, op in enumerate(("★", "∗")):
+        ax0, ax1, ax2 = axes[row]
+        im_a = ax0.imshow(a, cmap=UNSIGNED_CMAP)
+        for m in range(kh):
+            for n in range(kw):
+                label = f"{a[i + m, j + n]:g}×{laid[op][m, n]:g}"
+                ax0.text(j + n, i + m, label, ha="center", va="center", fontsize=8, color="k", bbox=box)
+        ax0.add_patch(Rectangle((j - 0.5, i - 0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.5))
+        ax0.set_title(f"input a, window of ({i}, {j})")
+        im_k = ax1.imshow(laid[op], cmap=SIGNED_CMAP, vmin=-lim_k, vmax=lim_k)
+        _annotate(ax1, laid[op], im_k, "{:g}")
+        ax1.set_title(titles[op][0])
+        im_o = ax2.imshow(outs[op], cmap=SIGNED_CMAP, vmin=-lim_o, vmax=lim_o)
+        _annotate(ax2, outs[op], im_o, "{:g}")
+        ax2.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5))
+        ax2.set_title(titles[op][1])
+        panels = [(ax0, a, "column j", "row i"), (ax1, k, "kernel column n", "kernel row m"),
+                  (ax2, outs[op], "column j", "row i")]  # fmt: skip
+        for ax, arr, xl, yl in panels:
+            ax.set_xticks(range(arr.shape[1]))
+            ax.set_yticks(range(arr.shape[0]))
+            ax.set_xlabel(xl)
+            ax.set_ylabel(yl)
+    bars = [(im_a, "input value"), (im_k, "kernel entry"), (im_o, "output value")]
+    for col, (im, label) in enumerate(bars):
+        fig.colorbar(im, ax=axes[:, col], shrink=0.6, label=label)
+    fig.suptitle("Same input, same kernel: ★ slides k as it is, ∗ slides it rotated by 180°")
+    return fig
+
+
 # --- notebooks 02-03 helpers ---
 
 # --- notebook 04 helpers ---

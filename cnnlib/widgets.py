@@ -81,6 +81,215 @@ def explore(fig, update, **sliders):
 
 # --- notebooks 00-01 (add below; keep each notebook pair in its own section) ---
 
+
+_INPUT_RGB = (1.0, 1.0, 1.0)
+_PAD_RGB = (0.82, 0.82, 0.82)
+_UNUSED_RGB = (1.0, 0.85, 0.55)
+_WINDOW_RGB = (0.98, 0.62, 0.6)
+
+
+def sliding_window_figure(n=5, k=3, stride=1, padding=0, max_n=None):
+    """A fast-redrawing kernel-sliding picture along both axes of a square input.
+
+    Left: the zero-padded input (n + 2p)², padding grey, the window of the chosen output
+    red, rows and columns that no window reaches orange. Right: the output grid with
+    the chosen output red. The figure is built once; ``update`` only replaces two RGB
+    images (the cell borders are drawn into them), the axis limits, ticks and titles.
+
+    Parameters
+    ----------
+    n, k, stride, padding : int
+        Initial input size, kernel size, stride s and padding p (both axes alike).
+    max_n : int or None
+        Largest padded size the sliders will reach (fixes nothing; only the first view).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    update : callable(n=None, k=None, stride=None, padding=None, i=0, j=0)
+        Redraws for those settings (None keeps the previous value). An output index
+        outside the Ho × Wo output is clipped to the last output (the title says so);
+        a kernel larger than the padded input shows the error instead of a window.
+        Returns the dict of the current settings with Ho and the clipped (i, j).
+
+    Notes
+    -----
+    Ho = floor((n + 2p − k)/s) + 1 and output (i, j) reads rows i·s .. i·s + k − 1 and
+    columns j·s .. j·s + k − 1 of the padded input; the last (n + 2p − k) mod s rows
+    are never read. Derived in notebooks/00_correlation_and_notation.ipynb.
+    """
+    from matplotlib.patches import Patch
+
+    fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9.5, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    blank = np.ones((1, 1, 3))
+    im_in = ax_in.imshow(blank, interpolation="nearest")
+    im_out = ax_out.imshow(blank, interpolation="nearest")
+    for ax in (ax_in, ax_out):
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=8)
+    ax_in.set_xlabel("column of the padded input")
+    ax_in.set_ylabel("row of the padded input")
+    ax_out.set_xlabel("output column j")
+    ax_out.set_ylabel("output row i")
+    ax_in.legend(
+        handles=[Patch(fc=c, ec="0.45", label=lab) for c, lab in (
+            (_INPUT_RGB, "input"), (_PAD_RGB, "zero padding"), (_WINDOW_RGB, "window of y[i, j]"),
+            (_UNUSED_RGB, "never read"))],
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
+    )  # fmt: skip
+    suptitle = fig.suptitle("")
+    state = {"n": n, "k": k, "stride": stride, "padding": padding}
+
+    def _show(im, ax, cells):
+        # the cell grid is drawn into the image (a grey border per cell): one artist, no grid lines
+        rows, cols = cells.shape[:2]
+        px = max(4, 400 // max(rows, cols))  # about one image pixel per screen pixel: even lines
+        big = np.repeat(np.repeat(cells, px, axis=0), px, axis=1)
+        big[::px, :] = 0.45
+        big[:, ::px] = 0.45
+        big = np.pad(big, ((0, 1), (0, 1), (0, 0)), constant_values=0.45)
+        im.set_data(big)
+        im.set_extent((-0.5, cols - 0.5 + 1 / px, rows - 0.5 + 1 / px, -0.5))
+        ax.set_xlim(-0.5, cols - 0.5)
+        ax.set_ylim(rows - 0.5, -0.5)
+        step = 1 if max(rows, cols) <= 12 else 2
+        ax.set_xticks(np.arange(0, cols, step))
+        ax.set_yticks(np.arange(0, rows, step))
+
+    def update(n=None, k=None, stride=None, padding=None, i=0, j=0):
+        for key, v in (("n", n), ("k", k), ("stride", stride), ("padding", padding)):
+            if v is not None:
+                state[key] = int(v)
+        n_, k_, s, p = state["n"], state["k"], state["stride"], state["padding"]
+        npad = n_ + 2 * p
+        img = np.empty((npad, npad, 3))
+        img[...] = _PAD_RGB
+        img[p : p + n_, p : p + n_] = _INPUT_RGB
+        if k_ > npad:
+            _show(im_in, ax_in, img)
+            _show(im_out, ax_out, np.full((1, 1, 3), 0.9))
+            ax_in.set_title(f"padded input {npad}×{npad}", fontsize=10)
+            ax_out.set_title("no output", fontsize=10)
+            suptitle.set_text(f"n={n_}, k={k_}, s={s}, p={p}: the kernel is larger than the padded "
+                              f"input ({k_} > {n_} + 2·{p}), no window fits")  # fmt: skip
+            return {**state, "Ho": 0, "i": None, "j": None}
+        Ho = (npad - k_) // s + 1
+        reach = (Ho - 1) * s + k_  # rows 0 .. reach-1 are read by some window
+        img[reach:, :] = _UNUSED_RGB
+        img[:, reach:] = _UNUSED_RGB
+        ci, cj = min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Ho - 1)
+        img[ci * s : ci * s + k_, cj * s : cj * s + k_] = _WINDOW_RGB
+        out = np.ones((Ho, Ho, 3))
+        out[ci, cj] = _WINDOW_RGB
+        _show(im_in, ax_in, img)
+        _show(im_out, ax_out, out)
+        clipped = " (clipped to the last output)" if (ci, cj) != (int(i), int(j)) else ""
+        ax_in.set_title(f"padded input {npad}×{npad}: window of y[{ci}, {cj}]{clipped}", fontsize=10)
+        ax_out.set_title(f"output {Ho}×{Ho}", fontsize=10)
+        unused = npad - reach
+        suptitle.set_text(
+            f"n={n_}, k={k_}, s={s}, p={p}:  Ho = floor(({n_} + 2·{p} − {k_})/{s}) + 1 = {Ho};  "
+            f"{unused} row{'s' if unused != 1 else ''}/column{'s' if unused != 1 else ''} never read"
+        )
+        return {**state, "Ho": Ho, "i": ci, "j": cj}
+
+    update(n, k, stride, padding)
+    fig.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.1, wspace=0.45)
+    return fig, update
+
+
+def backward_accumulation_figure(x, w, delta):
+    """∂E/∂w and ∂E/∂x of one single-kernel layer, built up one output at a time.
+
+    Output (i, j) used the window x[i:i+kh, j:j+kw] and every weight once, so its
+    δ[i, j] adds δ[i, j]·window to ∂E/∂w and δ[i, j]·w to the window's place in ∂E/∂x.
+    ``update(t)`` shows the sums after the first t outputs (row-major) with output
+    t − 1's window outlined; t = Ho·Wo gives the full gradients.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+    w : ndarray of shape (kh, kw)
+    delta : ndarray of shape (H − kh + 1, W − kw + 1)
+        δ = ∂E/∂y.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Four panels: x, δ, ∂E/∂w so far, ∂E/∂x so far (colour limits fixed to the
+        final gradients, so partial sums are comparable).
+    update : callable(t)
+        t in 0 .. Ho·Wo. Returns (dw, dx), the partial sums.
+
+    Notes
+    -----
+    At t = Ho·Wo: ∂E/∂w = x ★ δ and ∂E/∂x = pad(δ, k − 1) ★ rot180(w) (full
+    cross-correlation). Derived in notebooks/01_single_kernel.ipynb.
+    """
+    from matplotlib.patches import Rectangle
+
+    from .plots import heatmap, symmetric_limit
+
+    x, w, delta = (np.asarray(v, dtype=float) for v in (x, w, delta))
+    (H, W), (kh, kw) = x.shape, w.shape
+    Ho, Wo = H - kh + 1, W - kw + 1
+    if delta.shape != (Ho, Wo):
+        raise ValueError(f"delta must have the output's shape ({Ho}, {Wo}), got {delta.shape}")
+    # every partial sum, precomputed: a redraw is then set_data + set_text only
+    dws, dxs = [np.zeros_like(w)], [np.zeros_like(x)]
+    for i in range(Ho):
+        for j in range(Wo):
+            dws.append(dws[-1] + delta[i, j] * x[i : i + kh, j : j + kw])
+            dx = dxs[-1].copy()
+            dx[i : i + kh, j : j + kw] += delta[i, j] * w
+            dxs.append(dx)
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4))
+    heatmap(x, "input x", axes[0], signed=False, fmt="{:g}")
+    heatmap(delta, "δ = ∂E/∂y", axes[1], fmt="{:g}")
+    lim_w, lim_x = symmetric_limit(dws[-1]), symmetric_limit(dxs[-1])
+    im_w = heatmap(dws[-1], "∂E/∂w", axes[2], vmax=lim_w, fmt="{:g}",
+                   xlabel="kernel column n", ylabel="kernel row m")  # fmt: skip
+    im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}")
+    texts_w, texts_x = list(axes[2].texts), list(axes[3].texts)
+    win = axes[0].add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="tab:red", lw=2.5))
+    cell = axes[1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5))
+    place = axes[3].add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="tab:red", lw=2.5))
+    titles = (axes[2].title, axes[3].title)
+    title = fig.suptitle("")
+
+    def update(t=Ho * Wo):
+        t = min(max(int(t), 0), Ho * Wo)
+        dw, dx = dws[t], dxs[t]
+        im_w.set_data(dw)
+        im_x.set_data(dx)
+        for texts, arr, lim in ((texts_w, dw, lim_w), (texts_x, dx, lim_x)):
+            for txt, v in zip(texts, arr.ravel(), strict=True):
+                txt.set_text(f"{v:g}")
+                # the heatmap's rule: light text on the dark ends of the diverging map
+                txt.set_color("w" if abs(v) > 0.6 * lim else "k")
+        shown = t > 0
+        for patch in (win, cell, place):
+            patch.set_visible(shown)
+        if shown:
+            i, j = divmod(t - 1, Wo)
+            win.set_xy((j - 0.5, i - 0.5))
+            cell.set_xy((j - 0.5, i - 0.5))
+            place.set_xy((j - 0.5, i - 0.5))
+            title.set_text(
+                f"after {t} of {Ho * Wo} outputs: output ({i}, {j}) adds δ[{i},{j}]·window to ∂E/∂w "
+                f"and δ[{i},{j}]·w to the window's place in ∂E/∂x"
+            )
+        else:
+            title.set_text(f"after 0 of {Ho * Wo} outputs: both gradients start at zero")
+        titles[0].set_text(f"∂E/∂w so far  ({kh}×{kw})")
+        titles[1].set_text(f"∂E/∂x so far  ({H}×{W})")
+        return dw, dx
+
+    update()
+    fig.tight_layout()
+    return fig, update
+
+
 # --- notebooks 02-03 ---
 
 # --- notebook 04 ---
