@@ -188,6 +188,132 @@ def check_single_kernel_dx(fn, seed=0):
 
 # --- notebooks 02-03 ---
 
+
+def _multi_kernel_cases(seed, kinds):
+    """One image's (x, w, δ) with C input channels and D kernels; C ≠ D in most cases."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for C, D, H, W, kh, kw in [
+        (1, 2, 3, 3, 2, 2),
+        (3, 2, 5, 4, 3, 2),
+        (2, 4, 4, 6, 1, 3),
+        (3, 3, 4, 4, 2, 3),
+    ]:
+        x = rng.standard_normal((C, H, W))
+        w = rng.standard_normal((D, C, kh, kw))
+        delta = rng.standard_normal((D, H - kh + 1, W - kw + 1))
+        cases.append({"x": x, "w": w, "delta": delta})
+    return [tuple(c[k] for k in kinds) for c in cases]
+
+
+def _multi_dw_expected(x, delta):
+    (C, H, W), (D, Ho, Wo) = x.shape, delta.shape
+    w = np.zeros((D, C, H - Ho + 1, W - Wo + 1))  # the values of w do not enter ∂E/∂w
+    return conv.conv2d_backward(delta[None], x[None], w)[1]
+
+
+def _multi_dx_expected(delta, w):
+    (Ho, Wo), (C, kh, kw) = delta.shape[1:], w.shape[1:]
+    x = np.zeros((1, C, Ho + kh - 1, Wo + kw - 1))  # the values of x do not enter ∂E/∂x
+    return conv.conv2d_backward(delta[None], x, w)[0][0]
+
+
+def check_multi_kernel_dw(fn, seed=0):
+    """Exercise: fn(x, delta) -> ∂E/∂w of a layer with C channels and D kernels, one image.
+
+    x (C, H, W), δ (D, Ho, Wo) -> ∂E/∂w (D, C, kh, kw) with kh = H − Ho + 1.
+    Expected: ∂E/∂w[d, c] = x[c] ★ δ[d], one 2-D cross-correlation per (d, c) pair.
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    return check(fn, _multi_dw_expected, _multi_kernel_cases(seed, ("x", "delta")), "dE/dw")
+
+
+def check_multi_kernel_dx(fn, seed=0):
+    """Exercise: fn(delta, w) -> ∂E/∂x of a layer with C channels and D kernels, one image.
+
+    δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1.
+    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]).
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    return check(fn, _multi_dx_expected, _multi_kernel_cases(seed, ("delta", "w")), "dE/dx")
+
+
+def _strided_cases(seed):
+    """2-D (x, w, δ, s, p) with k < s, k = s, k > s, k a multiple of s or not, and r ≠ 0."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for H, W, kh, kw, s, p in [
+        (5, 5, 2, 2, 2, 0),  # k = s, one unused row and column (r = 1)
+        (7, 6, 3, 2, 2, 0),  # k = 3 not a multiple of s = 2: overlapping windows
+        (7, 8, 2, 1, 3, 0),  # s > k: rows between windows
+        (6, 7, 4, 3, 2, 1),  # padding, non-square kernel
+        (5, 4, 1, 3, 3, 2),  # 1-row kernel, p > r
+    ]:
+        Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
+        x = rng.standard_normal((H, W))
+        w = rng.standard_normal((kh, kw))
+        delta = rng.standard_normal((Ho, Wo))
+        cases.append({"x": x, "w": w, "delta": delta, "s": s, "p": p})
+    return cases
+
+
+def _strided_dw_expected(x, delta, k, s):
+    kh, kw = (k, k) if np.ndim(k) == 0 else k
+    return conv.conv2d_backward(delta[None, None], x[None, None], np.zeros((1, 1, kh, kw)), s)[1][0, 0]
+
+
+def _strided_dx_expected(delta, w, H, W, s, p):
+    x = np.zeros((1, 1, H, W))
+    return conv.conv2d_backward(delta[None, None], x, w[None, None], s, p)[0][0, 0]
+
+
+def check_dilate(fn, seed=0):
+    """Exercise: fn(delta, s) -> δ (Ho, Wo) with s − 1 zeros between neighbouring entries.
+
+    Expected shape ((Ho − 1)·s + 1, (Wo − 1)·s + 1), like ``cnnlib.dilate``.
+    Derived in notebooks/03_stride.ipynb.
+    """
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.standard_normal(shape), s) for shape, s in [((2, 2), 2), ((3, 2), 3), ((1, 4), 2), ((3, 3), 1)]
+    ]
+    return check(fn, conv.dilate, cases, "dilate")
+
+
+def check_strided_dw(fn, seed=0):
+    """Exercise: fn(x, delta, k, s) -> ∂E/∂w (kh, kw) of a strided correlation, no padding.
+
+    x (H, W), δ (Ho, Wo), k the pair (kh, kw), stride s. Expected: the input cut to
+    (Ho − 1)·s + k rows and columns, cross-correlated with dilate(δ, s).
+    Derived in notebooks/03_stride.ipynb.
+    """
+    cases = [(c["x"], c["delta"], c["w"].shape, c["s"]) for c in _strided_cases(seed) if c["p"] == 0]
+    return check(fn, _strided_dw_expected, cases, "strided dE/dw")
+
+
+def check_strided_dx(fn, seed=0):
+    """Exercise: fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W) of a strided, padded correlation.
+
+    δ (Ho, Wo), w (kh, kw). Expected: pad(dilate(δ, s), k − 1) ★ rot180(w), then r zero
+    rows/columns appended (r = (H + 2p − k) mod s) and p cropped from each side.
+    Derived in notebooks/03_stride.ipynb.
+    """
+    cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
+    return check(fn, _strided_dx_expected, cases, "strided dE/dx")
+
+
+def check_coverage(fn):
+    """Exercise: fn(n, k, s, p) -> int array (n,): how many windows read each input position.
+
+    One axis of ``cnnlib.plots.coverage_map`` (the 2-D map is the outer product of
+    the row and the column counts). Derived in notebooks/03_stride.ipynb.
+    """
+    from .plots import coverage_map
+
+    cases = [(7, 3, 2, 0), (8, 4, 2, 1), (7, 2, 3, 0), (9, 3, 3, 1), (6, 5, 2, 2), (5, 1, 1, 0)]
+    return check(fn, lambda n, k, s, p: coverage_map(n, 1, (k, 1), (s, 1), (p, 0))[:, 0], cases, "coverage")
+
+
 # --- notebook 04 ---
 
 # --- notebook 05 ---

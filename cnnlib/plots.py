@@ -342,6 +342,79 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
 
 # --- notebooks 02-03 helpers ---
 
+
+def _axis_coverage(n, k, s, p):
+    """Per position of the padded axis (length n + 2p): how many windows read it."""
+    count = np.zeros(n + 2 * p, dtype=int)
+    for i in range(conv_output_size(n, k, s, p)):
+        count[i * s : i * s + k] += 1
+    return count
+
+
+def coverage_map(H, W, kernel_size, stride=1, padding=0, *, padded=False):
+    """How many outputs read each input pixel (the coverage map of a strided correlation).
+
+    Parameters
+    ----------
+    H, W : int
+        Input size (before padding).
+    kernel_size, stride, padding : int or pair
+    padded : bool
+        False: the map over the input, shape (H, W). True: over the padded input,
+        shape (H + 2ph, W + 2pw), padding cells included.
+
+    Returns
+    -------
+    ndarray of int, shape (H, W) or (H + 2ph, W + 2pw)
+
+    Notes
+    -----
+    count[u, v] = #{(i, j) : 0 ≤ u − i·s < kh and 0 ≤ v − j·s < kw} in padded
+    coordinates; it factorises into (windows over row u) × (windows over column v).
+    It equals ∂E/∂x when δ = 1 and w = 1. Away from the borders a row is read by
+    ⌊k/s⌋ or ⌈k/s⌉ windows, so the map is uneven (a checkerboard) whenever k is
+    not a multiple of s, and zero on rows no window reaches.
+    Derived in notebooks/03_stride.ipynb.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = (
+        check_size(kernel_size, "kernel_size"),
+        check_stride(stride),
+        check_padding(padding),
+    )
+    rows, cols = _axis_coverage(H, kh, sh, ph), _axis_coverage(W, kw, sw, pw)
+    full = np.outer(rows, cols)
+    return full if padded else full[ph : ph + H, pw : pw + W]
+
+
+def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **kw):
+    """One labelled heatmap per channel of a (K, H, W) array, in a row.
+
+    Parameters
+    ----------
+    a : ndarray of shape (K, H, W)
+        E.g. δ (D, Ho, Wo) or ∂E/∂x (C, H, W) of one example.
+    name : str
+        Panel titles read "{name}[{index} = k]".
+    index : str
+        Name of the channel index ("d" for kernels, "c" for input channels).
+    shared_scale : bool
+        One colour limit for all panels, so that magnitudes compare (default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 3:
+        raise ValueError(f"channel_heatmaps needs a (K, H, W) array, got shape {a.shape}")
+    panels = {f"{name}[{index} = {k}]": a[k] for k in range(a.shape[0])}
+    return heatmaps(panels, suptitle, shared_scale=shared_scale, **kw)
+
+
 # --- notebook 04 helpers ---
 
 # --- notebook 05 helpers ---

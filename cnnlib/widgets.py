@@ -292,6 +292,152 @@ def backward_accumulation_figure(x, w, delta):
 
 # --- notebooks 02-03 ---
 
+
+def stride_explorer(seed=0, figsize=(10, 8.2)):
+    """The stride explorer of notebook 03: four panels redrawn in place for any (H, k, s, p).
+
+    Panels: (a) the padded input with the window (receptive field) of the chosen
+    output y[row, col], padding cells and cells no window reads; (b) dilate(δ, s),
+    with the chosen output's entry outlined; (c) the coverage map over the padded
+    input (how many outputs read each pixel); (d) ∂E/∂x for that δ and a fixed
+    random kernel. δ and w are drawn from ``seed`` (the same numbers for the same
+    settings), so the picture is deterministic.
+
+    Parameters
+    ----------
+    seed : int
+    figsize : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Square H×W inputs, k×k kernels.
+    update : callable(size, kernel, stride, padding, row=0, col=0)
+        Redraws every panel with ``set_data``, ``set_clim`` and ``set_bounds``; the
+        output index is clamped to the output. Returns the settings it drew, a dict
+        with "Ho" (output size), "r" ((H + 2p − k) mod s) and "zero_rows" (rows of
+        ∂E/∂x that no window reaches); "Ho" is None when the kernel does not fit.
+
+    Notes
+    -----
+    ∂E/∂x is the full cross-correlation of dilate(δ, s) with rot180(w), padded with
+    r zero rows and columns and cropped by p. Derived in notebooks/03_stride.ipynb.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator, MultipleLocator
+
+    from .conv import conv2d_backward, dilate
+    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, coverage_map, symmetric_limit
+
+    fig, axes = plt.subplots(2, 2, figsize=figsize)
+    (ax_rf, ax_dil), (ax_cov, ax_dx) = axes
+    blank = np.full((1, 1), np.nan)
+    kinds = ListedColormap(["white", "0.78", "0.35"])
+    im_rf = ax_rf.imshow(blank, cmap=kinds, vmin=-0.5, vmax=2.5)
+    cb = fig.colorbar(im_rf, ax=ax_rf, fraction=0.046, pad=0.04, ticks=[0, 1, 2])
+    cb.ax.set_yticklabels(["input", "padding", "never read"])
+    window = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=3)
+    ax_rf.add_patch(window)
+    im_dil = ax_dil.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
+    fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
+    entry = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5)
+    ax_dil.add_patch(entry)
+    im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+    cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
+    cb_cov.locator = MaxNLocator(integer=True)
+    inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=2, ls="--")
+    ax_cov.add_patch(inside)
+    im_dx = ax_dx.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
+    fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
+    labels = [
+        (ax_rf, "column of the padded input", "row of the padded input"),
+        (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
+        (ax_cov, "column of the padded input", "row of the padded input"),
+        (ax_dx, "input column v", "input row u"),
+    ]
+    for ax, xl, yl in labels:
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    # cell borders on the receptive-field panel
+    ax_rf.xaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
+    ax_rf.yaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
+    ax_rf.tick_params(which="minor", length=0)
+    ax_rf.grid(which="minor", color="0.6", lw=0.5)
+    suptitle = fig.suptitle("")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
+    fig.set_layout_engine(None)
+
+    def show(im, a, ax):
+        h, w = a.shape
+        im.set_data(a)
+        im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+
+    def update(size, kernel, stride, padding, row=0, col=0):
+        H, k, s, p = int(size), int(kernel), int(stride), int(padding)
+        Hp = H + 2 * p
+        if k > Hp:
+            for im, ax in ((im_rf, ax_rf), (im_dil, ax_dil), (im_cov, ax_cov), (im_dx, ax_dx)):
+                show(im, blank, ax)
+                ax.set_title("")
+            window.set_visible(False)
+            entry.set_visible(False)
+            inside.set_visible(False)
+            suptitle.set_text(
+                f"H={H}, k={k}, s={s}, p={p}: the kernel does not fit the padded input "
+                f"({H} + 2·{p} = {Hp} < {k}); enlarge the input or the padding"
+            )
+            return {"Ho": None, "r": None, "zero_rows": None}
+        Ho = (Hp - k) // s + 1
+        r = (Hp - k) % s
+        i, j = min(int(row), Ho - 1), min(int(col), Ho - 1)
+        cov = coverage_map(H, H, k, s, p, padded=True)
+        kind = np.zeros((Hp, Hp))
+        kind[:p, :] = kind[Hp - p :, :] = kind[:, :p] = kind[:, Hp - p :] = 1
+        kind[cov == 0] = 2
+        show(im_rf, kind, ax_rf)
+        window.set_bounds(j * s - 0.5, i * s - 0.5, k, k)
+        window.set_visible(True)
+        ax_rf.set_title(f"(a) window of y[{i}, {j}]: rows {i * s}..{i * s + k - 1} (red)")
+
+        rng = np.random.default_rng(seed)
+        delta = rng.standard_normal((Ho, Ho))
+        w = np.random.default_rng(seed + k).standard_normal((k, k))
+        dil = dilate(delta, s)
+        show(im_dil, dil, ax_dil)
+        lim = symmetric_limit(dil)
+        im_dil.set_clim(-lim, lim)
+        entry.set_bounds(j * s - 0.5, i * s - 0.5, 1, 1)
+        entry.set_visible(True)
+        ax_dil.set_title(f"(b) dilate(δ, s): {s - 1} zero(s) between entries, {dil.shape[0]}×{dil.shape[1]}")
+
+        show(im_cov, cov.astype(float), ax_cov)
+        im_cov.set_clim(0, max(1, int(cov.max())))
+        inside.set_bounds(p - 0.5, p - 0.5, H, H)
+        inside.set_visible(p > 0)
+        inner = cov[p : p + H, p : p + H]
+        ax_cov.set_title(f"(c) coverage: {int(inner.min())} to {int(inner.max())} outputs per input pixel")
+
+        dx = conv2d_backward(delta[None, None], np.zeros((1, 1, H, H)), w[None, None], s, p)[0][0, 0]
+        show(im_dx, dx, ax_dx)
+        lim = symmetric_limit(dx)
+        im_dx.set_clim(-lim, lim)
+        zero_rows = int(np.sum(inner.sum(axis=1) == 0))  # rows no window reads
+        ax_dx.set_title(f"(d) ∂E/∂x, {H}×{H}: {zero_rows} rows and columns get none")
+        suptitle.set_text(
+            f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}, r = (H + 2p − k) mod s = {r}"
+            + ("" if k % s == 0 else f"; k mod s = {k % s} ≠ 0: uneven coverage")
+        )
+        return {"Ho": Ho, "r": r, "zero_rows": zero_rows}
+
+    return fig, update
+
+
 # --- notebook 04 ---
 
 # --- notebook 05 ---
