@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from .conv import conv2d_backward, conv2d_forward
+from .conv import _backward as _conv_backward
+from .conv import _forward as _conv_forward
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import as_float_array, check_dy, check_ndim, check_padding, check_size, check_stride
 
@@ -84,6 +85,7 @@ class Conv2D(Layer):
         fan_in = self.in_channels * kh * kw
         self.params["w"] = _uniform_init(rng, (self.out_channels, self.in_channels, kh, kw), fan_in, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
+        self._saved = None
 
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
@@ -95,11 +97,14 @@ class Conv2D(Layer):
                 f"channels (x.shape={x.shape})"
             )
         self._x = x
-        return conv2d_forward(x, self.params["w"], self.params["b"], self.stride, self.padding)
+        # keep the im2col columns of x: the backward needs the same ones for ∂E/∂w
+        y, self._saved = _conv_forward(x, self.params["w"], self.params["b"], self.stride, self.padding)
+        return y
 
     def backward(self, dy):
         """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
-        dx, dw, db = conv2d_backward(dy, self._saved_input(), self.params["w"], self.stride, self.padding)
+        x, w = self._saved_input(), self.params["w"]
+        dx, dw, db = _conv_backward(dy, x, w, self.stride, self.padding, self._saved)
         self.grads = {"w": dw, "b": db}
         return dx
 
