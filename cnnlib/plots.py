@@ -308,8 +308,10 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
               "∗": ("∗ lays rot180(k) on it", "a ∗ k (true convolution)")}  # fmt: skip
     lim_k, lim_o = symmetric_limit(k), symmetric_limit(*outs.values())
     box = {"boxstyle": "round,pad=0.15", "fc": "w", "ec": "none", "alpha": 0.8}
-    # one colour bar per column: both rows share each column's scale
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7), layout="constrained")
+    # one colour bar per column: both rows share each column's scale. Fixed margins and no
+    # layout engine, so that showing the figure draws it once, not twice.
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7))
+    fig.subplots_adjust(left=0.06, right=0.97, top=0.9, bottom=0.07, wspace=0.35, hspace=0.35)
     for row, op in enumerate(("★", "∗")):
         ax0, ax1, ax2 = axes[row]
         im_a = ax0.imshow(a, cmap=UNSIGNED_CMAP)
@@ -335,7 +337,7 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
             ax.set_ylabel(yl)
     bars = [(im_a, "input value"), (im_k, "kernel entry"), (im_o, "output value")]
     for col, (im, label) in enumerate(bars):
-        fig.colorbar(im, ax=axes[:, col], shrink=0.6, label=label)
+        fig.colorbar(im, ax=list(axes[:, col]), shrink=0.6, pad=0.03, label=label)
     fig.suptitle("Same input, same kernel: ★ slides k as it is, ∗ slides it rotated by 180°")
     return fig
 
