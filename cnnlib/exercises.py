@@ -320,4 +320,91 @@ def check_coverage(fn):
 
 # --- notebook 06 ---
 
+
+def conv_regression_design(x, kernel_size, stride=1, padding=0):
+    """The im2col matrix of a linear conv regression, with a column of ones for the bias.
+
+    Parameters
+    ----------
+    x : array-like of shape (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int)
+
+    Returns
+    -------
+    A : ndarray of shape (N·Ho·Wo, C·kh·kw + 1)
+        Row (n, i, j) holds the padded window xp[n, :, i·s : i·s + kh, j·s : j·s + kw],
+        flattened in (c, m, n) order, then a 1; so A @ θ with θ = (w.ravel(), b) is the
+        output y[n, 0, i, j] of ``conv2d_forward(x, w, b, stride, padding)`` for one kernel.
+
+    Notes
+    -----
+    Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from .shapes import check_conv_args, check_size
+
+    x = np.asarray(x, dtype=np.float64)
+    kh, kw = check_size(kernel_size, "kernel_size")
+    C = x.shape[1] if x.ndim == 4 else 1
+    x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = check_conv_args(x, np.zeros((1, C, kh, kw)), stride, padding)
+    xp = conv.pad(x, (ph, pw))
+    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    win = win[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo, kh, kw)
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
+    return np.hstack([cols, np.ones((N * Ho * Wo, 1))])
+
+
+def conv_regression_hessian(x, kernel_size, stride=1, padding=0):
+    """Hessian of the mean squared error of a linear conv regression with respect to (w, b).
+
+    Parameters
+    ----------
+    x : array-like of shape (N, C, H, W)
+    kernel_size, stride, padding : int or (int, int)
+
+    Returns
+    -------
+    ndarray of shape (C·kh·kw + 1, C·kh·kw + 1)
+        AᵀA / N with A = ``conv_regression_design(x, ...)``.
+
+    Notes
+    -----
+    With y = x ★ w + b (one kernel) and ``mse_loss``, E(θ) = 1/(2N)·‖Aθ − t‖², so
+    ∇E = Aᵀ(Aθ − t)/N and ∇²E = AᵀA/N, whatever the targets t. With D kernels the
+    Hessian is block diagonal with D copies of this block (same eigenvalues).
+    Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    A = conv_regression_design(x, kernel_size, stride, padding)
+    return A.T @ A / x.shape[0]
+
+
+def largest_stable_lr(x, kernel_size, stride=1, padding=0):
+    """The largest step size for which full-batch gradient descent on that loss converges.
+
+    Returns
+    -------
+    float
+        2 / λmax of ``conv_regression_hessian(x, kernel_size, stride, padding)``: gradient
+        descent with a learning rate below it converges, above it diverges (from almost
+        every starting point). Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    lam = np.linalg.eigvalsh(conv_regression_hessian(x, kernel_size, stride, padding))
+    return 2.0 / float(lam.max())
+
+
+def check_lr_max(fn, seed=0):
+    """Exercise: fn(x, kernel_size, stride, padding) -> 2/λmax of the conv regression's Hessian.
+
+    Cases mix single- and multi-channel inputs, strides 1-2, padding 0-1, and inputs
+    with a positive mean (like raw pixel intensities) as well as centred ones.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for C, H, W, k, s, p, mean in [(1, 5, 5, 3, 1, 0, 0.0), (1, 6, 7, 3, 2, 1, 0.5), (2, 5, 4, 2, 1, 1, 1.0)]:
+        cases.append((mean + rng.standard_normal((3, C, H, W)), k, s, p))
+    return check(fn, largest_stable_lr, cases, "lr_max")
+
+
 # --- notebook 07 ---

@@ -423,4 +423,60 @@ def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **
 
 # --- notebook 06 helpers ---
 
+
+def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j", ylabel="row i", size=3.4):
+    """A gradient check as a picture: analytic, numerical, and their difference.
+
+    Parameters
+    ----------
+    analytic : ndarray of shape (H, W)
+        The gradient a backward function returned.
+    numerical : ndarray of shape (H, W)
+        Central finite differences of the loss (``numerical_gradient``).
+    title : str
+        Figure title (e.g. the bug's name).
+    extra : dict of str -> ndarray of shape (H, W), or None
+        More panels drawn after the difference with the unsigned colormap (e.g. a count
+        of how many windows used each pixel), to compare with the pattern of the error.
+    xlabel, ylabel : str
+    size : float
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels: analytic and numerical on one shared symmetric colour scale, then
+        analytic − numerical on its own symmetric scale (white = agreement), then ``extra``.
+
+    Notes
+    -----
+    The shape of the difference is the tell-tale of a bug: antisymmetric (a transposed
+    or flipped kernel), shifted (padding cropped on the wrong side), confined to a corner
+    (stride forgotten), isolated pixels (``=`` instead of ``+=``).
+    Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    analytic, numerical = np.asarray(analytic, dtype=float), np.asarray(numerical, dtype=float)
+    if analytic.shape != numerical.shape or analytic.ndim != 2:
+        raise ValueError(
+            "analytic and numerical must be 2-D arrays of one shape, "
+            f"got {analytic.shape} and {numerical.shape}"
+        )
+    extra = dict(extra or {})
+    n = 3 + len(extra)
+    # flat arrays (e.g. a bias gradient of shape (1, D)) get a flatter figure, so colour bars fit
+    height = size * min(1.0, max(0.5, analytic.shape[0] / analytic.shape[1] + 0.3))
+    fig, axes = plt.subplots(1, n, figsize=(size * n, height))
+    lim = symmetric_limit(analytic, numerical)
+    # numbers in the cells only for small maps (kernels): text is what makes a figure slow to draw
+    kw = {"xlabel": xlabel, "ylabel": ylabel, "annotate": analytic.size <= 16}
+    heatmap(analytic, "analytic (backward)", axes[0], vmax=lim, **kw)
+    heatmap(numerical, "numerical (finite diff.)", axes[1], vmax=lim, **kw)
+    heatmap(analytic - numerical, "analytic − numerical", axes[2], **kw)
+    for ax, (name, a) in zip(axes[3:], extra.items(), strict=True):
+        heatmap(a, name, ax, signed=False, fmt="{:.0f}", **kw)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # --- notebook 07 helpers ---

@@ -445,4 +445,123 @@ def stride_explorer(seed=0, figsize=(10, 8.2)):
 
 # --- notebook 06 ---
 
+
+def gd_direction_losses(lam, c0, lr, steps, stop_factor=1e6):
+    """Loss of full-batch gradient descent on a quadratic, split by eigen-direction (closed form).
+
+    Parameters
+    ----------
+    lam : array-like of shape (P,)
+        Eigenvalues λᵢ of the Hessian (all > 0).
+    c0 : array-like of shape (P,)
+        Components cᵢ(0) = vᵢ · (θ₀ − θ*) of the starting error along the eigenvectors vᵢ.
+    lr : float
+        Step size η.
+    steps : int
+    stop_factor : float
+        A diverging run is cut at the first step whose loss exceeds stop_factor × the
+        initial loss: later rows are NaN (a plot shows the run stopping there).
+
+    Returns
+    -------
+    ndarray of shape (steps + 1, P)
+        parts[k, i] = ½ λᵢ · ((1 − η λᵢ)ᵏ cᵢ(0))², so parts[k].sum() = E(θ_k) − E*.
+
+    Notes
+    -----
+    Gradient descent θ ← θ − η ∇E on E = E* + ½ (θ − θ*)ᵀ H (θ − θ*) multiplies each
+    component cᵢ by (1 − η λᵢ) per step: it shrinks iff η < 2/λᵢ.
+    Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    lam, c0 = np.asarray(lam, dtype=float), np.asarray(c0, dtype=float)
+    k = np.arange(steps + 1)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        parts = 0.5 * lam * (c0 * (1.0 - lr * lam) ** k) ** 2
+    total = parts.sum(axis=1)
+    over = np.flatnonzero(~(total <= stop_factor * total[0]))
+    if over.size:
+        parts[over[0] + 1 :] = np.nan
+    return parts
+
+
+def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
+    """Figure + update(ratio) for the learning-rate slider: η = ratio · 2/λmax.
+
+    Parameters
+    ----------
+    lam : array-like of shape (P,)
+        Hessian eigenvalues (any order).
+    c0 : array-like of shape (P,)
+        Starting error along the matching eigenvectors.
+    steps, stop_factor : as in ``gd_direction_losses``.
+    max_ratio : float
+        Largest ratio the slider offers (fixes the y range of the left panel).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Left: the growth factor |1 − η λᵢ| of every eigen-direction (red above 1:
+        that direction diverges). Right: E − E* per step (log scale), split into the
+        steepest direction and all the others.
+    update : callable(ratio)
+        Redraws by changing bar heights and line data only.
+
+    Notes
+    -----
+    Derived in notebooks/06_debugging_backprop.ipynb.
+    """
+    lam, c0 = np.asarray(lam, dtype=float), np.asarray(c0, dtype=float)
+    order = np.argsort(lam)
+    lam, c0 = lam[order], c0[order]
+    lr_max = 2.0 / lam[-1]
+    E0 = float(np.sum(0.5 * lam * c0**2))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.6]})
+    idx = np.arange(lam.size)
+    bars = ax0.bar(idx, np.ones(lam.size), color="tab:blue")
+    ax0.axhline(1.0, color="k", ls="--", lw=1)
+    ax0.text(0, 1.03, "stability limit |1 − ηλ| = 1", fontsize=8, va="bottom")
+    ax0.set_ylim(0, max(2.0, 2 * max_ratio - 1) + 0.1)
+    ax0.set_xticks([0, lam.size - 1])
+    ax0.set_xlabel("eigen-direction i (sorted by λᵢ, flattest to steepest)")
+    ax0.set_ylabel("growth factor |1 − η λᵢ| per step")
+    ax0.set_title("which directions shrink (blue) or grow (red)", fontsize=10)
+    ks = np.arange(steps + 1)
+    ones = np.ones(ks.size)  # placeholder data (positive, for the log scale) until update()
+    (l_all,) = ax1.plot(ks, ones, color="k", lw=2, label="E − E* (all directions)")
+    (l_top,) = ax1.plot(ks, ones, color="tab:red", ls="--", label="steepest direction only")
+    (l_rest,) = ax1.plot(ks, ones, color="tab:blue", ls=":", label="all other directions")
+    ax1.set_yscale("log")
+    ax1.yaxis.set_minor_locator(plt.NullLocator())  # ~100 minor ticks over 15 decades: slow, no help
+    ax1.set_ylim(1e-8 * E0, 10 * stop_factor * E0)
+    ax1.set_xlim(0, steps)
+    ax1.set_xlabel("gradient-descent step k")
+    ax1.set_ylabel("E − E*  (log scale)")
+    ax1.grid(True, which="major", alpha=0.3)
+    ax1.legend(loc="lower left", fontsize=8)
+    note = ax1.text(0.98, 0.97, "", transform=ax1.transAxes, ha="right", va="top", fontsize=9)
+    title = fig.suptitle("")
+    fig.tight_layout()
+
+    def update(ratio=1.0):
+        lr = ratio * lr_max
+        factors = np.abs(1.0 - lr * lam)
+        for bar, f in zip(bars, factors, strict=True):
+            bar.set_height(f)
+            bar.set_color("tab:red" if f > 1 else "tab:blue")
+        parts = gd_direction_losses(lam, c0, lr, steps, stop_factor)
+        l_all.set_ydata(parts.sum(axis=1))
+        l_top.set_ydata(parts[:, -1])
+        l_rest.set_ydata(parts[:, :-1].sum(axis=1))
+        stopped = np.flatnonzero(np.isnan(parts[:, 0]))
+        note.set_text(
+            f"stopped at step {stopped[0] - 1}: loss > {stop_factor:.0e} × initial" if stopped.size else ""
+        )
+        title.set_text(
+            f"η = {ratio:.2f} × 2/λmax: steepest direction × {factors[-1]:.2f} per step, "
+            f"flattest × {factors[0]:.3f}"
+        )
+
+    return fig, update
+
+
 # --- notebook 07 ---
