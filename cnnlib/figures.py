@@ -8,6 +8,8 @@ figure shows a hand-style computation, it is checked against the library before 
 
 Reproducibility: fixed seeds, the Agg backend, a fixed dpi and no metadata (no
 "Software" PNG chunk), so rerunning on the same package versions gives identical bytes.
+Importing this module selects the Agg backend, so ``import cnnlib`` does not import it
+(notebooks keep their inline backend).
 """
 
 from __future__ import annotations
