@@ -316,6 +316,207 @@ def check_coverage(fn):
 
 # --- notebook 04 ---
 
+
+def _input_gradient_2d(dy, w, x_hw, stride, padding):
+    """The library's ∂E/∂x of one single-channel layer (2-D arrays): the checkers' oracle."""
+    x = np.zeros((1, 1) + tuple(x_hw))
+    dx = conv.conv2d_backward(np.asarray(dy)[None, None], x, np.asarray(w)[None, None], stride, padding)[0]
+    return dx[0, 0]
+
+
+def _random_2d_cases(seed, n):
+    """Random single-channel (dy, w, (H, W), s, p) cases, non-square, with stride and padding.
+
+    The first cases are fixed so that every checker meets a 1x1 kernel with p > k - 1
+    (windows made only of padding) and a stride that leaves rows unread.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = [((4, 5), (1, 1), 1, 2), ((6, 5), (3, 2), 2, 1), ((5, 7), (2, 3), 3, 2)]
+    while len(shapes) < n:
+        kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        s, p = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+        H, W = max(1, kh - 2 * p) + int(rng.integers(0, 6)), max(1, kw - 2 * p) + int(rng.integers(0, 6))
+        shapes.append(((H, W), (kh, kw), s, p))
+    cases = []
+    for (H, W), (kh, kw), s, p in shapes:
+        Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
+        cases.append((rng.standard_normal((Ho, Wo)), rng.standard_normal((kh, kw)), (H, W), s, p))
+    return cases
+
+
+def padded_input_gradient(dy, w, x_hw, stride=1, padding=0):
+    """∂E/∂x of one single-channel layer through the padded input: scatter, then crop.
+
+    The library's solution of the first exercise of notebooks/04_padding.ipynb.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (Ho, Wo)
+        δ = ∂E/∂y.
+    w : ndarray of shape (kh, kw)
+    x_hw : (H, W)
+        Size of the forward input before padding.
+    stride, padding : int
+        s and p, the same along both axes.
+
+    Returns
+    -------
+    ndarray of shape (H, W)
+
+    Notes
+    -----
+    ∂E/∂xp[i·s + m, j·s + n] += δ[i, j] · w[m, n] for every output (i, j) (each output
+    adds δ[i, j]·w onto its window of the padded input), then
+    ∂E/∂x[u, v] = ∂E/∂xp[u + p, v + p]: the border is cropped because the zeros are
+    constants, not inputs. Derived in notebooks/04_padding.ipynb.
+    """
+    dy, w = np.asarray(dy, dtype=float), np.asarray(w, dtype=float)
+    (H, W), (kh, kw), s, p = x_hw, w.shape, stride, padding
+    dxp = np.zeros((H + 2 * p, W + 2 * p))
+    for i in range(dy.shape[0]):
+        for j in range(dy.shape[1]):
+            dxp[i * s : i * s + kh, j * s : j * s + kw] += dy[i, j] * w
+    return dxp[p : p + H, p : p + W]
+
+
+def transposed_conv_padding(n, k, stride=1, padding=0):
+    """Zeros to add before and after dilate(δ, s) along one axis, for ∂E/∂x as a transposed convolution.
+
+    The library's solution of the second exercise of notebooks/04_padding.ipynb.
+
+    Parameters
+    ----------
+    n : int
+        Input length H (or W) before padding.
+    k : int
+        Kernel length along the same axis.
+    stride : int
+        s along that axis.
+    padding : int or (top, bottom)
+        The forward padding along that axis: p on both sides, or top zeros before and
+        bottom zeros after the input (asymmetric, as "same" padding needs for even k).
+
+    Returns
+    -------
+    (before, after) : (int, int)
+        before = k − 1 − top and after = k − 1 − bottom + r with
+        r = (n + top + bottom − k) mod s; for symmetric padding p these are k − p − 1
+        and k − p − 1 + r. A negative amount means cropping that many entries
+        (``cnnlib.pad`` accepts it).
+
+    Notes
+    -----
+    After padding, the valid cross-correlation with rot180(w) has length
+    before + (Ho − 1)·s + 1 + after − k + 1 = n: exactly ∂E/∂x, no crop needed.
+    Derived in notebooks/04_padding.ipynb.
+    """
+    top, bottom = (padding, padding) if np.ndim(padding) == 0 else padding
+    r = (n + top + bottom - k) % stride
+    return k - 1 - top, k - 1 - bottom + r
+
+
+def question_input_gradient(dEdO, F, I_shape, s, p):
+    """∂E/∂I of the stride-and-padding question, written literally in its symbols.
+
+    The library's solution of the third exercise of notebooks/04_padding.ipynb.
+
+    Parameters
+    ----------
+    dEdO : ndarray of shape (H1, W1)
+        ∂E/∂O, the delta of the output (our δ).
+    F : ndarray of shape (FS, FS)
+        The filter (our w).
+    I_shape : (H, W)
+        Shape of the input I (our x), before padding.
+    s, p : int
+
+    Returns
+    -------
+    ndarray of shape I_shape
+
+    Notes
+    -----
+    I[u, v] appears in O[k, h] with the filter entry F[u − k·s + p, v − h·s + p], so
+
+        ∂E/∂I[u, v] = Σ_k Σ_h ∂E/∂O[k, h] · F[u − k·s + p, v − h·s + p]
+
+    with F read as 0 outside 0..FS−1. Derived in notebooks/04_padding.ipynb.
+    """
+    dEdO, F = np.asarray(dEdO, dtype=float), np.asarray(F, dtype=float)
+    FSh, FSw = F.shape
+
+    def F_at(a, b):
+        return F[a, b] if 0 <= a < FSh and 0 <= b < FSw else 0.0
+
+    dI = np.zeros(I_shape)
+    for u in range(I_shape[0]):
+        for v in range(I_shape[1]):
+            for k in range(dEdO.shape[0]):
+                for h in range(dEdO.shape[1]):
+                    dI[u, v] += dEdO[k, h] * F_at(u - k * s + p, v - h * s + p)
+    return dI
+
+
+def check_padded_input_gradient(fn, seed=0, n=8):
+    """Exercise: fn(dy, w, (H, W), s, p) -> ∂E/∂x (H, W), via ∂E/∂xp and a crop.
+
+    Compared with ``conv2d_backward`` on single-channel cases (non-square, with stride,
+    padding and 1x1 kernels with p > k − 1). Derived in notebooks/04_padding.ipynb.
+    """
+    return check(fn, _input_gradient_2d, _random_2d_cases(seed, n), "padded input gradient")
+
+
+def check_transposed_padding(fn, max_n=7, max_k=4, max_s=3, max_p=2):
+    """Exercise: fn(n, k, s, (top, bottom)) -> (before, after), the zeros around dilate(δ, s).
+
+    Every (n, k, s, top, bottom) with n ≤ max_n, s ≤ max_s, top and bottom ≤ max_p and
+    k ≤ min(max_k, n + top + bottom) is checked, symmetric and asymmetric padding alike.
+    The expected amounts are counted from what the padding must achieve, not from the
+    closed formula: δ[0] belongs to the window over input rows −top .. k − 1 − top, and
+    output u of a valid correlation reads positions u .. u + k − 1, so δ[0] must sit at
+    position before = k − 1 − top; the padded length must be n + k − 1 so that the
+    correlation returns n entries. Derived in notebooks/04_padding.ipynb.
+    """
+
+    def expected(n, k, s, top, bottom):
+        Ho = (n + top + bottom - k) // s + 1
+        before = k - 1 - top
+        return before, (n + k - 1) - before - ((Ho - 1) * s + 1)
+
+    cases = [
+        (n, k, s, top, bottom)
+        for n in range(1, max_n + 1)
+        for top in range(max_p + 1)
+        for bottom in range(max_p + 1)
+        for k in range(1, min(max_k, n + top + bottom) + 1)
+        for s in range(1, max_s + 1)
+    ]
+    name = "transposed padding"
+    for n, k, s, top, bottom in cases:
+        args = f"n={n}, k={k}, s={s}, padding=({top}, {bottom})"
+        try:
+            got = fn(n, k, s, (top, bottom))
+        except Exception as e:  # a learner's bug must print, not crash the notebook
+            print(f"{name}: {args} raised {type(e).__name__}: {e}")
+            return False
+        if got is None:
+            return compare(name, None, None)
+        want = expected(n, k, s, top, bottom)
+        if not isinstance(got, (tuple, list)) or len(got) != 2 or tuple(got) != want:
+            print(f"{name}: wrong for {args}: expected (before, after) = {want}, got {got!r}.")
+            return False
+    print(f"{name}: correct on all {len(cases)} cases.")
+    return True
+
+
+def check_question_input_gradient(fn, seed=1, n=6):
+    """Exercise: fn(dEdO, F, I_shape, s, p) -> ∂E/∂I, the stride-and-padding question's missing gradient.
+
+    Compared with ``conv2d_backward`` (our ∂E/∂x). Derived in notebooks/04_padding.ipynb.
+    """
+    return check(fn, _input_gradient_2d, _random_2d_cases(seed, n), "question input gradient")
+
+
 # --- notebook 05 ---
 
 # --- notebook 06 ---

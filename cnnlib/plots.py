@@ -419,6 +419,54 @@ def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **
 
 # --- notebook 04 helpers ---
 
+
+def _padding_sides(padding):
+    """((top, bottom), (left, right)) from an int, an (ph, pw) pair or the nested form."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(padding[0], (tuple, list)):
+        (top, bottom), (left, right) = padding
+        return (int(top), int(bottom)), (int(left), int(right))
+    ph, pw = check_padding(padding)
+    return (ph, ph), (pw, pw)
+
+
+def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradient of the padded input", **kw):
+    """Heatmap of ∂E/∂xp with the region that survives the crop outlined.
+
+    Parameters
+    ----------
+    dxp : ndarray of shape (H + top + bottom, W + left + right)
+        Gradient with respect to the zero-padded input.
+    padding : int, (ph, pw) or ((top, bottom), (left, right))
+        The forward padding; the outlined region is what ∂E/∂x keeps.
+    ax : matplotlib Axes or None
+    title : str
+    **kw
+        Passed to ``heatmap`` (annotate, vmax, fmt, ...).
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+
+    Notes
+    -----
+    ∂E/∂x[u, v] = ∂E/∂xp[u + top, v + left]: the border entries (generally non-zero)
+    are the gradient of constants and are dropped. Derived in notebooks/04_padding.ipynb.
+    """
+    dxp = np.asarray(dxp, dtype=float)
+    (top, bottom), (left, right) = _padding_sides(padding)
+    H, W = dxp.shape[0] - top - bottom, dxp.shape[1] - left - right
+    if H < 1 or W < 1:
+        raise ValueError(f"padding {padding!r} leaves nothing of the {dxp.shape} array")
+    kw.setdefault("xlabel", "column of the padded input")
+    kw.setdefault("ylabel", "row of the padded input")
+    im = heatmap(dxp, title, ax, **kw)
+    ax = im.axes
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), W, H, fill=False, edgecolor="k", lw=2.2, ls="--",
+                           label=f"kept: ∂E/∂x ({H}×{W})"))  # fmt: skip
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
+    return im
+
+
 # --- notebook 05 helpers ---
 
 # --- notebook 06 helpers ---

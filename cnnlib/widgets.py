@@ -294,7 +294,7 @@ def backward_accumulation_figure(x, w, delta):
 # --- notebooks 02-03 ---
 
 
-def stride_explorer(seed=0, figsize=(9.6, 7.8)):
+def stride_explorer(seed=0, figsize=(10, 8.2)):
     """The stride explorer of notebook 03: four panels redrawn in place for any (H, k, s, p).
 
     Panels: (a) the padded input with the window (receptive field) of the chosen
@@ -341,19 +341,16 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
     window = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=3)
     ax_rf.add_patch(window)
     im_dil = ax_dil.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
-    cb_dil = fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
+    fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
     entry = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5)
     ax_dil.add_patch(entry)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
-    cb_cov.locator = MaxNLocator(nbins=4, integer=True)
+    cb_cov.locator = MaxNLocator(integer=True)
     inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=2, ls="--")
     ax_cov.add_patch(inside)
     im_dx = ax_dx.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
-    cb_dx = fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
-    # few ticks and labels: text is most of what a redraw costs
-    cb_dil.locator = MaxNLocator(nbins=4)
-    cb_dx.locator = MaxNLocator(nbins=4)
+    fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
     labels = [
         (ax_rf, "column of the padded input", "row of the padded input"),
         (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
@@ -363,8 +360,8 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
     for ax, xl, yl in labels:
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     # cell borders on the receptive-field panel
     ax_rf.xaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
     ax_rf.yaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
@@ -443,6 +440,154 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
 
 
 # --- notebook 04 ---
+
+
+def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
+    """The padding explorer of notebook 04: ∂E/∂x through the padded input and as a transposed convolution.
+
+    Panels, redrawn in place for any stride s, padding p and kernel size k (square
+    H×H input, k×k kernel): (a) the padded input xp = pad(x, p) with the windows of
+    y[0, 0] and y[0, 1]; (b) ∂E/∂xp with the region that survives the crop outlined;
+    (c) dilate(δ, s) (green) padded by k − p − 1 before and k − p − 1 + r after
+    (negative amounts crop), the resulting array outlined in black; (d) ∂E/∂x = that
+    array ★ rot180(w), which the title compares with ``conv2d_backward``. x, w and δ
+    are fixed random numbers drawn from ``seed`` (δ as if from any loss), so the
+    picture is deterministic.
+
+    Parameters
+    ----------
+    H : int
+        Input size (H×H).
+    seed : int
+    figsize : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    update : callable(stride, padding, kernel)
+        Redraws every panel with ``set_data``, ``set_extent``, ``set_clim`` and
+        ``set_bounds``. Returns a dict with "Ho", "r", "before", "after" and
+        "max_abs_diff" (transposed convolution vs ``conv2d_backward``); "Ho" is None
+        when the kernel does not fit the padded input.
+
+    Notes
+    -----
+    r = (H + 2p − k) mod s. Padded δ has (Ho − 1)·s + 1 + (k − p − 1) + (k − p − 1 + r)
+    = H + k − 1 rows, so its valid cross-correlation with rot180(w) is H×H.
+    Derived in notebooks/04_padding.ipynb.
+    """
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    from .conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
+    from .exercises import transposed_conv_padding
+    from .plots import SIGNED_CMAP, symmetric_limit
+
+    x = np.random.default_rng(seed).standard_normal((H, H))
+    fig, axes = plt.subplots(2, 2, figsize=figsize)
+    (ax_xp, ax_dxp), (ax_hat, ax_dx) = axes
+    blank = np.full((1, 1), np.nan)
+    ims = {}
+    specs = [
+        ("xp", ax_xp, "x (0 in the padding)", "column of the padded input", "row of the padded input"),
+        ("dxp", ax_dxp, "∂E/∂xp", "column of the padded input", "row of the padded input"),
+        ("hat", ax_hat, "δ", "column (dilated, padded δ)", "row (dilated, padded δ)"),
+        ("dx", ax_dx, "∂E/∂x", "input column v", "input row u"),
+    ]
+    for key, ax, cb_label, xl, yl in specs:
+        ims[key] = ax.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1, interpolation="nearest")
+        cb = fig.colorbar(ims[key], ax=ax, fraction=0.046, pad=0.04, label=cb_label)
+        # few tick labels: text layout is most of what a redraw costs
+        cb.locator = MaxNLocator(nbins=4, symmetric=True)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+
+    def box(ax, color, ls="-", lw=2.5):
+        return ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=color, lw=lw, ls=ls))
+
+    inside_xp, inside_dxp = box(ax_xp, "k", "--", 2), box(ax_dxp, "k", "--", 2)
+    win0, win1 = box(ax_xp, "tab:red"), box(ax_xp, "tab:orange", ":")
+    dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2)
+    suptitle = fig.suptitle("")
+    for ax in axes.flat:  # two-line titles, so that the layout leaves room for them
+        ax.set_title("(a)\n(b)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.set_layout_engine(None)  # the layout is fixed now; a placeholder engine costs a draw per save
+
+    def show(key, ax, a):
+        h, w_ = a.shape
+        im = ims[key]
+        im.set_data(a)
+        im.set_extent((-0.5, w_ - 0.5, h - 0.5, -0.5))
+        ax.set_xlim(-0.5, w_ - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        lim = symmetric_limit(a)
+        im.set_clim(-lim, lim)
+
+    def update(stride, padding, kernel):
+        s, p, k = int(stride), int(padding), int(kernel)
+        Hp = H + 2 * p
+        if k > Hp:
+            for key, ax, *_ in specs:
+                show(key, ax, blank)
+                ax.set_title("")
+            for patch in (inside_xp, inside_dxp, win0, win1, dil_box, used_box):
+                patch.set_visible(False)
+            suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}: the kernel does not fit the padded input")
+            return {"Ho": None, "r": None, "before": None, "after": None, "max_abs_diff": None}
+        Ho = (Hp - k) // s + 1
+        r = (Hp - k) % s
+        w = np.random.default_rng(seed + 100 + k).standard_normal((k, k))
+        delta = np.random.default_rng(seed + 1).standard_normal((Ho, Ho))
+
+        xp = pad(x, p)
+        show("xp", ax_xp, xp)
+        inside_xp.set_bounds(p - 0.5, p - 0.5, H, H)
+        win0.set_bounds(-0.5, -0.5, k, k)
+        win1.set_bounds(s - 0.5, -0.5, k, k)
+        win1.set_visible(Ho > 1)
+        ax_xp.set_title(f"(a) xp = pad(x, p): {H}×{H} → {Hp}×{Hp};\n"
+                        "windows of y[0, 0] (red), y[0, 1] (orange)", fontsize=10)  # fmt: skip
+
+        # padding as its own layer: the unpadded strided layer's input gradient is ∂E/∂xp
+        dxp = conv2d_backward(delta[None, None], xp[None, None], w[None, None], s, 0)[0][0, 0]
+        show("dxp", ax_dxp, dxp)
+        inside_dxp.set_bounds(p - 0.5, p - 0.5, H, H)
+        ax_dxp.set_title(f"(b) ∂E/∂xp ({Hp}×{Hp}); crop p = {p} from each side\n"
+                         "→ ∂E/∂x (dashed)", fontsize=10)  # fmt: skip
+
+        before, after = transposed_conv_padding(H, k, s, p)
+        dil = dilate(delta, s)
+        hat = pad(dil, ((before, after), (before, after)))
+        # canvas: the union of dilate(δ) and the padded array, so that cropped entries stay visible
+        L = dil.shape[0]
+        lo, hi = min(0, -before), max(L, L + after)
+        canvas = np.zeros((hi - lo, hi - lo))
+        canvas[-lo : -lo + L, -lo : -lo + L] = dil
+        show("hat", ax_hat, canvas)
+        dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
+        used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
+        crop = " (negative: crop)" if min(before, after) < 0 else ""
+        ax_hat.set_title(f"(c) dilate(δ, {s}) (green, {L}×{L}) padded by k−p−1 = {before}\n"
+                         f"before, k−p−1+r = {after} after{crop} → black, {hat.shape[0]}×{hat.shape[0]}",
+                         fontsize=10)  # fmt: skip
+
+        dx = conv2d_forward(hat[None, None], rot180(w)[None, None])[0, 0]
+        ref = conv2d_backward(delta[None, None], x[None, None], w[None, None], s, p)[0][0, 0]
+        diff = float(np.max(np.abs(dx - ref)))
+        show("dx", ax_dx, dx)
+        ax_dx.set_title(f"(d) ∂E/∂x = (c) ★ rot180(w), {H}×{H};\nequals conv2d_backward: {diff < 1e-10}",
+                        fontsize=10)  # fmt: skip
+        for patch in (inside_xp, inside_dxp, win0, dil_box, used_box):
+            patch.set_visible(True)
+        suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}:  Ho = floor(({H} + 2·{p} − {k})/{s}) + 1 = {Ho},  "
+                          f"r = ({H} + 2·{p} − {k}) mod {s} = {r}")  # fmt: skip
+        return {"Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
+
+    return fig, update
+
 
 # --- notebook 05 ---
 

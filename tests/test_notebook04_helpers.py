@@ -1,0 +1,180 @@
+"""Tests of the notebook 04 (padding) helpers in cnnlib.exercises, cnnlib.plots and cnnlib.widgets."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import Rectangle
+
+import cnnlib as cl
+from cnnlib import exercises as ex
+
+
+def _dx_library(dy, w, hw, s, p):
+    x = np.zeros((1, 1) + tuple(hw))
+    return cl.conv2d_backward(dy[None, None], x, w[None, None], s, p)[0][0, 0]
+
+
+def _transposed(dy, w, hw, s, p):
+    """∂E/∂x as pad(dilate(δ, s), amounts) ★ rot180(w), the amounts per axis."""
+    (H, W), (kh, kw) = hw, w.shape
+    rows = ex.transposed_conv_padding(H, kh, s, p)
+    cols = ex.transposed_conv_padding(W, kw, s, p)
+    hat = cl.pad(cl.dilate(dy, s), (rows, cols))
+    return cl.conv2d_forward(hat[None, None], cl.rot180(w)[None, None])[0, 0]
+
+
+def _all_cases(max_hw=6, max_k=4, max_s=3, max_p=3):
+    rng = np.random.default_rng(0)
+    for H, kh, s, p in itertools.product(range(1, max_hw + 1), range(1, max_k + 1), range(1, max_s + 1),
+                                         range(max_p + 1)):  # fmt: skip
+        if kh > H + 2 * p:
+            continue
+        W, kw = max(1, kh - 2 * p) + (H % 3), max(1, (kh % 3) + 1)
+        kw = min(kw, W + 2 * p)
+        Ho, Wo = cl.conv_output_size(H, kh, s, p), cl.conv_output_size(W, kw, s, p)
+        yield rng.standard_normal((Ho, Wo)), rng.standard_normal((kh, kw)), (H, W), s, p
+
+
+def test_transposed_convolution_equals_backward_for_every_small_case():
+    n = 0
+    for dy, w, hw, s, p in _all_cases():
+        np.testing.assert_allclose(_transposed(dy, w, hw, s, p), _dx_library(dy, w, hw, s, p), atol=1e-12)
+        n += 1
+    assert n > 200
+
+
+def test_transposed_padding_values_and_negative_amounts():
+    # k = 3, p = 1, H = 7, s = 2: r = (7 + 2 - 3) mod 2 = 0
+    assert ex.transposed_conv_padding(7, 3, 2, 1) == (1, 1)
+    # r = (8 + 2 - 3) mod 2 = 1 extra zero at the end
+    assert ex.transposed_conv_padding(8, 3, 2, 1) == (1, 2)
+    # 1x1 kernel with p = 2: the windows over pure padding are cropped away
+    assert ex.transposed_conv_padding(5, 1, 1, 2) == (-2, -2)
+    # asymmetric "same" padding of an even kernel, stride 1: the sides swap
+    assert ex.transposed_conv_padding(6, 4, 1, (1, 2)) == (2, 1)
+    # no padding, stride 1: the "full" padding k - 1 of notebook 01
+    assert ex.transposed_conv_padding(5, 3) == (2, 2)
+
+
+def test_transposed_padding_asymmetric_matches_backward_through_padded_input():
+    rng = np.random.default_rng(3)
+    for n, k, s, top, bottom in itertools.product(range(1, 7), range(1, 5), range(1, 4), range(3), range(3)):
+        if k > n + top + bottom:
+            continue
+        x = np.zeros((1, 1, n, n))
+        w = rng.standard_normal((1, 1, k, k))
+        xp = cl.pad(x, ((top, bottom), (top, bottom)))
+        Ho = (n + top + bottom - k) // s + 1
+        dy = rng.standard_normal((1, 1, Ho, Ho))
+        dxp = cl.conv2d_backward(dy, xp, w, s, 0)[0]
+        expected = cl.pad(dxp, ((-top, -bottom), (-top, -bottom)))[0, 0]
+        amounts = ex.transposed_conv_padding(n, k, s, (top, bottom))
+        hat = cl.pad(cl.dilate(dy[0, 0], s), (amounts, amounts))
+        got = cl.conv2d_forward(hat[None, None], cl.rot180(w))[0, 0]
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_library_solutions_pass_their_checkers(capsys):
+    assert ex.check_padded_input_gradient(ex.padded_input_gradient)
+    assert ex.check_transposed_padding(ex.transposed_conv_padding)
+    assert ex.check_question_input_gradient(ex.question_input_gradient)
+    out = capsys.readouterr().out
+    assert out.count("correct on all") == 3
+
+
+def test_checkers_reject_stubs_and_wrong_answers(capsys):
+    assert not ex.check_padded_input_gradient(lambda *a: None)
+    assert "not implemented yet" in capsys.readouterr().out
+
+    def no_crop(dy, w, hw, s, p):  # forgets to crop: wrong shape when p > 0
+        return ex.padded_input_gradient(dy, w, (hw[0] + 2 * p, hw[1] + 2 * p), s, 0)
+
+    assert not ex.check_padded_input_gradient(no_crop)
+
+    def forgets_r(n, k, s, padding):
+        top, bottom = padding
+        return k - 1 - top, k - 1 - bottom
+
+    assert not ex.check_transposed_padding(forgets_r)
+    assert "wrong for" in capsys.readouterr().out
+
+    def swaps_sides(n, k, s, padding):
+        return ex.transposed_conv_padding(n, k, s, padding[::-1])
+
+    assert not ex.check_transposed_padding(swaps_sides)
+
+    def flipped_filter(dEdO, F, shape, s, p):  # uses F unrotated: a classic slip
+        return ex.question_input_gradient(dEdO, F[::-1, ::-1], shape, s, p)
+
+    assert not ex.check_question_input_gradient(flipped_filter)
+    assert not ex.check_question_input_gradient(lambda *a: 1 / 0)
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_checker_cases_include_windows_of_pure_padding():
+    cases = ex._random_2d_cases(0, 8)
+    assert any(w.shape == (1, 1) and p > 0 for _, w, _, _, p in cases)
+    assert any((hw[0] + 2 * p - w.shape[0]) % s for _, w, hw, s, p in cases)
+
+
+def test_padded_gradient_heatmap_outlines_the_kept_region():
+    fig, ax = plt.subplots()
+    dxp = np.arange(30.0).reshape(5, 6) - 15
+    im = cl.plots.padded_gradient_heatmap(dxp, ((1, 2), (2, 1)), ax)
+    np.testing.assert_array_equal(im.get_array(), dxp)
+    lo, hi = im.get_clim()
+    assert lo == -hi == -15
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_linestyle() == "--"]
+    assert len(boxes) == 1
+    (x0, y0), wdt, hgt = boxes[0].get_xy(), boxes[0].get_width(), boxes[0].get_height()
+    assert (x0, y0, wdt, hgt) == (1.5, 0.5, 3, 2)  # columns 2..4, rows 1..2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        cl.plots.padded_gradient_heatmap(np.zeros((2, 2)), 1)
+
+
+def test_padding_explorer_matches_backward_everywhere_and_updates_in_place():
+    fig, update = cl.widgets.padding_explorer(H=6, seed=2)
+    images = [ax.images[0] for ax in fig.axes if ax.images][:4]
+    n_artists = sum(len(ax.get_children()) for ax in fig.axes)
+    for s, p, k in itertools.product(range(1, 4), range(4), range(1, 6)):
+        info = update(stride=s, padding=p, kernel=k)
+        assert info["max_abs_diff"] < 1e-10
+        assert (info["before"], info["after"]) == ex.transposed_conv_padding(6, k, s, p)
+        assert images[0].get_array().shape == (6 + 2 * p,) * 2
+        assert images[3].get_array().shape == (6, 6)
+    # one step right on the stride or the padding slider from the notebook's start changes the
+    # picture: every gradient panel, and the padded input (padding) or its second window (stride)
+    start = {"stride": 2, "padding": 1, "kernel": 3}
+    update(**start)
+    before = [im.get_array().copy() for im in images]
+    second_window = [p for p in fig.axes[0].patches if p.get_linestyle() == ":"][0]
+    x_before = second_window.get_x()
+    for key, changed in (("stride", images[1:]), ("padding", images)):
+        update(**{**start, key: start[key] + 1})
+        for old, im in zip(before, images, strict=True):
+            if any(im is c for c in changed):
+                new = im.get_array()
+                assert old.shape != new.shape or not np.array_equal(old, new)
+        if key == "stride":
+            assert second_window.get_x() == x_before + 1
+    assert sum(len(ax.get_children()) for ax in fig.axes) == n_artists  # nothing added per redraw
+    ms = cl.widgets.redraw_ms(fig, update, [{"stride": 2, "padding": 1, "kernel": 3}], repeats=1)
+    assert ms > 0
+    plt.close(fig)
+
+
+def test_padding_explorer_reports_a_kernel_that_does_not_fit():
+    fig, update = cl.widgets.padding_explorer(H=2)
+    assert update(stride=1, padding=0, kernel=3)["Ho"] is None
+    assert "does not fit" in fig.texts[0].get_text()
+    assert update(stride=1, padding=1, kernel=3)["Ho"] == 2
+    plt.close(fig)
