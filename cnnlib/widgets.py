@@ -294,7 +294,7 @@ def backward_accumulation_figure(x, w, delta):
 # --- notebooks 02-03 ---
 
 
-def stride_explorer(seed=0, figsize=(10, 8.2)):
+def stride_explorer(seed=0, figsize=(9.6, 7.8)):
     """The stride explorer of notebook 03: four panels redrawn in place for any (H, k, s, p).
 
     Panels: (a) the padded input with the window (receptive field) of the chosen
@@ -341,16 +341,19 @@ def stride_explorer(seed=0, figsize=(10, 8.2)):
     window = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=3)
     ax_rf.add_patch(window)
     im_dil = ax_dil.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
-    fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
+    cb_dil = fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
     entry = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5)
     ax_dil.add_patch(entry)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
-    cb_cov.locator = MaxNLocator(integer=True)
+    cb_cov.locator = MaxNLocator(nbins=4, integer=True)
     inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=2, ls="--")
     ax_cov.add_patch(inside)
     im_dx = ax_dx.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
-    fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
+    cb_dx = fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
+    # few ticks and labels: text is most of what a redraw costs
+    cb_dil.locator = MaxNLocator(nbins=4)
+    cb_dx.locator = MaxNLocator(nbins=4)
     labels = [
         (ax_rf, "column of the padded input", "row of the padded input"),
         (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
@@ -360,8 +363,8 @@ def stride_explorer(seed=0, figsize=(10, 8.2)):
     for ax, xl, yl in labels:
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     # cell borders on the receptive-field panel
     ax_rf.xaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
     ax_rf.yaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
