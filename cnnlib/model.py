@@ -5,6 +5,8 @@ Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .layers import Layer
@@ -55,7 +57,7 @@ class SGD:
     """
 
     def __init__(self, model, lr):
-        if not np.isfinite(lr) or lr <= 0:
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         self.layers = model.layers if hasattr(model, "layers") else [model]
         self.lr = lr

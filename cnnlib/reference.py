@@ -219,7 +219,10 @@ def conv2d_backward_input(dy, w, x_shape, stride=1, padding=0):
     dy, w = as_float_array(dy, "dy"), as_float_array(w, "w")
     check_ndim(dy, 4, "dy", "(N, D, Ho, Wo)")
     check_ndim(w, 4, "w", "(D, C, kh, kw)")
-    out_shape = output_shape(tuple(x_shape), w.shape, stride, padding)
+    x_shape = tuple(x_shape)
+    if len(x_shape) != 4:
+        raise ValueError(f"x_shape must be the 4-tuple (N, C, H, W) of the forward input, got {x_shape}")
+    out_shape = output_shape(x_shape, w.shape, stride, padding)
     check_dy(dy, out_shape)
     (sh, sw), (ph, pw) = check_stride(stride), check_padding(padding)
     N, C, H, W = x_shape
@@ -313,7 +316,8 @@ def maxpool2d_backward(dy, x, size, stride=None):
         for c in range(C):
             for i in range(Ho):
                 for j in range(Wo):
-                    best, winner = -np.inf, None
+                    # start from the window's first pixel, so a window of -inf still has a winner
+                    best, winner = x[img, c, i * sh, j * sw], (0, 0)
                     for m in range(kh):
                         for n in range(kw):
                             if x[img, c, i * sh + m, j * sw + n] > best:  # '>' keeps the first max

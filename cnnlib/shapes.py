@@ -99,6 +99,12 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
         _as_int(v, name, v)
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v!r}")
+    for name, v in (("stride", stride), ("padding", padding)):
+        if isinstance(v, (tuple, list, np.ndarray)):
+            raise TypeError(
+                f"conv_output_size works along one axis: {name} must be an int, got {v!r}; "
+                "call it once per axis with that axis' value"
+            )
     (s, _), (p, _) = check_stride(stride), check_padding(padding)
     if k > n + 2 * p:
         raise ValueError(
