@@ -442,6 +442,76 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
     return fig, update
 
 
+def delta_spike_explorer(x, w, figsize=None):
+    """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
+
+    Panels: δ[d] with its one non-zero entry; ∂E/∂w[d, c] for every input channel c
+    (the window of x[c] that output (i, j) read); ∂E/∂x[c] for every c (the slice
+    w[d, c] stamped on that window). Stride 1, no padding, one image.
+
+    Parameters
+    ----------
+    x : ndarray of shape (C, H, W)
+    w : ndarray of shape (D, C, kh, kw)
+    figsize : (float, float) or None
+        Default: 2.9 inches per panel, 1 + 2C panels in a row.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    update : callable(d, i, j)
+        Moves the 1 to kernel d, output position (i, j) (clamped to the valid range)
+        and redraws with ``set_data`` / ``set_clim``; returns the (d, i, j) it drew.
+
+    Notes
+    -----
+    ∂E/∂w[d', c] = x[c] ★ δ[d'] is the window x[c, i:i+kh, j:j+kw] for d' = d and zero
+    for every other kernel; ∂E/∂x[c] = Σ_d' pad(δ[d']) ★ rot180(w[d', c]) is w[d, c]
+    placed at rows i..i+kh−1, columns j..j+kw−1. Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    from .conv import conv2d_backward
+    from .plots import heatmap, symmetric_limit
+
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    (C, H, W), (D, _, kh, kw) = x.shape, w.shape
+    Ho, Wo = H - kh + 1, W - kw + 1
+    n = 1 + 2 * C
+    fig, axes = plt.subplots(1, n, figsize=figsize or (2.9 * n, 3.3))
+    im_delta = heatmap(np.zeros((Ho, Wo)), "δ[d]", axes[0], annotate=False)
+    im_dw = [heatmap(np.zeros((kh, kw)), f"∂E/∂w[d, {c}]", axes[1 + c], annotate=False) for c in range(C)]
+    im_dx = [heatmap(np.zeros((H, W)), f"∂E/∂x[{c}]", axes[1 + C + c], annotate=False) for c in range(C)]
+    for c in range(C):
+        axes[1 + c].set_xlabel("kernel column n")
+        axes[1 + c].set_ylabel("kernel row m")
+    suptitle = fig.suptitle("")
+    fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
+    fig.set_layout_engine(None)
+
+    def update(d, i, j):
+        d, i, j = min(max(int(d), 0), D - 1), min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Wo - 1)
+        delta = np.zeros((1, D, Ho, Wo))
+        delta[0, d, i, j] = 1.0
+        dx, dw, _ = conv2d_backward(delta, x[None], w)
+        im_delta.set_data(delta[0, d])
+        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})  ({Ho}×{Wo})")
+        lim = symmetric_limit(dw[d], dx[0])
+        for c in range(C):
+            im_dw[c].set_data(dw[d, c])
+            im_dw[c].set_clim(-lim, lim)
+            axes[1 + c].set_title(f"∂E/∂w[{d}, {c}]  ({kh}×{kw})")
+            im_dx[c].set_data(dx[0, c])
+            im_dx[c].set_clim(-lim, lim)
+            axes[1 + C + c].set_title(f"∂E/∂x[{c}]  ({H}×{W})")
+        suptitle.set_text(
+            f"δ = 1 at kernel d={d}, output ({i}, {j}): ∂E/∂w[{d}] = x[:, {i}:{i + kh}, {j}:{j + kw}], "
+            f"∂E/∂x = w[{d}] stamped there, ∂E/∂w of the other kernels = 0"
+        )
+        return d, i, j
+
+    return fig, update
+
+
 # --- notebook 04 ---
 
 

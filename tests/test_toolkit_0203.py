@@ -110,6 +110,25 @@ def test_stride_explorer_is_deterministic():
         np.testing.assert_array_equal(a1.images[0].get_array(), a2.images[0].get_array())
 
 
+def test_delta_spike_explorer_shows_window_and_stamp():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 7))
+    w = rng.standard_normal((3, 2, 3, 2))
+    fig, update = cl.widgets.delta_spike_explorer(x, w)
+    main = [ax for ax in fig.axes if ax.images][:5]  # δ, dw[d, 0], dw[d, 1], dx[0], dx[1]
+    assert update(d=2, i=1, j=4) == (2, 1, 4)
+    delta = np.asarray(main[0].images[0].get_array())
+    assert delta.shape == (4, 6) and delta[1, 4] == 1 and delta.sum() == 1
+    for c in range(2):
+        np.testing.assert_allclose(main[1 + c].images[0].get_array(), x[c, 1:4, 4:6])
+        dx = np.asarray(main[3 + c].images[0].get_array())
+        np.testing.assert_allclose(dx[1:4, 4:6], w[2, c])
+        assert np.count_nonzero(dx) == np.count_nonzero(w[2, c])
+    # out-of-range positions are clamped, not raised
+    assert update(d=7, i=-3, j=99) == (2, 0, 5)
+    assert cl.widgets.render_png(fig)[:4] == b"\x89PNG"
+
+
 # --- exercise checkers ----------------------------------------------------------------------
 
 
