@@ -152,7 +152,7 @@ def sliding_window_figure(n=5, k=3, stride=1, padding=0, max_n=None):
         im.set_extent((-0.5, cols - 0.5 + 1 / px, rows - 0.5 + 1 / px, -0.5))
         ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(rows - 0.5, -0.5)
-        step = 1 if max(rows, cols) <= 12 else 2
+        step = 1 if max(rows, cols) <= 10 else 2
         ax.set_xticks(np.arange(0, cols, step))
         ax.set_yticks(np.arange(0, rows, step))
 
@@ -216,8 +216,8 @@ def backward_accumulation_figure(x, w, delta):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Four panels: x, δ, ∂E/∂w so far, ∂E/∂x so far (colour limits fixed to the
-        final gradients, so partial sums are comparable).
+        Four panels: x, δ (numbers in every cell), ∂E/∂w so far, ∂E/∂x so far (colour
+        bars fixed to the final gradients, so partial sums are comparable).
     update : callable(t)
         t in 0 .. Ho·Wo. Returns (dw, dx), the partial sums.
 
@@ -228,7 +228,7 @@ def backward_accumulation_figure(x, w, delta):
     """
     from matplotlib.patches import Rectangle
 
-    from .plots import heatmap, symmetric_limit
+    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, _annotate, heatmap, symmetric_limit
 
     x, w, delta = (np.asarray(v, dtype=float) for v in (x, w, delta))
     (H, W), (kh, kw) = x.shape, w.shape
@@ -243,13 +243,27 @@ def backward_accumulation_figure(x, w, delta):
             dx = dxs[-1].copy()
             dx[i : i + kh, j : j + kw] += delta[i, j] * w
             dxs.append(dx)
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
-    heatmap(x, "input x", axes[0], signed=False, fmt="{:g}")
-    heatmap(delta, "δ = ∂E/∂y", axes[1], fmt="{:g}")
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1, 1.2, 1.2]})
+    # x and δ carry their numbers in every cell, so they get no colour bar: fewer texts per redraw
+    lim_d = symmetric_limit(delta)
+    panels = [
+        (axes[0], x, "input x", UNSIGNED_CMAP, None, None),
+        (axes[1], delta, "δ = ∂E/∂y", SIGNED_CMAP, -lim_d, lim_d),
+    ]
+    for ax, a, name, cmap, lo, hi in panels:
+        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
+        _annotate(ax, a, im, "{:g}")
+        ax.set_title(f"{name}  ({a.shape[0]}×{a.shape[1]})")
+        ax.set_xticks(range(a.shape[1]))
+        ax.set_yticks(range(a.shape[0]))
+        ax.set_xlabel("column j")
+        ax.set_ylabel("row i")
     lim_w, lim_x = symmetric_limit(dws[-1]), symmetric_limit(dxs[-1])
     im_w = heatmap(dws[-1], "∂E/∂w", axes[2], vmax=lim_w, fmt="{:g}",
                    xlabel="kernel column n", ylabel="kernel row m")  # fmt: skip
     im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}")
+    for cax, lim in ((fig.axes[-2], lim_w), (fig.axes[-1], lim_x)):
+        cax.set_yticks([-lim, 0, lim])
     texts_w, texts_x = list(axes[2].texts), list(axes[3].texts)
     win = axes[0].add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="tab:red", lw=2.5))
     cell = axes[1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5))
@@ -287,7 +301,7 @@ def backward_accumulation_figure(x, w, delta):
 
     update()
     # fixed margins, no layout engine: a layout engine would make every savefig draw the figure twice
-    fig.subplots_adjust(left=0.04, right=0.95, top=0.8, bottom=0.14, wspace=0.45)
+    fig.subplots_adjust(left=0.04, right=0.96, top=0.8, bottom=0.14, wspace=0.35)
     return fig, update
 
 
