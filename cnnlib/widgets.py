@@ -529,17 +529,17 @@ def delta_spike_explorer(x, w, figsize=None):
 # --- notebook 04 ---
 
 
-def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
+def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
     """The padding explorer of notebook 04: ∂E/∂x through the padded input and as a transposed convolution.
 
-    Panels, redrawn in place for any stride s, padding p and kernel size k (square
-    H×H input, k×k kernel): (a) the padded input xp = pad(x, p) with the windows of
-    y[0, 0] and y[0, 1]; (b) ∂E/∂xp with the region that survives the crop outlined;
-    (c) dilate(δ, s) (green) padded by k − p − 1 before and k − p − 1 + r after
-    (negative amounts crop), the resulting array outlined in black; (d) ∂E/∂x = that
-    array ★ rot180(w), which the title compares with ``conv2d_backward``. x, w and δ
-    are fixed random numbers drawn from ``seed`` (δ as if from any loss), so the
-    picture is deterministic.
+    Three panels, redrawn in place for any stride s, padding p and kernel size k
+    (square H×H input, k×k kernel): (a) ∂E/∂xp on the padded grid, with the windows
+    of y[0, 0] and y[0, 1] (their distance is the stride) and the input's place, the
+    part the crop keeps, dashed; (b) dilate(δ, s) (green) padded by k − p − 1 before
+    and k − p − 1 + r after (negative amounts crop), the resulting array outlined in
+    black; (c) ∂E/∂x = (b) ★ rot180(w), which the title compares with
+    ``conv2d_backward``. w and δ are fixed random numbers drawn from ``seed`` (δ as if
+    from any loss), so the picture is deterministic.
 
     Parameters
     ----------
@@ -560,8 +560,8 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
     Notes
     -----
     r = (H + 2p − k) mod s. Padded δ has (Ho − 1)·s + 1 + (k − p − 1) + (k − p − 1 + r)
-    = H + k − 1 rows, so its valid cross-correlation with rot180(w) is H×H.
-    Derived in notebooks/04_padding.ipynb.
+    = H + k − 1 rows, so its valid cross-correlation with rot180(w) is H×H, and it equals
+    the centre of ∂E/∂xp. Derived in notebooks/04_padding.ipynb.
     """
     from matplotlib.patches import Rectangle
     from matplotlib.ticker import MaxNLocator
@@ -570,13 +570,10 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
     from .exercises import transposed_conv_padding
     from .plots import SIGNED_CMAP, symmetric_limit
 
-    x = np.random.default_rng(seed).standard_normal((H, H))
-    fig, axes = plt.subplots(2, 2, figsize=figsize)
-    (ax_xp, ax_dxp), (ax_hat, ax_dx) = axes
+    fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=figsize)
     blank = np.full((1, 1), np.nan)
     ims = {}
     specs = [
-        ("xp", ax_xp, "x (0 in the padding)", "column of the padded input", "row of the padded input"),
         ("dxp", ax_dxp, "∂E/∂xp", "column of the padded input", "row of the padded input"),
         ("hat", ax_hat, "δ", "column (dilated, padded δ)", "row (dilated, padded δ)"),
         ("dx", ax_dx, "∂E/∂x", "input column v", "input row u"),
@@ -594,11 +591,12 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
     def box(ax, color, ls="-", lw=2.5):
         return ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=color, lw=lw, ls=ls))
 
-    inside_xp, inside_dxp = box(ax_xp, "k", "--", 2), box(ax_dxp, "k", "--", 2)
-    win0, win1 = box(ax_xp, "tab:red"), box(ax_xp, "tab:orange", ":")
+    inside = box(ax_dxp, "k", "--", 2)
+    win0, win1 = box(ax_dxp, "tab:red"), box(ax_dxp, "tab:orange", ":")
     dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2)
+    patches = (inside, win0, win1, dil_box, used_box)
     suptitle = fig.suptitle("")
-    for ax in axes.flat:  # two-line titles, so that the layout leaves room for them
+    for _, ax, *_ in specs:  # two-line titles, so that the layout leaves room for them
         ax.set_title("(a)\n(b)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.set_layout_engine(None)  # the layout is fixed now; a placeholder engine costs a draw per save
@@ -620,7 +618,7 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
             for key, ax, *_ in specs:
                 show(key, ax, blank)
                 ax.set_title("")
-            for patch in (inside_xp, inside_dxp, win0, win1, dil_box, used_box):
+            for patch in patches:
                 patch.set_visible(False)
             suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}: the kernel does not fit the padded input")
             return {"Ho": None, "r": None, "before": None, "after": None, "max_abs_diff": None}
@@ -629,21 +627,16 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
         w = np.random.default_rng(seed + 100 + k).standard_normal((k, k))
         delta = np.random.default_rng(seed + 1).standard_normal((Ho, Ho))
 
-        xp = pad(x, p)
-        show("xp", ax_xp, xp)
-        inside_xp.set_bounds(p - 0.5, p - 0.5, H, H)
+        # padding as its own layer: the unpadded strided layer's input gradient is ∂E/∂xp
+        dxp = conv2d_backward(delta[None, None], np.zeros((1, 1, Hp, Hp)), w[None, None], s, 0)[0][0, 0]
+        show("dxp", ax_dxp, dxp)
+        inside.set_bounds(p - 0.5, p - 0.5, H, H)
         win0.set_bounds(-0.5, -0.5, k, k)
         win1.set_bounds(s - 0.5, -0.5, k, k)
         win1.set_visible(Ho > 1)
-        ax_xp.set_title(f"(a) xp = pad(x, p): {H}×{H} → {Hp}×{Hp};\n"
-                        "windows of y[0, 0] (red), y[0, 1] (orange)", fontsize=10)  # fmt: skip
-
-        # padding as its own layer: the unpadded strided layer's input gradient is ∂E/∂xp
-        dxp = conv2d_backward(delta[None, None], xp[None, None], w[None, None], s, 0)[0][0, 0]
-        show("dxp", ax_dxp, dxp)
-        inside_dxp.set_bounds(p - 0.5, p - 0.5, H, H)
-        ax_dxp.set_title(f"(b) ∂E/∂xp ({Hp}×{Hp}); crop p = {p} from each side\n"
-                         "→ ∂E/∂x (dashed)", fontsize=10)  # fmt: skip
+        ax_dxp.set_title(f"(a) ∂E/∂xp on the padded grid, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
+                         f"y[0, 1] (orange); the crop keeps the input's {H}×{H} (dashed)",
+                         fontsize=10)  # fmt: skip
 
         before, after = transposed_conv_padding(H, k, s, p)
         dil = dilate(delta, s)
@@ -657,17 +650,16 @@ def padding_explorer(H=7, seed=0, figsize=(10.5, 8.8)):
         dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
         used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
         crop = " (negative: crop)" if min(before, after) < 0 else ""
-        ax_hat.set_title(f"(c) dilate(δ, {s}) (green, {L}×{L}) padded by k−p−1 = {before}\n"
+        ax_hat.set_title(f"(b) dilate(δ, {s}) (green, {L}×{L}) padded by k−p−1 = {before}\n"
                          f"before, k−p−1+r = {after} after{crop} → black, {hat.shape[0]}×{hat.shape[0]}",
                          fontsize=10)  # fmt: skip
 
         dx = conv2d_forward(hat[None, None], rot180(w)[None, None])[0, 0]
-        ref = conv2d_backward(delta[None, None], x[None, None], w[None, None], s, p)[0][0, 0]
-        diff = float(np.max(np.abs(dx - ref)))
+        diff = float(np.max(np.abs(dx - dxp[p : p + H, p : p + H])))
         show("dx", ax_dx, dx)
-        ax_dx.set_title(f"(d) ∂E/∂x = (c) ★ rot180(w), {H}×{H};\nequals conv2d_backward: {diff < 1e-10}",
+        ax_dx.set_title(f"(c) ∂E/∂x = (b) ★ rot180(w), {H}×{H};\nequals the crop of (a): {diff < 1e-10}",
                         fontsize=10)  # fmt: skip
-        for patch in (inside_xp, inside_dxp, win0, dil_box, used_box):
+        for patch in (inside, win0, dil_box, used_box):
             patch.set_visible(True)
         suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}:  Ho = floor(({H} + 2·{p} − {k})/{s}) + 1 = {Ho},  "
                           f"r = ({H} + 2·{p} − {k}) mod {s} = {r}")  # fmt: skip
