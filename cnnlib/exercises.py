@@ -609,3 +609,128 @@ def check_lr_max(fn, seed=0):
 
 
 # --- notebook 07 ---
+
+
+def im2col_windows(xp, kh, kw, stride=1):
+    """The windows of an (already padded) input, kernel offsets first: im2col before the reshape.
+
+    Parameters
+    ----------
+    xp : array-like of shape (N, C, Hp, Wp)
+        The padded input.
+    kh, kw : int
+        Kernel size.
+    stride : int
+
+    Returns
+    -------
+    ndarray of shape (N, C, kh, kw, Ho, Wo)
+        cols[img, c, m, n, i, j] = xp[img, c, i·s + m, j·s + n], a new array;
+        Ho = (Hp − kh) // s + 1, Wo likewise. Reshaped to (N, C·kh·kw, Ho·Wo) it is the
+        column matrix of each image.
+
+    Notes
+    -----
+    Built from ``numpy.lib.stride_tricks.sliding_window_view``, a view with two extra
+    axes (no copy) from which every s-th window is taken. Derived in
+    notebooks/07_fast_convolution.ipynb.
+    """
+    xp = np.asarray(xp, dtype=float)
+    s = int(stride)
+    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
+    return np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))
+
+
+def check_im2col(fn, seed=0):
+    """Exercise: fn(xp, kh, kw, s) -> the windows (N, C, kh, kw, Ho, Wo) of a padded input.
+
+    Cases: strides 1-3, kernels smaller and larger than the stride, non-square
+    kernels and inputs, and rows left over when (Hp − kh) mod s ≠ 0.
+    Expected: ``im2col_windows``. Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, C, Hp, Wp, kh, kw, s in [
+        (1, 1, 4, 4, 2, 2, 1),
+        (2, 3, 6, 5, 3, 2, 1),
+        (1, 2, 7, 8, 3, 3, 2),  # (7 - 3) mod 2 = 0, (8 - 3) mod 2 = 1: a column left over
+        (2, 1, 8, 7, 2, 1, 3),  # s > k: input rows no window reads
+        (1, 2, 5, 9, 1, 4, 2),
+    ]:
+        cases.append((rng.integers(-9, 10, size=(N, C, Hp, Wp)).astype(float), kh, kw, s))
+    return check(fn, im2col_windows, cases, "im2col")
+
+
+def dilated_route_counts(Ho, Wo, kh, kw, stride=1):
+    """Multiply-adds of the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x, and how many are by zero.
+
+    Counted for one image, one input channel c and one kernel d (multiply by N·C·D
+    for a whole layer).
+
+    Parameters
+    ----------
+    Ho, Wo : int
+        Size of δ.
+    kh, kw : int
+        Kernel size.
+    stride : int
+
+    Returns
+    -------
+    total, zero : int
+        total = ((Ho − 1)s + kh) · ((Wo − 1)s + kw) · kh·kw: every pixel of the
+        ((Ho − 1)s + kh) × ((Wo − 1)s + kw) region of ∂E/∂xp that windows reach takes
+        kh·kw products with pad(dilate(δ, s), k − 1). Only Ho·Wo·kh·kw of them meet a
+        δ entry (each entry meets each kernel weight once: the products of the
+        accumulation route); the rest, zero = total − Ho·Wo·kh·kw, multiply a
+        zero. Their share tends to (s² − 1)/s² for large Ho, Wo.
+
+    Notes
+    -----
+    Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    s = int(stride)
+    total = ((Ho - 1) * s + kh) * ((Wo - 1) * s + kw) * kh * kw
+    return total, total - Ho * Wo * kh * kw
+
+
+def _counted_dilated_route(Ho, Wo, kh, kw, s):
+    """The same counts by building pad(dilate(1, s), k − 1) and counting the zeros under every window."""
+    full = conv.pad(conv.dilate(np.ones((Ho, Wo)), s), (kh - 1, kw - 1))
+    windows = np.lib.stride_tricks.sliding_window_view(full, (kh, kw))
+    return windows.size, int(np.count_nonzero(windows == 0))
+
+
+def check_dilated_route_counts(fn):
+    """Exercise: fn(Ho, Wo, kh, kw, s) -> (total, zero) multiply-adds of the rot180 route.
+
+    Expected: counted by building the dilated, padded δ (of ones) and its windows.
+    Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    cases = [(2, 2, 2, 2, 1), (3, 3, 3, 3, 2), (4, 5, 3, 2, 3), (1, 4, 2, 3, 2), (6, 6, 1, 1, 4)]
+    cases.append((5, 3, 4, 4, 2))  # k > s with overlapping windows
+    return check(fn, _counted_dilated_route, cases, "rot180-route counts")
+
+
+def check_input_gradient(fn, seed=0):
+    """Exercise: fn(dy, w, x_shape, stride, padding) -> ∂E/∂x (N, C, H, W) of a conv layer.
+
+    The signature of ``cnnlib.reference.conv2d_backward_input``. Cases include strides
+    larger than the kernel (phases of the input no kernel weight reaches) and padding.
+    Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    rng = np.random.default_rng(seed + 1)
+    cases = []
+    for x, w, s, p in random_conv_cases(seed, n=5) + [
+        (np.zeros((1, 2, 7, 7)), np.zeros((2, 2, 1, 2)), 3, 0),
+        (np.zeros((2, 1, 8, 6)), np.zeros((3, 1, 3, 3)), 2, 1),
+    ]:
+        w = rng.standard_normal(w.shape)
+        Ho = conv_output_size(x.shape[2], w.shape[2], s, p)
+        Wo = conv_output_size(x.shape[3], w.shape[3], s, p)
+        cases.append((rng.standard_normal((x.shape[0], w.shape[0], Ho, Wo)), w, x.shape, s, p))
+
+    def expected(dy, w, x_shape, s, p):
+        return conv.conv2d_backward(dy, np.zeros(x_shape), w, s, p)[0]
+
+    return check(fn, expected, cases, "dE/dx")

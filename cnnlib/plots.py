@@ -528,3 +528,188 @@ def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j",
 
 
 # --- notebook 07 helpers ---
+
+
+_READ_RGB = (0.55, 0.75, 0.95)
+_GARBAGE_RGB = (1.0, 0.8, 0.55)
+_TAIL_RGB = (0.85, 0.85, 0.85)
+
+
+def _cell(ax, r, c, face, text=None, *, hatch=None, edge="0.6", lw=0.8, fontsize=7):
+    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=face, edgecolor=edge, hatch=hatch, lw=lw))
+    if text is not None:
+        ax.text(c, r, text, ha="center", va="center", fontsize=fontsize)
+
+
+def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
+    """How ``cnnlib.conv`` reads one kernel offset of every window as ONE contiguous slice.
+
+    Parameters
+    ----------
+    Hp, Wp : int
+        Size of the padded input (stride 1).
+    kernel_size : int or (kh, kw)
+    offset : (m, n)
+        The kernel offset whose reads are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: the padded image, each cell labelled with its flat (row-major) index
+        r·Wp + c; blue cells are read by offset (m, n) of a valid window, orange ones
+        by the "wide-row" windows j ≥ Wo whose outputs are thrown away. Bottom: the
+        same cells as they lie in memory: one contiguous run of Ho·Wp entries
+        starting at m·Wp + n, followed by the kw − 1 zeros of the tail.
+
+    Notes
+    -----
+    Window (i, j) at offset (m, n) reads xp[i + m, j + n], flat index
+    (i·Wp + j) + (m·Wp + n). Letting j run over all Wp columns of a row (not only
+    j < Wo) makes i·Wp + j run over 0 … Ho·Wp − 1 without gaps, so each offset is a
+    shifted slice. Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    kh, kw = check_size(kernel_size, "kernel_size")
+    m, n = offset
+    if not (0 <= m < kh and 0 <= n < kw):
+        raise ValueError(f"offset must lie in the {kh}x{kw} kernel, got {offset!r}")
+    Ho, Wo = Hp - kh + 1, Wp - kw + 1
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"a {kh}x{kw} kernel does not fit a {Hp}x{Wp} input")
+    start, length, size = m * Wp + n, Ho * Wp, Hp * Wp + kw - 1
+
+    def face(q):
+        if not start <= q < start + length:
+            return (_TAIL_RGB if q >= Hp * Wp else "white"), None
+        return (_READ_RGB, None) if (q - start) % Wp < Wo else (_GARBAGE_RGB, "//")
+
+    strip_cols = min(size, 40)
+    strip_rows = -(-size // strip_cols)
+    fig = plt.figure(figsize=(max(7.5, 0.3 * strip_cols + 1.5), 0.5 * Hp + 0.35 * strip_rows + 2.6))
+    grid = fig.add_gridspec(2, 1, height_ratios=[Hp + 0.6, strip_rows + 0.6], hspace=0.55)
+    ax, ax_mem = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    for r in range(Hp):
+        for c in range(Wp):
+            f, h = face(r * Wp + c)
+            _cell(ax, r, c, f, str(r * Wp + c), hatch=h)
+    ax.add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.2))
+    ax.add_patch(Rectangle((n - 0.5, m - 0.5), 1, 1, fill=False, edgecolor="k", lw=2.2))
+    ax.set_xlim(-0.5, Wp - 0.5)
+    ax.set_ylim(Hp - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(Wp))
+    ax.set_yticks(range(Hp))
+    ax.set_xlabel("column c of the padded input")
+    ax.set_ylabel("row r")
+    ax.set_title(
+        f"{Hp}×{Wp} padded input, {kh}×{kw} kernel: output {Ho}×{Wo}, computed {Ho}×{Wp} wide\n"
+        f"cells read by kernel offset (m, n) = ({m}, {n}) of every window (red: window of y[0, 0])",
+        fontsize=10,
+    )
+    for q in range(size):
+        f, h = face(q)
+        _cell(ax_mem, q // strip_cols, q % strip_cols, f, str(q) if q < Hp * Wp else "0", hatch=h)
+    ax_mem.set_xlim(-0.5, strip_cols - 0.5)
+    ax_mem.set_ylim(strip_rows - 0.5, -0.5)
+    ax_mem.set_aspect("equal")
+    ax_mem.set_xticks([])
+    ax_mem.set_yticks([])
+    ax_mem.set_xlabel(f"memory, in order (flat index; {strip_cols} per line)")
+    ax_mem.set_ylabel("buffer")
+    ax_mem.set_title(
+        f"the same reads in memory: ONE slice [{start}, {start + length}) = [m·Wp + n, m·Wp + n + Ho·Wp)",
+        fontsize=10,
+    )
+    handles = [
+        Rectangle((0, 0), 1, 1, facecolor=_READ_RGB, edgecolor="0.6",
+                  label="read by a valid window (j < Wo)"),
+        Rectangle((0, 0), 1, 1, facecolor=_GARBAGE_RGB, edgecolor="0.6", hatch="//",
+                  label="read by a wide-row window (j ≥ Wo): output thrown away"),
+        Rectangle((0, 0), 1, 1, facecolor=_TAIL_RGB, edgecolor="0.6", label=f"zero tail ({kw - 1} entries)"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+_PHASE_RGB = [
+    (0.62, 0.79, 0.88), (0.99, 0.75, 0.52), (0.7, 0.87, 0.54), (0.98, 0.6, 0.6), (0.79, 0.7, 0.84),
+    (1.0, 0.93, 0.6), (0.9, 0.75, 0.65), (0.8, 0.8, 0.8), (0.6, 0.85, 0.8),
+]  # fmt: skip
+
+
+def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
+    """The phase split of ``cnnlib.conv``: a stride-s input as s·s stride-1 images.
+
+    Parameters
+    ----------
+    Hp, Wp : int
+        Size of the padded input.
+    stride : int
+        s (the same along both axes; s·s ≤ 9 phases get distinct colours).
+    kernel_size : int or (kh, kw), optional
+    offset : (m, n), optional
+        With ``kernel_size``: outline the pixels that kernel offset (m, n) reads over
+        all windows, in the input and in its phase.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: the input, each pixel "r,c" coloured by its phase (r mod s, c mod s).
+        Right: the s·s phase images xp[a::s, b::s].
+
+    Notes
+    -----
+    Window (i, j) at offset (m, n) reads xp[i·s + m, j·s + n] = phase (m mod s, n mod s)
+    at (i + m // s, j + n // s): every offset reads a contiguous block of one phase,
+    as in a stride-1 convolution, and no zeros are inserted anywhere.
+    Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    s = check_stride(stride)[0]
+    if s * s > len(_PHASE_RGB):
+        raise ValueError(f"at most {len(_PHASE_RGB)} phases can be coloured, stride {s} makes {s * s}")
+    read = set()
+    if offset is not None:
+        kh, kw = check_size(kernel_size, "kernel_size")
+        m, n = offset
+        Ho, Wo = conv_output_size(Hp, kh, s, 0), conv_output_size(Wp, kw, s, 0)
+        read = {(i * s + m, j * s + n) for i in range(Ho) for j in range(Wo)}
+    fig = plt.figure(figsize=(3.0 + 1.0 * Wp, 0.5 * Hp + 2.2))
+    outer = fig.add_gridspec(1, 2, width_ratios=[Wp, Wp + 0.8 * s], wspace=0.2)
+    ax = fig.add_subplot(outer[0])
+    inner = outer[1].subgridspec(s, s, hspace=0.5, wspace=0.35)
+
+    def colour(r, c):
+        return _PHASE_RGB[(r % s) * s + c % s]
+
+    def draw(axis, rows, cols, title):
+        for u, r in enumerate(rows):
+            for v, c in enumerate(cols):
+                edge, lw = ("k", 2.2) if (r, c) in read else ("0.6", 0.8)
+                _cell(axis, u, v, colour(r, c), f"{r},{c}", edge=edge, lw=lw)
+        axis.set_xlim(-0.5, len(cols) - 0.5)
+        axis.set_ylim(len(rows) - 0.5, -0.5)
+        axis.set_aspect("equal")
+        axis.set_title(title, fontsize=9)
+
+    draw(ax, range(Hp), range(Wp), f"{Hp}×{Wp} padded input, stride {s}\npixel 'r,c' coloured by its phase")
+    ax.set_xticks(range(Wp))
+    ax.set_yticks(range(Hp))
+    ax.set_xlabel("column c")
+    ax.set_ylabel("row r")
+    for a in range(s):
+        for b in range(s):
+            sub = fig.add_subplot(inner[a, b])
+            draw(sub, range(a, Hp, s), range(b, Wp, s), f"phase ({a}, {b}):\nxp[{a}::{s}, {b}::{s}]")
+            # no tick labels: the cells carry their input coordinates, and text is what drawing costs
+            sub.set_xticks([])
+            sub.set_yticks([])
+            sub.set_xlabel("phase column", fontsize=8, labelpad=2)
+            sub.set_ylabel("phase row", fontsize=8, labelpad=2)
+    if offset is not None:
+        (m, n), phase, shift = offset, (offset[0] % s, offset[1] % s), (offset[0] // s, offset[1] // s)
+        fig.suptitle(
+            f"black outlines: what kernel offset (m, n) = ({m}, {n}) reads over all windows,\n"
+            f"one block of phase {phase} shifted by {shift}",
+            fontsize=10,
+        )
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.8 if offset is not None else 0.9)
+    return fig

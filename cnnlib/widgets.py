@@ -796,3 +796,111 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
 
 
 # --- notebook 07 ---
+
+
+def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(13.0, 4.3)):
+    """What the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x multiplies, for any (s, k).
+
+    Panels, redrawn in place: (a) pad(dilate(δ, s), k − 1), the array the route
+    correlates with rot180(w), its zeros in grey; (b) for every pixel of
+    ∂E/∂xp that windows reach, how many of its k² products meet a δ entry (the
+    rest multiply a zero); (c) the share of all multiply-adds that are by zero, for
+    s = 1 … max_stride at the chosen k, against its large-image limit (s² − 1)/s².
+    Panels (a) and (b) keep the axes of the largest setting, so their growth with s
+    shows.
+
+    Parameters
+    ----------
+    Ho : int
+        δ is Ho×Ho (random non-zero integers drawn from ``seed``).
+    max_stride, max_kernel : int
+        Slider ranges the axes are sized for.
+    seed : int
+    figsize : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    update : callable(stride, kernel)
+        Returns ``dilated_route_counts(Ho, Ho, k, k, s)``: (total, zero).
+
+    Notes
+    -----
+    Every δ entry meets every kernel weight exactly once (Ho²·k² useful products,
+    the accumulation route's count); the route computes ((Ho − 1)s + k)² pixels of
+    k² products each. Derived in notebooks/07_fast_convolution.ipynb.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import MaxNLocator
+
+    from .conv import dilate, pad
+    from .exercises import dilated_route_counts
+    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, coverage_map
+
+    rng = np.random.default_rng(seed)
+    delta = rng.integers(1, 4, size=(Ho, Ho)) * rng.choice([-1, 1], size=(Ho, Ho))
+    big_full = (Ho - 1) * max_stride + 1 + 2 * (max_kernel - 1)
+    big_out = (Ho - 1) * max_stride + max_kernel
+    fig, (ax_full, ax_use, ax_frac) = plt.subplots(
+        1, 3, figsize=figsize, gridspec_kw={"width_ratios": [1, 1, 1.15]}
+    )
+    blank = np.zeros((1, 1))
+    # zeros painted grey in an RGB image: cheaper to draw than a marker on each of hundreds of cells
+    signed = ScalarMappable(Normalize(-3, 3), plt.get_cmap(SIGNED_CMAP))
+    im_full = ax_full.imshow(np.zeros((1, 1, 3)))
+    # few tick labels everywhere: text is most of what a redraw costs
+    fig.colorbar(signed, ax=ax_full, fraction=0.046, pad=0.04, label="δ entry (grey: 0)", ticks=[-3, 0, 3])
+    im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+    cb_use = fig.colorbar(im_use, ax=ax_use, fraction=0.046, pad=0.04, label="products with a δ entry")
+    cb_use.locator = MaxNLocator(nbins=3, integer=True)
+    for ax, size, what in ((ax_full, big_full, "pad(dilate(δ))"), (ax_use, big_out, "∂E/∂xp")):
+        ax.set_xlim(-0.5, size - 0.5)
+        ax.set_ylim(size - 0.5, -0.5)
+        ax.set_xlabel(f"column of {what}")
+        ax.set_ylabel(f"row of {what}")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+    strides = np.arange(1, max_stride + 1)
+    ax_frac.plot(strides, (strides**2 - 1) / strides**2, "k--", lw=1, label="(s² − 1)/s²: large δ")
+    (curve,) = ax_frac.plot(strides, np.zeros(len(strides)), "o-", color="tab:blue", label="exact")
+    (now,) = ax_frac.plot([1], [0], "o", ms=12, mfc="none", mec="tab:red", mew=2, label="current s")
+    legend = ax_frac.legend(loc="lower right", fontsize=8)
+    ax_frac.set_xticks(strides)
+    ax_frac.set_ylim(-0.02, 1.0)
+    ax_frac.set_yticks([0, 0.5, 1])
+    ax_frac.set_xlabel("stride s")
+    ax_frac.set_ylabel("share of multiply-adds by zero")
+    ax_frac.grid(alpha=0.3)
+    titles = [ax.set_title("", fontsize=10) for ax in (ax_full, ax_use, ax_frac)]
+    suptitle = fig.suptitle("")
+    # fixed margins, no layout engine: it would make every savefig lay the figure out again
+    fig.subplots_adjust(left=0.04, right=0.98, top=0.78, bottom=0.13, wspace=0.3)
+
+    def update(stride, kernel):
+        s, k = int(stride), int(kernel)
+        full = pad(dilate(delta, s), k - 1)
+        use = coverage_map((Ho - 1) * s + k, (Ho - 1) * s + k, k, s)
+        rgb = signed.to_rgba(full)[..., :3]
+        rgb[full == 0] = 0.86
+        for im, a in ((im_full, rgb), (im_use, use)):
+            im.set_data(a)
+            im.set_extent((-0.5, a.shape[1] - 0.5, a.shape[0] - 0.5, -0.5))
+        im_use.set_clim(0, k * k)
+        total, zero = dilated_route_counts(Ho, Ho, k, k, s)
+        shares = [dilated_route_counts(Ho, Ho, k, k, t)[1] / dilated_route_counts(Ho, Ho, k, k, t)[0]
+                  for t in strides]  # fmt: skip
+        curve.set_ydata(shares)
+        legend.get_texts()[1].set_text(f"exact, δ {Ho}×{Ho}, k = {k}")
+        now.set_data([s], [zero / total])
+        zeros = int(np.count_nonzero(full == 0))
+        titles[0].set_text(f"pad(dilate(δ, {s}), {k - 1}): {zeros} of {full.size} entries are 0")
+        titles[1].set_text(f"of the k² = {k * k} products per pixel, {use.mean():.1f} meet δ (mean)")
+        titles[2].set_text(f"multiply-adds by zero: {zero} of {total} ({100 * zero / total:.0f}%)")
+        suptitle.set_text(
+            f"∂E/∂x by 'dilate, pad, correlate with rot180(w)', δ {Ho}×{Ho}, {k}×{k} kernel, stride {s}: "
+            f"{total - zero} useful products, {zero} by zero"
+        )
+        return total, zero
+
+    return fig, update
