@@ -519,6 +519,68 @@ def check_question_input_gradient(fn, seed=1, n=6):
 
 # --- notebook 05 ---
 
+
+def random_pool_cases(seed=0, *, ties=True):
+    """(dy, x, size, stride) cases for pooling backward, small enough for loops.
+
+    They cover stride = size, overlapping windows (stride < size), stride > size with
+    leftover rows, non-square windows and (with ``ties``) inputs of small integers,
+    where windows hold several equal maxima (the first one in row-major order wins).
+    """
+    from .shapes import check_pool_args
+
+    rng = np.random.default_rng(seed)
+    shapes = [((1, 1, 4, 4), 2, None), ((2, 2, 5, 5), 3, 1), ((1, 3, 7, 6), (2, 3), (3, 2)),
+              ((2, 1, 6, 6), 2, 1)]  # fmt: skip
+    cases = []
+    for k, (shape, size, stride) in enumerate(shapes):
+        if ties and k % 2 == 1:
+            x = rng.integers(0, 3, size=shape).astype(float)  # many equal maxima
+        else:
+            x = rng.standard_normal(shape)
+        out_shape = check_pool_args(x, size, stride)[3]
+        cases.append((rng.standard_normal(out_shape), x, size, stride))
+    return cases
+
+
+def check_maxpool_backward(fn, seed=0):
+    """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
+
+    Each window's δ goes to its maximum, the first one in row-major order on ties;
+    overlapping windows add up. Compared with ``cnnlib.maxpool2d_backward``.
+    """
+    from .pool import maxpool2d_backward
+
+    return check(fn, maxpool2d_backward, random_pool_cases(seed), "maxpool backward")
+
+
+def check_avgpool_backward(fn, seed=0):
+    """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW)."""
+    from .pool import avgpool2d_backward
+
+    return check(fn, avgpool2d_backward, random_pool_cases(seed, ties=False), "avgpool backward")
+
+
+def check_kernel_and_bias_grads(fn, seed=0):
+    """Exercise: fn(x, delta) -> (dw, db) for a stride-1, unpadded convolution layer.
+
+    x : (N, C, H, W), delta : (N, D, Ho, Wo); dw : (D, C, H − Ho + 1, W − Wo + 1),
+    db : (D,), one shared bias per kernel. Compared with ``cnnlib.conv2d_backward``.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, C, D, H, W, kh, kw in [(1, 1, 3, 8, 8, 5, 5), (2, 2, 3, 6, 7, 3, 2), (3, 1, 1, 5, 5, 1, 1)]:
+        cases.append((rng.standard_normal((N, C, H, W)), rng.standard_normal((N, D, H - kh + 1, W - kw + 1))))
+
+    def expected(x, delta):
+        kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
+        w = np.zeros((delta.shape[1], x.shape[1], kh, kw))
+        _, dw, db = conv.conv2d_backward(delta, x, w)
+        return dw, db
+
+    return check(fn, expected, cases, "kernel and bias gradients")
+
+
 # --- notebook 06 ---
 
 

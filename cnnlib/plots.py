@@ -469,6 +469,216 @@ def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradien
 
 # --- notebook 05 helpers ---
 
+
+def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6):
+    """A grid of heatmaps: one row per named (C, H, W) array, one column per channel.
+
+    Parameters
+    ----------
+    rows : dict of str -> ndarray of shape (C, H, W)
+        E.g. {"δ after the pool": (3, 12, 12), "δ routed back": (3, 24, 24)}; every
+        array has the same C, the sizes may differ from row to row. The name labels
+        the row (left of its first panel); keep it short (about 25 characters).
+    suptitle : str or None
+    signed : bool or list of bool
+        Per row: diverging colormap with symmetric limits (δ, gradients) or viridis.
+    index : str
+        Name of the channel index in the panel titles.
+    size : float
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One colour scale and one colour bar per row (so the channels of a row compare).
+
+    Notes
+    -----
+    Used to follow δ backwards through a network, one layer per row.
+    Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    items = [(name, np.asarray(a, dtype=float)) for name, a in rows.items()]
+    for name, a in items:
+        if a.ndim != 3:
+            raise ValueError(f"channel_grid needs (C, H, W) arrays, got {name!r} with shape {a.shape}")
+    C = items[0][1].shape[0]
+    if any(a.shape[0] != C for _, a in items):
+        raise ValueError(f"every row needs the same number of channels, got {[a.shape for _, a in items]}")
+    signs = list(signed) if isinstance(signed, (list, tuple)) else [signed] * len(items)
+    R = len(items)
+    fig, axes = plt.subplots(R, C, figsize=(size * C + 2.2, size * R + 0.6), squeeze=False)
+    fig.subplots_adjust(left=0.14, right=0.95, top=1 - 0.55 / (size * R + 0.6), bottom=0.06, hspace=0.35)
+    for r, ((name, a), sg) in enumerate(zip(items, signs, strict=True)):
+        lim = symmetric_limit(a)
+        for c in range(C):
+            ax = axes[r, c]
+            if sg:
+                im = ax.imshow(a[c], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+            else:
+                im = ax.imshow(a[c], cmap=UNSIGNED_CMAP, vmin=min(0.0, float(a.min())), vmax=float(a.max()))
+            ax.set_title(f"{index} = {c}  ({a.shape[1]}×{a.shape[2]})", fontsize=9)
+            # tick labels on the outer panels only: fewer texts, a faster figure
+            ax.tick_params(labelsize=7, labelleft=c == 0)
+            if c == 0:
+                ax.set_ylabel(f"{name}\nrow i", fontsize=9)
+            if r == R - 1 or a.shape[1:] != items[r + 1][1].shape[1:]:
+                ax.set_xlabel("column j", fontsize=8)
+        fig.colorbar(im, ax=list(axes[r]), fraction=0.03, pad=0.02)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
+    """The first ``n`` images of a (N, 1, H, W) batch with their labels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, 1, H, W)
+        Intensities in [0, 1].
+    y : ndarray of int of shape (N,)
+    n : int
+        How many images (one row of up to 10, then more rows).
+    pred : ndarray of int of shape (N,) or None
+        Predicted labels, shown next to the true ones.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 4 or X.shape[1] != 1:
+        raise ValueError(f"digit_grid needs X of shape (N, 1, H, W), got {X.shape}")
+    n = min(n, len(X))
+    cols = min(n, 10)
+    nrows = -(-n // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(1.05 * cols + 1.4, 1.3 * nrows + 0.9), squeeze=False)
+    H, W = X.shape[2:]
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        im = ax.imshow(X[k, 0], cmap="gray_r", vmin=0, vmax=1)
+        label = f"label {y[k]}" if pred is None else f"{y[k]} → {pred[k]}"
+        ax.set_title(label, fontsize=9)
+    # only the first image carries axis labels and ticks (all share them)
+    first = axes[0, 0]
+    first.set_xticks([0, W - 1])
+    first.set_yticks([0, H - 1])
+    first.tick_params(labelsize=7)
+    first.set_xlabel("column j", fontsize=8)
+    first.set_ylabel("row i", fontsize=8)
+    fig.subplots_adjust(left=0.06, right=0.9, top=0.72, bottom=0.2, wspace=0.12, hspace=0.4)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="intensity")
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_counts(y_true, y_pred, n_classes=10):
+    """Confusion matrix: counts[t, p] = how many examples of class t were predicted p.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int of shape (N,)
+    n_classes : int
+
+    Returns
+    -------
+    ndarray of int of shape (n_classes, n_classes)
+        Rows are true classes, columns predicted ones; the diagonal is the correct ones.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of one shape, got {y_true.shape}, {y_pred.shape}")
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts
+
+
+def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):
+    """Draw a confusion matrix with its counts printed in the cells.
+
+    Parameters
+    ----------
+    counts : ndarray of int of shape (K, K)
+        From ``confusion_counts``: rows true class, columns predicted class.
+    title : str
+        The accuracy (trace / total) is appended.
+    ax : matplotlib Axes or None
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    Off-diagonal counts (the mistakes) are printed in red. Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    counts = np.asarray(counts)
+    K = counts.shape[0]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.8))
+    im = ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1, int(counts.max())))
+    for (t, p), v in np.ndenumerate(counts):
+        if v:
+            dark = v > 0.6 * counts.max()
+            color = "w" if dark else ("tab:red" if t != p else "k")
+            ax.text(p, t, str(v), ha="center", va="center", fontsize=8, color=color)
+    acc = np.trace(counts) / max(1, counts.sum())
+    ax.set_title(f"{title}: accuracy {100 * acc:.1f}%")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_xticks(range(K))
+    ax.set_yticks(range(K))
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="number of test images")
+    return ax
+
+
+def training_curves(history, title="Training"):
+    """Loss (log scale) and accuracy per epoch, train and test side by side.
+
+    Parameters
+    ----------
+    history : dict of str -> list of float
+        "train_loss", "test_loss", "train_acc", "test_acc", one value per epoch
+        (measured on the whole set after the epoch; epoch 0 = before training).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 3.8))
+    epochs = np.arange(len(history["train_loss"]))
+    for key, style in (("train", "-o"), ("test", "-s")):
+        ax_l.plot(epochs, history[f"{key}_loss"], style, ms=3, label=key)
+        ax_a.plot(epochs, 100 * np.asarray(history[f"{key}_acc"]), style, ms=3, label=key)
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel("epoch")
+    ax_l.set_ylabel("cross-entropy loss E (log scale)")
+    ax_l.set_title("loss")
+    ax_a.set_xlabel("epoch")
+    ax_a.set_ylabel("accuracy (%)")
+    ax_a.set_title(f"accuracy (final test: {100 * history['test_acc'][-1]:.1f}%)")
+    for ax in (ax_l, ax_a):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.83, bottom=0.14, wspace=0.25)
+    return fig
+
+
 # --- notebook 06 helpers ---
 
 

@@ -670,6 +670,106 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
 
 # --- notebook 05 ---
 
+
+def pool_routing_figure(x, size=2, stride=None):
+    """Where max and average pooling send δ back, for any window size and stride.
+
+    Every window gets δ = 1, so ∂E/∂x counts what each input pixel receives: for max
+    pooling the number of windows it wins, for average pooling Σ 1/(kh·kw) over the
+    windows that contain it. Overlapping windows (stride < size) make both add up.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+        The input (distinct values, so that every window has one winner).
+    size, stride : int
+        Initial square window and stride (None: stride = size).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Two panels. Left: ∂E/∂x of max pooling as colour, with the input values x printed
+        in the cells and the windows of outputs (0, 0) and (0, 1) outlined. Right: ∂E/∂x
+        of average pooling, its values printed.
+    update : callable(size=None, stride=None)
+        Redraws in place (set_data, set_clim, set_text); None keeps the previous value.
+        Returns (dx_max, dx_avg).
+
+    Notes
+    -----
+    ∂E/∂x[u, v] = Σ_{windows (i, j) that (u, v) wins} δ[i, j] (max) and
+    Σ_{windows containing (u, v)} δ[i, j]/(kh·kw) (average). Rows and columns no window
+    reaches (when (H − k) mod s ≠ 0) get 0. Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    from .plots import heatmap
+    from .pool import avgpool2d_backward, maxpool2d_backward
+
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (H, W), got shape {x.shape}")
+    H, W = x.shape
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
+    zeros = np.zeros_like(x)
+    im_max = heatmap(zeros, "max pool: ∂E/∂x (colour), x (numbers)", axes[0], signed=False, annotate=True,
+                     vmax=1, fmt="{:g}", cbar_label="windows won")  # fmt: skip
+    im_avg = heatmap(zeros, "average pool: ∂E/∂x", axes[1], signed=False, annotate=True, vmax=1,
+                     fmt="{:.2f}", cbar_label="Σ 1/(k·k) over its windows")  # fmt: skip
+    im_max.colorbar.locator = MaxNLocator(integer=True)
+    texts_max, texts_avg = list(axes[0].texts), list(axes[1].texts)
+    for txt, v in zip(texts_max, x.ravel(), strict=True):
+        txt.set_text(f"{v:g}")
+    win0 = axes[0].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=3))
+    win1 = axes[0].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:orange", lw=2.5, ls="--"))
+    title = fig.suptitle("")
+    state = {"size": int(size), "stride": int(size if stride is None else stride)}
+
+    def _recolour(im, texts, a):
+        hi = max(float(a.max()), 1e-12)
+        im.set_data(a)
+        im.set_clim(0, hi)
+        for txt, v in zip(texts, a.ravel(), strict=True):
+            txt.set_color("w" if v < 0.5 * hi else "k")  # viridis: dark at the low end
+
+    def update(size=None, stride=None):
+        if size is not None:
+            state["size"] = int(size)
+        if stride is not None:
+            state["stride"] = int(stride)
+        k, s = min(state["size"], H, W), state["stride"]
+        Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
+        ones = np.ones((1, 1, Ho, Wo))
+        dx_max = maxpool2d_backward(ones, x[None, None], k, s)[0, 0]
+        dx_avg = avgpool2d_backward(ones, x[None, None], k, s)[0, 0]
+        _recolour(im_max, texts_max, dx_max)
+        _recolour(im_avg, texts_avg, dx_avg)
+        for txt, v in zip(texts_avg, dx_avg.ravel(), strict=True):
+            txt.set_text("" if v == 0 else f"{v:.2f}")
+        for patch in (win0, win1):
+            patch.set_width(k)
+            patch.set_height(k)
+        win1.set_xy((s - 0.5, -0.5))
+        win1.set_visible(Wo > 1)
+        overlap = (
+            "overlapping windows: contributions add up"
+            if s < k
+            else ("windows tile the input" if s == k else "stride > size: some pixels are in no window")
+        )
+        unused = (H - k) % s
+        tail = f"; last {unused} row/column in no window" if unused and s <= k else ""
+        title.set_text(
+            f"window {k}×{k}, stride {s} → output {Ho}×{Wo}, δ = 1 for every window\n{overlap}{tail}\n"
+            "red: window of z[0, 0], orange: window of z[0, 1]"
+        )
+        return dx_max, dx_avg
+
+    update()
+    fig.subplots_adjust(left=0.06, right=0.93, top=0.78, bottom=0.1, wspace=0.4)
+    return fig, update
+
+
 # --- notebook 06 ---
 
 
