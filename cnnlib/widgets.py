@@ -898,7 +898,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
 # --- notebook 07 ---
 
 
-def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(13.0, 4.3)):
+def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12.0, 3.9)):
     """What the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x multiplies, for any (s, k).
 
     Panels, redrawn in place: (a) pad(dilate(δ, s), k − 1), the array the route
@@ -948,10 +948,10 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(13
     blank = np.zeros((1, 1))
     # zeros painted grey in an RGB image: cheaper to draw than a marker on each of hundreds of cells
     signed = ScalarMappable(Normalize(-3, 3), plt.get_cmap(SIGNED_CMAP))
-    im_full = ax_full.imshow(np.zeros((1, 1, 3)))
+    im_full = ax_full.imshow(np.zeros((1, 1, 3)), interpolation="nearest")
     # few tick labels everywhere: text is most of what a redraw costs
     fig.colorbar(signed, ax=ax_full, fraction=0.046, pad=0.04, label="δ entry (grey: 0)", ticks=[-3, 0, 3])
-    im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+    im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, interpolation="nearest")
     cb_use = fig.colorbar(im_use, ax=ax_use, fraction=0.046, pad=0.04, label="products with a δ entry")
     cb_use.locator = MaxNLocator(nbins=3, integer=True)
     for ax, size, what in ((ax_full, big_full, "pad(dilate(δ))"), (ax_use, big_out, "∂E/∂xp")):
@@ -973,9 +973,8 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(13
     ax_frac.set_ylabel("share of multiply-adds by zero")
     ax_frac.grid(alpha=0.3)
     titles = [ax.set_title("", fontsize=10) for ax in (ax_full, ax_use, ax_frac)]
-    suptitle = fig.suptitle("")
     # fixed margins, no layout engine: it would make every savefig lay the figure out again
-    fig.subplots_adjust(left=0.04, right=0.98, top=0.78, bottom=0.13, wspace=0.3)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.86, bottom=0.14, wspace=0.45)
 
     def update(stride, kernel):
         s, k = int(stride), int(kernel)
@@ -994,13 +993,9 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(13
         legend.get_texts()[1].set_text(f"exact, δ {Ho}×{Ho}, k = {k}")
         now.set_data([s], [zero / total])
         zeros = int(np.count_nonzero(full == 0))
-        titles[0].set_text(f"pad(dilate(δ, {s}), {k - 1}): {zeros} of {full.size} entries are 0")
-        titles[1].set_text(f"of the k² = {k * k} products per pixel, {use.mean():.1f} meet δ (mean)")
-        titles[2].set_text(f"multiply-adds by zero: {zero} of {total} ({100 * zero / total:.0f}%)")
-        suptitle.set_text(
-            f"∂E/∂x by 'dilate, pad, correlate with rot180(w)', δ {Ho}×{Ho}, {k}×{k} kernel, stride {s}: "
-            f"{total - zero} useful products, {zero} by zero"
-        )
+        titles[0].set_text(f"(a) pad(dilate(δ, {s}), {k - 1}): {zeros} of {full.size} entries are 0")
+        titles[1].set_text(f"(b) {use.mean():.1f} of each pixel's k² = {k * k} products meet δ")
+        titles[2].set_text(f"(c) by zero: {zero} of {total} multiply-adds ({100 * zero / total:.0f}%)")
         return total, zero
 
     return fig, update
