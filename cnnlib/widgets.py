@@ -308,14 +308,14 @@ def backward_accumulation_figure(x, w, delta):
 # --- notebooks 02-03 ---
 
 
-def stride_explorer(seed=0, figsize=(9.6, 7.8)):
-    """The stride explorer of notebook 03: four panels redrawn in place for any (H, k, s, p).
+def stride_explorer(seed=0, figsize=(13, 4.2)):
+    """The stride explorer of notebook 03: three panels redrawn in place for any (H, k, s, p).
 
-    Panels: (a) the padded input with the window (receptive field) of the chosen
-    output y[row, col], padding cells and cells no window reads; (b) dilate(δ, s),
-    with the chosen output's entry outlined; (c) the coverage map over the padded
-    input (how many outputs read each pixel); (d) ∂E/∂x for that δ and a fixed
-    random kernel. δ and w are drawn from ``seed`` (the same numbers for the same
+    Panels: (a) the coverage map of the padded input (how many outputs read each
+    pixel; 0 = never read) with the window (receptive field) of the chosen output
+    y[row, col] in red and the real input inside the dashed square; (b) dilate(δ, s)
+    with the chosen output's entry outlined; (c) ∂E/∂x for that δ and a fixed random
+    kernel. δ and w are drawn from ``seed`` (the same numbers for the same
     settings), so the picture is deterministic.
 
     Parameters
@@ -336,42 +336,34 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
     Notes
     -----
     ∂E/∂x is the full cross-correlation of dilate(δ, s) with rot180(w), padded with
-    r zero rows and columns and cropped by p. Derived in notebooks/03_stride.ipynb.
+    r zero rows and columns and cropped by p. Text is what a redraw mostly costs, so
+    the panels carry few tick labels. Derived in notebooks/03_stride.ipynb.
     """
-    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Rectangle
-    from matplotlib.ticker import MaxNLocator, MultipleLocator
+    from matplotlib.ticker import MaxNLocator
 
     from .conv import conv2d_backward, dilate
     from .plots import SIGNED_CMAP, UNSIGNED_CMAP, coverage_map, symmetric_limit
 
-    fig, axes = plt.subplots(2, 2, figsize=figsize)
-    (ax_rf, ax_dil), (ax_cov, ax_dx) = axes
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=figsize)
     blank = np.full((1, 1), np.nan)
-    kinds = ListedColormap(["white", "0.78", "0.35"])
-    im_rf = ax_rf.imshow(blank, cmap=kinds, vmin=-0.5, vmax=2.5)
-    cb = fig.colorbar(im_rf, ax=ax_rf, fraction=0.046, pad=0.04, ticks=[0, 1, 2])
-    cb.ax.set_yticklabels(["input", "padding", "never read"])
+    im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+    cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
     window = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=3)
-    ax_rf.add_patch(window)
+    inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=1.5, ls="--")
+    ax_cov.add_patch(window)
+    ax_cov.add_patch(inside)
     im_dil = ax_dil.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
     cb_dil = fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
     entry = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5)
     ax_dil.add_patch(entry)
-    im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
-    cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
-    cb_cov.locator = MaxNLocator(nbins=4, integer=True)
-    inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=2, ls="--")
-    ax_cov.add_patch(inside)
     im_dx = ax_dx.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
     cb_dx = fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
-    # few ticks and labels: text is most of what a redraw costs
-    cb_dil.locator = MaxNLocator(nbins=4)
-    cb_dx.locator = MaxNLocator(nbins=4)
+    for cb in (cb_cov, cb_dil, cb_dx):
+        cb.locator = MaxNLocator(nbins=4, integer=cb is cb_cov)
     labels = [
-        (ax_rf, "column of the padded input", "row of the padded input"),
-        (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
         (ax_cov, "column of the padded input", "row of the padded input"),
+        (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
         (ax_dx, "input column v", "input row u"),
     ]
     for ax, xl, yl in labels:
@@ -379,11 +371,6 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
         ax.set_ylabel(yl)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-    # cell borders on the receptive-field panel
-    ax_rf.xaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
-    ax_rf.yaxis.set_minor_locator(MultipleLocator(1, offset=0.5))
-    ax_rf.tick_params(which="minor", length=0)
-    ax_rf.grid(which="minor", color="0.6", lw=0.5)
     suptitle = fig.suptitle("")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
@@ -400,28 +387,26 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
         H, k, s, p = int(size), int(kernel), int(stride), int(padding)
         Hp = H + 2 * p
         if k > Hp:
-            for im, ax in ((im_rf, ax_rf), (im_dil, ax_dil), (im_cov, ax_cov), (im_dx, ax_dx)):
+            for im, ax in ((im_cov, ax_cov), (im_dil, ax_dil), (im_dx, ax_dx)):
                 show(im, blank, ax)
                 ax.set_title("")
-            window.set_visible(False)
-            entry.set_visible(False)
-            inside.set_visible(False)
-            suptitle.set_text(
-                f"H={H}, k={k}, s={s}, p={p}: the kernel does not fit the padded input "
-                f"({H} + 2·{p} = {Hp} < {k}); enlarge the input or the padding"
-            )
+            for patch in (window, inside, entry):
+                patch.set_visible(False)
+            suptitle.set_text(f"H={H}, k={k}, p={p}: the kernel does not fit ({H} + 2·{p} < {k})")
             return {"Ho": None, "r": None, "zero_rows": None}
         Ho = (Hp - k) // s + 1
         r = (Hp - k) % s
         i, j = min(int(row), Ho - 1), min(int(col), Ho - 1)
+
         cov = coverage_map(H, H, k, s, p, padded=True)
-        kind = np.zeros((Hp, Hp))
-        kind[:p, :] = kind[Hp - p :, :] = kind[:, :p] = kind[:, Hp - p :] = 1
-        kind[cov == 0] = 2
-        show(im_rf, kind, ax_rf)
+        inner = cov[p : p + H, p : p + H]
+        show(im_cov, cov.astype(float), ax_cov)
+        im_cov.set_clim(0, max(1, int(cov.max())))
         window.set_bounds(j * s - 0.5, i * s - 0.5, k, k)
+        inside.set_bounds(p - 0.5, p - 0.5, H, H)
         window.set_visible(True)
-        ax_rf.set_title(f"(a) window of y[{i}, {j}]: rows {i * s}..{i * s + k - 1} (red)")
+        inside.set_visible(p > 0)
+        ax_cov.set_title(f"(a) coverage {int(inner.min())}..{int(inner.max())}; red: window of y[{i}, {j}]")
 
         rng = np.random.default_rng(seed)
         delta = rng.standard_normal((Ho, Ho))
@@ -432,43 +417,35 @@ def stride_explorer(seed=0, figsize=(9.6, 7.8)):
         im_dil.set_clim(-lim, lim)
         entry.set_bounds(j * s - 0.5, i * s - 0.5, 1, 1)
         entry.set_visible(True)
-        ax_dil.set_title(f"(b) dilate(δ, s): {s - 1} zero(s) between entries, {dil.shape[0]}×{dil.shape[1]}")
-
-        show(im_cov, cov.astype(float), ax_cov)
-        im_cov.set_clim(0, max(1, int(cov.max())))
-        inside.set_bounds(p - 0.5, p - 0.5, H, H)
-        inside.set_visible(p > 0)
-        inner = cov[p : p + H, p : p + H]
-        ax_cov.set_title(f"(c) coverage: {int(inner.min())} to {int(inner.max())} outputs per input pixel")
+        ax_dil.set_title(f"(b) dilate(δ, {s}): {Ho}×{Ho} → {dil.shape[0]}×{dil.shape[1]}")
 
         dx = conv2d_backward(delta[None, None], np.zeros((1, 1, H, H)), w[None, None], s, p)[0][0, 0]
         show(im_dx, dx, ax_dx)
         lim = symmetric_limit(dx)
         im_dx.set_clim(-lim, lim)
         zero_rows = int(np.sum(inner.sum(axis=1) == 0))  # rows no window reads
-        ax_dx.set_title(f"(d) ∂E/∂x, {H}×{H}: {zero_rows} rows and columns get none")
-        suptitle.set_text(
-            f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}, r = (H + 2p − k) mod s = {r}"
-            + ("" if k % s == 0 else f"; k mod s = {k % s} ≠ 0: uneven coverage")
-        )
+        ax_dx.set_title(f"(c) ∂E/∂x {H}×{H}: {zero_rows} zero rows and columns")
+        uneven = "" if k % s == 0 else f", k mod s = {k % s}: uneven"
+        head = f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}"
+        suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
         return {"Ho": Ho, "r": r, "zero_rows": zero_rows}
 
     return fig, update
 
 
-def delta_spike_explorer(x, w, figsize=None):
+def delta_spike_explorer(x, w, figsize=(13, 3.9)):
     """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
 
-    Panels: δ[d] with its one non-zero entry; ∂E/∂w[d, c] for every input channel c
-    (the window of x[c] that output (i, j) read); ∂E/∂x[c] for every c (the slice
-    w[d, c] stamped on that window). Stride 1, no padding, one image.
+    Three panels: δ[d] with its one non-zero entry; ∂E/∂w[d, c] for every input
+    channel c side by side (the window of x[c] that output (i, j) read); ∂E/∂x[c] for
+    every c side by side (the slice w[d, c] stamped on that window). The gradient
+    panels share one symmetric colour scale. Stride 1, no padding, one image.
 
     Parameters
     ----------
     x : ndarray of shape (C, H, W)
     w : ndarray of shape (D, C, kh, kw)
-    figsize : (float, float) or None
-        Default: 2.9 inches per panel, 1 + 2C panels in a row.
+    figsize : (float, float)
 
     Returns
     -------
@@ -481,22 +458,46 @@ def delta_spike_explorer(x, w, figsize=None):
     -----
     ∂E/∂w[d', c] = x[c] ★ δ[d'] is the window x[c, i:i+kh, j:j+kw] for d' = d and zero
     for every other kernel; ∂E/∂x[c] = Σ_d' pad(δ[d']) ★ rot180(w[d', c]) is w[d, c]
-    placed at rows i..i+kh−1, columns j..j+kw−1. Derived in notebooks/02_multi_kernel.ipynb.
+    placed at rows i..i+kh−1, columns j..j+kw−1. The channels are tiled into one
+    image per panel (NaN columns between them) because every extra Axes with its
+    tick labels costs more redraw time than the pixels do.
+    Derived in notebooks/02_multi_kernel.ipynb.
     """
+    from matplotlib.ticker import MaxNLocator
+
     from .conv import conv2d_backward
-    from .plots import heatmap, symmetric_limit
+    from .plots import SIGNED_CMAP, symmetric_limit
 
     x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
     (C, H, W), (D, _, kh, kw) = x.shape, w.shape
     Ho, Wo = H - kh + 1, W - kw + 1
-    n = 1 + 2 * C
-    fig, axes = plt.subplots(1, n, figsize=figsize or (2.9 * n, 3.3))
-    im_delta = heatmap(np.zeros((Ho, Wo)), "δ[d]", axes[0], annotate=False)
-    im_dw = [heatmap(np.zeros((kh, kw)), f"∂E/∂w[d, {c}]", axes[1 + c], annotate=False) for c in range(C)]
-    im_dx = [heatmap(np.zeros((H, W)), f"∂E/∂x[{c}]", axes[1 + C + c], annotate=False) for c in range(C)]
-    for c in range(C):
-        axes[1 + c].set_xlabel("kernel column n")
-        axes[1 + c].set_ylabel("kernel row m")
+
+    def tile(maps):  # (C, h, w) -> (h, C·w + C − 1) with NaN columns between the channels
+        h, wd = maps.shape[1:]
+        out = np.full((h, C * (wd + 1) - 1), np.nan)
+        for c in range(C):
+            out[:, c * (wd + 1) : c * (wd + 1) + wd] = maps[c]
+        return out
+
+    cmap = plt.get_cmap(SIGNED_CMAP).with_extremes(bad="0.85")
+    fig, axes = plt.subplots(1, 3, figsize=figsize, width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
+    im_delta = axes[0].imshow(np.zeros((Ho, Wo)), cmap=cmap, vmin=-1, vmax=1)
+    fig.colorbar(im_delta, ax=axes[0], fraction=0.046, pad=0.04, ticks=[-1, 0, 1], label="δ")
+    im_dw = axes[1].imshow(tile(np.zeros((C, kh, kw))), cmap=cmap)
+    im_dx = axes[2].imshow(tile(np.zeros((C, H, W))), cmap=cmap)
+    cb = fig.colorbar(im_dx, ax=axes[2], fraction=0.046, pad=0.04, label="∂E/∂w, ∂E/∂x (shared)")
+    cb.locator = MaxNLocator(nbins=4)
+    axes[0].set_xlabel("column j")
+    axes[0].set_ylabel("row i")
+    axes[1].set_xlabel("kernel column n, per channel c")
+    axes[1].set_ylabel("kernel row m")
+    axes[2].set_xlabel("column, per channel c")
+    axes[2].set_ylabel("row")
+    for ax, wd in ((axes[1], kw), (axes[2], W)):
+        ax.set_xticks([c * (wd + 1) + (wd - 1) / 2 for c in range(C)], [f"c = {c}" for c in range(C)])
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
     fig.tight_layout()
     # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
@@ -508,19 +509,15 @@ def delta_spike_explorer(x, w, figsize=None):
         delta[0, d, i, j] = 1.0
         dx, dw, _ = conv2d_backward(delta, x[None], w)
         im_delta.set_data(delta[0, d])
-        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})  ({Ho}×{Wo})")
+        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})")
         lim = symmetric_limit(dw[d], dx[0])
-        for c in range(C):
-            im_dw[c].set_data(dw[d, c])
-            im_dw[c].set_clim(-lim, lim)
-            axes[1 + c].set_title(f"∂E/∂w[{d}, {c}]  ({kh}×{kw})")
-            im_dx[c].set_data(dx[0, c])
-            im_dx[c].set_clim(-lim, lim)
-            axes[1 + C + c].set_title(f"∂E/∂x[{c}]  ({H}×{W})")
-        suptitle.set_text(
-            f"δ = 1 at kernel d={d}, output ({i}, {j}): ∂E/∂w[{d}] = x[:, {i}:{i + kh}, {j}:{j + kw}], "
-            f"∂E/∂x = w[{d}] stamped there, ∂E/∂w of the other kernels = 0"
-        )
+        im_dw.set_data(tile(dw[d]))
+        im_dw.set_clim(-lim, lim)
+        axes[1].set_title(f"∂E/∂w[{d}, c] = x[c, {i}:{i + kh}, {j}:{j + kw}]")
+        im_dx.set_data(tile(dx[0]))
+        im_dx.set_clim(-lim, lim)
+        axes[2].set_title(f"∂E/∂x[c]: w[{d}, c] stamped at rows {i}..{i + kh - 1}, columns {j}..{j + kw - 1}")
+        suptitle.set_text(f"δ = 1 at kernel d = {d}, output ({i}, {j}); the other kernels' ∂E/∂w are 0")
         return d, i, j
 
     return fig, update

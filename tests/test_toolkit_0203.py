@@ -77,14 +77,15 @@ def test_channel_heatmaps_panels_and_errors():
 def test_stride_explorer_updates_in_place():
     fig, update = cl.widgets.stride_explorer(seed=0)
     n_axes, n_images = len(fig.axes), sum(len(ax.images) for ax in fig.axes)
+    ax_cov, ax_dil, ax_dx = fig.axes[:3]
     info = update(size=8, kernel=3, stride=2, padding=1, row=1, col=2)
     assert info == {"Ho": 4, "r": 1, "zero_rows": 0}
-    ax_rf, ax_dil, ax_cov, ax_dx = fig.axes[:4] if fig.axes[0].images else (None,) * 4
-    assert ax_rf is not None
+    cov = cl.plots.coverage_map(8, 8, 3, 2, 1, padded=True)
+    np.testing.assert_array_equal(ax_cov.images[0].get_array(), cov)
+    # the red window of y[1, 2] starts at padded row 1·2, column 2·2 and is k×k
+    window = [p for p in ax_cov.patches if p.get_edgecolor()[:3] == matplotlib.colors.to_rgb("tab:red")][0]
+    assert (window.get_x(), window.get_y(), window.get_width(), window.get_height()) == (3.5, 1.5, 3, 3)
     assert ax_dil.images[0].get_array().shape == (7, 7)  # dilate(δ (4x4), 2)
-    np.testing.assert_array_equal(
-        ax_cov.images[0].get_array(), cl.plots.coverage_map(8, 8, 3, 2, 1, padded=True)
-    )
     assert ax_dx.images[0].get_array().shape == (8, 8)
     # s > k: rows between windows and r leftover rows get no gradient
     info = update(size=7, kernel=2, stride=3, padding=0)
@@ -96,7 +97,7 @@ def test_stride_explorer_updates_in_place():
     assert "does not fit" in fig._suptitle.get_text()
     # the output index is clamped; no artists are added by updates
     assert update(size=6, kernel=2, stride=2, padding=0, row=9, col=9)["Ho"] == 3
-    assert "y[2, 2]" in ax_rf.get_title()
+    assert "y[2, 2]" in ax_cov.get_title()
     assert len(fig.axes) == n_axes and sum(len(ax.images) for ax in fig.axes) == n_images
     assert cl.widgets.render_png(fig)[:4] == b"\x89PNG"
 
@@ -106,7 +107,7 @@ def test_stride_explorer_is_deterministic():
     fig2, up2 = cl.widgets.stride_explorer(seed=3)
     up1(size=9, kernel=3, stride=2, padding=1)
     up2(size=9, kernel=3, stride=2, padding=1)
-    for a1, a2 in zip(fig1.axes[:4], fig2.axes[:4], strict=True):
+    for a1, a2 in zip(fig1.axes[:3], fig2.axes[:3], strict=True):
         np.testing.assert_array_equal(a1.images[0].get_array(), a2.images[0].get_array())
 
 
@@ -115,15 +116,19 @@ def test_delta_spike_explorer_shows_window_and_stamp():
     x = rng.standard_normal((2, 6, 7))
     w = rng.standard_normal((3, 2, 3, 2))
     fig, update = cl.widgets.delta_spike_explorer(x, w)
-    main = [ax for ax in fig.axes if ax.images][:5]  # δ, dw[d, 0], dw[d, 1], dx[0], dx[1]
+    ax_delta, ax_dw, ax_dx = [ax for ax in fig.axes if ax.images][:3]
     assert update(d=2, i=1, j=4) == (2, 1, 4)
-    delta = np.asarray(main[0].images[0].get_array())
+    delta = np.asarray(ax_delta.images[0].get_array())
     assert delta.shape == (4, 6) and delta[1, 4] == 1 and delta.sum() == 1
+    dw = np.ma.filled(ax_dw.images[0].get_array(), np.nan)  # (3, 2 + 1 + 2): channels tiled, NaN between
+    dx = np.ma.filled(ax_dx.images[0].get_array(), np.nan)  # (6, 7 + 1 + 7)
+    assert dw.shape == (3, 5) and dx.shape == (6, 15)
+    assert np.isnan(dw[:, 2]).all() and np.isnan(dx[:, 7]).all()
     for c in range(2):
-        np.testing.assert_allclose(main[1 + c].images[0].get_array(), x[c, 1:4, 4:6])
-        dx = np.asarray(main[3 + c].images[0].get_array())
-        np.testing.assert_allclose(dx[1:4, 4:6], w[2, c])
-        assert np.count_nonzero(dx) == np.count_nonzero(w[2, c])
+        np.testing.assert_allclose(dw[:, 3 * c : 3 * c + 2], x[c, 1:4, 4:6])
+        dxc = dx[:, 8 * c : 8 * c + 7]
+        np.testing.assert_allclose(dxc[1:4, 4:6], w[2, c])
+        assert np.count_nonzero(dxc) == np.count_nonzero(w[2, c])
     # out-of-range positions are clamped, not raised
     assert update(d=7, i=-3, j=99) == (2, 0, 5)
     assert cl.widgets.render_png(fig)[:4] == b"\x89PNG"
