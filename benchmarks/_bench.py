@@ -87,17 +87,18 @@ def interleaved_medians(funcs, repeats, calls=None):
 
 
 def ratio(num, den):
-    """Ratio of the medians, and the spread (25th-75th percentile) of the per-round ratios."""
+    """Ratio of the medians; the spread (25th-75th percentile) of the per-round ratios; ratio of the minima.
+
+    The minima are each library's time when no other process got in the way: on a
+    loaded machine their ratio is the steadier number.
+    """
     r = np.median(num) / np.median(den)
-    if len(num) == len(den):
-        q1, q3 = np.percentile(num / den, [25, 75])
-    else:
-        q1 = q3 = r
-    return r, q1, q3
+    q1, q3 = np.percentile(num / den, [25, 75]) if len(num) == len(den) else (r, r)
+    return r, q1, q3, np.min(num) / np.min(den)
 
 
-def fmt_ratio(r, q1, q3):
-    return f"{r:.2f}x [{q1:.2f}-{q3:.2f}]"
+def fmt_ratio(r, q1, q3, best):
+    return f"{r:.2f}x [{q1:.2f}-{q3:.2f}] min {best:.2f}x"
 
 
 def fmt_small_ratio(r):
