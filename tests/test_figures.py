@@ -1,9 +1,8 @@
 """The images/ generator: every figure is written, the animation has one frame per output
-position, reruns give identical bytes, and the committed images/ and the README agree with it."""
+position, reruns give identical bytes, and the committed images/ is the generated set."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -56,13 +55,3 @@ def test_rerun_gives_identical_bytes(outdir, tmp_path, name):
 def test_committed_images_are_the_generated_set():
     committed = {p.name for p in (ROOT / "images").iterdir() if p.suffix in {".png", ".gif"}}
     assert committed == set(figures.FIGURES), "run `python -m cnnlib.figures images/` and commit images/"
-
-
-def test_readme_shows_every_image_and_links_resolve():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = set(re.findall(r"images/([\w.-]+\.(?:png|gif))", readme))
-    assert shown == set(figures.FIGURES)
-    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", readme) + re.findall(r'src="([^"]+)"', readme)
-    for target in targets:
-        if not target.startswith("notebooks/"):  # the notebooks are checked by nbval itself
-            assert (ROOT / target).exists(), f"README links to missing {target}"
