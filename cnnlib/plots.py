@@ -470,7 +470,7 @@ def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradien
 # --- notebook 05 helpers ---
 
 
-def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6):
+def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabel="column j", ylabel="row i"):
     """A grid of heatmaps: one row per named (C, H, W) array, one column per channel.
 
     Parameters
@@ -486,6 +486,8 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6):
         Name of the channel index in the panel titles.
     size : float
         Inches per panel.
+    xlabel, ylabel : str
+        Axis labels (e.g. "kernel column n" for kernels).
 
     Returns
     -------
@@ -506,8 +508,10 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6):
         raise ValueError(f"every row needs the same number of channels, got {[a.shape for _, a in items]}")
     signs = list(signed) if isinstance(signed, (list, tuple)) else [signed] * len(items)
     R = len(items)
-    fig, axes = plt.subplots(R, C, figsize=(size * C + 2.2, size * R + 0.6), squeeze=False)
-    fig.subplots_adjust(left=0.14, right=0.95, top=1 - 0.55 / (size * R + 0.6), bottom=0.06, hspace=0.35)
+    height = size * R + 1.0
+    fig, axes = plt.subplots(R, C, figsize=(size * C + 2.2, height), squeeze=False)
+    # margins in inches (title on top, tick labels and x label below), whatever the number of rows
+    fig.subplots_adjust(left=0.14, right=0.95, top=1 - 0.6 / height, bottom=0.45 / height, hspace=0.35)
     for r, ((name, a), sg) in enumerate(zip(items, signs, strict=True)):
         lim = symmetric_limit(a)
         for c in range(C):
@@ -520,9 +524,9 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6):
             # tick labels on the outer panels only: fewer texts, a faster figure
             ax.tick_params(labelsize=7, labelleft=c == 0)
             if c == 0:
-                ax.set_ylabel(f"{name}\nrow i", fontsize=9)
+                ax.set_ylabel(f"{name}\n{ylabel}", fontsize=9)
             if r == R - 1 or a.shape[1:] != items[r + 1][1].shape[1:]:
-                ax.set_xlabel("column j", fontsize=8)
+                ax.set_xlabel(xlabel, fontsize=8)
         fig.colorbar(im, ax=list(axes[r]), fraction=0.03, pad=0.02)
     if suptitle:
         fig.suptitle(suptitle)
