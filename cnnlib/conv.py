@@ -28,6 +28,8 @@ notebooks/07_fast_convolution.ipynb.
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -136,6 +138,29 @@ def rot180(w):
 # again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
 _BLOCK_BYTES = 1 << 20
 
+# Work arrays are kept between calls (one set per thread) and reused: a fresh
+# multi-megabyte array costs a page fault per 4 KiB the first time it is written,
+# on every call, which measured as much as the copies themselves.
+_scratch = threading.local()
+
+
+_KEEP_BYTES = 1 << 25  # larger work arrays are not kept: memory matters more than speed there
+
+
+def _work_array(name, shape, dtype, zero=False):
+    """A work array of this shape (contents undefined unless zero) that stays alive for the next call."""
+    size = math.prod(shape)
+    if size * dtype.itemsize > _KEEP_BYTES:
+        return np.zeros(shape, dtype=dtype) if zero else np.empty(shape, dtype=dtype)
+    arrays = _scratch.__dict__.setdefault("arrays", {})
+    flat = arrays.get((name, dtype))
+    if flat is None or flat.size < size:
+        flat = arrays[(name, dtype)] = np.empty(size, dtype=dtype)
+    out = flat[:size].reshape(shape)
+    if zero:
+        out.fill(0)
+    return out
+
 
 class _Layout(NamedTuple):
     """Sizes of a convolution and of its channel-major, row-phase work buffer."""
@@ -214,13 +239,15 @@ def _row_phases(buf, g):
     return out
 
 
-def _to_buffer(x, g):
+def _to_buffer(x, g, keep=True):
     """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
 
     One copy per row phase, straight from x: padding, channel-major order and the
-    row split all happen in that single pass.
+    row split all happen in that single pass. keep=False returns a reused work array,
+    for callers that do not hand the buffer on.
     """
-    buf = np.zeros(g.buffer_size, dtype=x.dtype)
+    shape = (g.buffer_size,)
+    buf = np.zeros(shape, dtype=x.dtype) if keep else _work_array("buf", shape, x.dtype, zero=True)
     for phase, rows in _row_phases(buf, g):
         phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
     return buf
@@ -287,7 +314,7 @@ def _forward(x, w, b, stride, padding):
     w2 = w.astype(dtype, copy=False).reshape(D, g.K)
     sources = _im2col_sources(buf, g)
     blocks, step = g.image_blocks(buf.itemsize)
-    cols = np.empty((g.C, g.kh, g.kw, step * g.P), dtype=dtype)
+    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
     y = np.empty(out_shape, dtype=dtype)
     for first, stop in blocks:
         y_all = (w2 @ _im2col(sources, first, stop, g, cols)).reshape(D, stop - first, g.Hq, g.Wq)
@@ -307,28 +334,29 @@ def _backward(dy, x, w, stride, padding, saved=None):
     dtype = np.result_type(dy, x, w)
     if saved is None or saved[0].dtype != dtype:
         g = _layout(x.shape, w.shape, stride, padding, out_shape)
-        buf = _to_buffer(x.astype(dtype, copy=False), g)
+        buf = _to_buffer(x.astype(dtype, copy=False), g, keep=False)
     else:
         buf, g = saved
     w2 = w.astype(dtype, copy=False).reshape(g.D, g.K)
     sources = _im2col_sources(buf, g)
     blocks, step = g.image_blocks(buf.itemsize)
-    cols = np.empty((g.C, g.kh, g.kw, step * g.P), dtype=dtype)
+    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
+    dcols = _work_array("dcols", (g.K, step * g.P), dtype)
     # δ on the phase grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and
     # never written, so the garbage columns add nothing to dw and get exactly 0 gradient
-    delta_all = np.zeros((g.D, step, g.Hq, g.Wq), dtype=dtype)
+    delta_all = _work_array("delta", (g.D, step, g.Hq, g.Wq), dtype, zero=True)
     dw_t = np.zeros((g.K, g.D), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
-    dbuf = np.zeros(g.buffer_size, dtype=dtype)
+    dbuf = _work_array("dbuf", (g.buffer_size,), dtype, zero=True)
     targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
     for first, stop in blocks:
         k = stop - first
         delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
         delta = delta_all[:, :k].reshape(g.D, k * g.P)
         dw_t += _im2col(sources, first, stop, g, cols) @ delta.T
-        dcols = (w2.T @ delta).reshape(g.C, g.kh, g.kw, k * g.P)
+        d = np.matmul(w2.T, delta, out=dcols[:, : k * g.P]).reshape(g.C, g.kh, g.kw, k * g.P)
         for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
             # garbage entries hold exact zeros, so it does not matter where they land
-            target[:, first * g.P : stop * g.P] += dcols[:, m, n]
+            target[:, first * g.P : stop * g.P] += d[:, m, n]
     return _from_buffer(dbuf, g), dw_t.T.reshape(w.shape), dy.sum(axis=(0, 2, 3))
 
 
