@@ -708,13 +708,15 @@ def pool_routing_figure(x, size=2, stride=None):
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (H, W), got shape {x.shape}")
     H, W = x.shape
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.4))
     zeros = np.zeros_like(x)
     im_max = heatmap(zeros, "max pool: ∂E/∂x (colour), x (numbers)", axes[0], signed=False, annotate=True,
                      vmax=1, fmt="{:g}", cbar_label="windows won")  # fmt: skip
     im_avg = heatmap(zeros, "average pool: ∂E/∂x", axes[1], signed=False, annotate=True, vmax=1,
                      fmt="{:.2f}", cbar_label="Σ 1/(k·k) over its windows")  # fmt: skip
-    im_max.colorbar.locator = MaxNLocator(integer=True)
+    # few colour-bar ticks: every tick label is text to draw on each redraw
+    im_max.colorbar.locator = MaxNLocator(nbins=4, integer=True)
+    im_avg.colorbar.locator = MaxNLocator(nbins=3)
     texts_max, texts_avg = list(axes[0].texts), list(axes[1].texts)
     for txt, v in zip(texts_max, x.ravel(), strict=True):
         txt.set_text(f"{v:g}")
@@ -763,7 +765,7 @@ def pool_routing_figure(x, size=2, stride=None):
         return dx_max, dx_avg
 
     update()
-    fig.subplots_adjust(left=0.06, right=0.93, top=0.78, bottom=0.1, wspace=0.4)
+    fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
     return fig, update
 
 
