@@ -93,6 +93,17 @@ def _annotate(ax, a, im, fmt):
         ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color="w" if light else "k")
 
 
+def fix_layout(fig, **kw):
+    """Lay the figure out once (``tight_layout``) and then freeze that layout.
+
+    ``tight_layout`` leaves a placeholder layout engine behind, which makes every later
+    render (each slider move, each PNG) draw the figure twice; removing it halves redraws.
+    """
+    fig.tight_layout(**kw)
+    fig.set_layout_engine(None)
+    return fig
+
+
 def heatmaps(arrays, suptitle=None, *, signed=True, shared_scale=False, annotate=None, size=3.6, **kw):
     """A row of labelled heatmaps, one per (title, 2-D array) item of ``arrays``.
 
@@ -116,8 +127,7 @@ def heatmaps(arrays, suptitle=None, *, signed=True, shared_scale=False, annotate
         heatmap(a, title, ax, signed=sg, annotate=annotate, vmax=vmax, **kw)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return fix_layout(fig)
 
 
 def gradient_heatmaps(delta, dw, dx, suptitle="Backward pass", annotate=None):
@@ -737,8 +747,7 @@ def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j",
     for ax, (name, a) in zip(axes[3:], extra.items(), strict=True):
         heatmap(a, name, ax, signed=False, fmt="{:.0f}", **kw)
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return fix_layout(fig)
 
 
 # --- notebook 07 helpers ---

@@ -20,6 +20,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .plots import fix_layout
+
 
 def render_png(fig) -> bytes:
     """Render ``fig`` to PNG bytes the way the inline backend does (what a redraw costs)."""
@@ -372,9 +374,7 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
-    fig.set_layout_engine(None)
+    fix_layout(fig, rect=(0, 0, 1, 0.95))
 
     def show(im, a, ax):
         h, w = a.shape
@@ -499,9 +499,7 @@ def delta_spike_explorer(x, w, figsize=(13, 3.9)):
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
-    fig.tight_layout()
-    # tight_layout leaves a placeholder layout engine that makes every savefig draw twice
-    fig.set_layout_engine(None)
+    fix_layout(fig)
 
     def update(d, i, j):
         d, i, j = min(max(int(d), 0), D - 1), min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Wo - 1)
@@ -595,8 +593,7 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
     suptitle = fig.suptitle("")
     for _, ax, *_ in specs:  # two-line titles, so that the layout leaves room for them
         ax.set_title("(a)\n(b)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.set_layout_engine(None)  # the layout is fixed now; a placeholder engine costs a draw per save
+    fix_layout(fig, rect=(0, 0, 1, 0.95))
 
     def show(key, ax, a):
         h, w_ = a.shape
@@ -870,7 +867,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     ax1.legend(loc="lower left", fontsize=8)
     note = ax1.text(0.98, 0.97, "", transform=ax1.transAxes, ha="right", va="top", fontsize=9)
     title = fig.suptitle("")
-    fig.tight_layout()
+    fix_layout(fig)
 
     def update(ratio=1.0):
         lr = ratio * lr_max
