@@ -82,8 +82,13 @@ def cnnlib_step(model, x, labels):
     return step
 
 
-def torch_step(torch, model, x, labels):
-    """The torch twin of ``cnnlib_step``, with its weights copied from the cnnlib ``model``."""
+def torch_step(torch, model, x, labels, input_grad=False):
+    """The torch twin of ``cnnlib_step``, with its weights copied from the cnnlib ``model``.
+
+    A torch step skips ∂E/∂x of the first layer, as the images do not require grad;
+    cnnlib's ``Sequential.backward`` returns it (design API). ``input_grad=True`` makes
+    torch compute it too, to compare the same work.
+    """
     nn = torch.nn
     conv, dense = model.layers[0], model.layers[4]
     dtype = torch.float32 if conv.params["w"].dtype == np.float32 else torch.float64
@@ -95,9 +100,11 @@ def torch_step(torch, model, x, labels):
             mod.bias.copy_(torch.from_numpy(layer.params["b"]))
     opt = torch.optim.SGD(net.parameters(), lr=LR)
     tx, tlabels = torch.from_numpy(x), torch.from_numpy(labels)
+    tx.requires_grad_(input_grad)
 
     def step():
         opt.zero_grad()
+        tx.grad = None
         loss = torch.nn.functional.cross_entropy(net(tx), tlabels)
         loss.backward()
         opt.step()
@@ -171,7 +178,8 @@ def main(argv=None):
     print(machine_note())
     print(torch_note(torch, why_not))
     print(f"reference step timed on {args.ref_images} image(s), scaled to {BATCH}; {args.repeats} rounds\n")
-    print(f"{'dtype':<9}{'vs reference':<30}" + ("vs torch (target)" if torch else ""))
+    head = f"{'dtype':<9}{'vs reference':<30}"
+    print(head + (f"{'vs torch (target)':<52}vs torch computing ∂E/∂x too" if torch else ""))
     rng = np.random.default_rng(0)
     profiles, missed = {}, []
     for dtype in (getattr(np, d) for d in args.dtypes.split(",")):
@@ -182,6 +190,7 @@ def main(argv=None):
         funcs = {"cnnlib": cnnlib_step(digits_net(dtype), x, labels)}
         if torch is not None:
             funcs["torch"] = torch_step(torch, digits_net(dtype), x, labels)[0]
+            funcs["torch_dx"] = torch_step(torch, digits_net(dtype), x, labels, input_grad=True)[0]
         t = interleaved_medians(funcs, args.repeats)
         ref = {"ref": cnnlib_step(digits_net(dtype, RefConv2D, RefMaxPool2D), x[:n], labels[:n])}
         scaled_ref = interleaved_medians(ref, args.ref_repeats, calls={"ref": 1})["ref"] * BATCH / n
@@ -191,6 +200,7 @@ def main(argv=None):
             if r[0] > target:
                 missed.append(np.dtype(dtype).name)
             line += f"{fmt_ratio(*r)}  (<= {target}x {'ok' if r[0] <= target else 'MISSED'})"
+            line += f"   {fmt_ratio(*ratio(t['cnnlib'], t['torch_dx']))}"
         print(line, flush=True)
         profiles[np.dtype(dtype).name] = profile_step(digits_net(dtype), x, labels, args.profile_steps)
     if torch is not None:

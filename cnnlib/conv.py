@@ -7,20 +7,25 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-How it is fast (measured in benchmarks/bench_conv.py): the batch is laid out
-channel-major, as one "wide" image per channel in which every row of the padded
-input keeps its full width Wq (the garbage columns j >= Wo are computed and thrown
-away). Then, for a kernel offset (m, n), the inputs under all windows of all images
-are ONE contiguous slice of that buffer, shifted by m·Wq + n, so that
+How it is fast (measured in benchmarks/bench_conv.py):
 
-- im2col is kh·kw copies of long contiguous runs (not N·C·Ho short rows of Wo),
-- col2im is kh·kw contiguous ``+=`` of the same slices,
-- forward, ∂E/∂w and the columns of ∂E/∂x are each ONE large matrix product,
-  (D, C·kh·kw) @ (C·kh·kw, N·Ho·Wq) and its transposes, the shape BLAS runs fastest.
-
-A stride s is turned into stride 1 first: the padded input is split into s·s
-"phases" xp[a::s, b::s]; offset (m, n) reads phase (m mod s, n mod s) shifted by
-(m // s, n // s).
+- Layout. The zero-padded batch is copied once into a flat, channel-major work
+  buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
+  img·P + i·Wq + j of an Hq x Wq grid per image; the grid is a little larger than
+  Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
+  the pixels under kernel offset (m, n) for ALL windows of all images of a channel
+  are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
+- im2col is then one copy of a strided view (``_im2col_sources``) and col2im is
+  kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop cost (~1 µs for an
+  in-place ufunc) per run, not per row of Wo.
+- Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
+  (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
+  The blocks (``_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
+  between the copy that makes them and the products that read them, and all work
+  arrays are reused between calls (``_work_array``).
+- A stride s becomes stride 1 by splitting the rows into s "row phases"
+  (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
+  phase m mod s from row m // s, every s-th column.
 
 Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; made fast in
 notebooks/07_fast_convolution.ipynb.

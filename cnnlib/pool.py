@@ -5,11 +5,14 @@ gradient of every window a pixel belongs to. Max pooling routes each window's
 gradient to its first maximum in row-major order, the rule ``np.argmax`` follows
 and ``cnnlib.reference`` spells out.
 
-How it is fast: a pooling window has few offsets (m, n) (4 for 2x2) but the batch
-has many windows, so every function loops over the offsets and, per offset, does
-one whole-array operation on the strided view x[..., m::s, n::s] of all windows at
-once. Reducing over the small window axes of a ``sliding_window_view`` instead is
-several times slower (NumPy's reductions run their inner loop over the tiny axis).
+How it is fast (measured in benchmarks/bench_train.py): a pooling window has few
+offsets (m, n) (4 for 2x2) but the batch has many windows, so the functions loop
+over the offsets and, per offset, do one whole-array operation on the strided view
+x[..., m::s, n::s] of all windows at once. Reducing over the small window axes of a
+``sliding_window_view`` instead is several times slower (NumPy's reductions run their
+inner loop over the tiny axis). The max-pool backward finds each window's winner by
+a scan over the offsets and writes δ there through one flat index array (a sum with
+``np.bincount`` when windows overlap), instead of kh·kw masked copies.
 
 Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
 """
@@ -80,16 +83,19 @@ def _first_max_offset(x, size, stride, out_shape):
     10-40x slower on the random masks pooling produces.
     """
     W = x.shape[3]
-    best = np.full(out_shape, -np.inf, dtype=x.dtype)
-    winner = np.zeros(out_shape, dtype=np.intp)
-    for k, v in enumerate(_offset_views(x, size, stride, out_shape)):
+    # int32 halves the memory traffic of the index arrays; it holds any index of x
+    # up to 2**31 entries (the caller adds the window's position to it)
+    winner = np.zeros(out_shape, dtype=np.int32 if x.size < 2**31 else np.intp)
+    views = _offset_views(x, size, stride, out_shape)
+    best = np.fmax(next(views), -np.inf)  # a NaN never becomes the best, as in the reference
+    for k, v in enumerate(views, start=1):
         v = np.ascontiguousarray(v)
         better = v > best
-        np.fmax(best, v, out=best)  # fmax skips NaN, as the reference's `>` comparisons do
+        np.fmax(best, v, out=best)
         # m·W + n only grows along the scan (n < kw <= W), so "it where better, else
         # keep" is a maximum
         m, n = divmod(k, size[1])
-        np.maximum(winner, better * (m * W + n), out=winner)
+        np.maximum(winner, better * winner.dtype.type(m * W + n), out=winner)
     return winner
 
 
@@ -118,9 +124,11 @@ def maxpool2d_backward(dy, x, size, stride=None):
     check_dy(dy, out_shape)
     # the flat index in x of every window's winner: its top-left pixel + m·W + n
     (sh, sw), (N, C, Ho, Wo), (H, W) = stride, out_shape, x.shape[2:]
-    top_left = (np.arange(Ho) * (sh * W)).reshape(Ho, 1) + np.arange(Wo) * sw  # in one image
-    winner = _first_max_offset(x, size, stride, out_shape) + top_left
-    winner += (np.arange(N * C) * (H * W)).reshape(N, C, 1, 1)  # where each image starts
+    winner = _first_max_offset(x, size, stride, out_shape)
+    step = winner.dtype.type  # keep the index arithmetic in winner's integer type
+    # + where window (i, j) starts in its image, + where each image starts
+    winner += np.arange(0, Ho * sh * W, step(sh * W)).reshape(Ho, 1) + np.arange(0, Wo * sw, step(sw))
+    winner += np.arange(0, N * C * H * W, step(H * W)).reshape(N, C, 1, 1)
     winner = winner.ravel()
     dtype = np.result_type(dy, x)
     if _overlapping(size, stride):  # a pixel may win several windows: sum their deltas
