@@ -12,7 +12,7 @@ lab: $(VENV)/installed
 	$(VENV)/bin/jupyter lab notebooks/
 
 test: $(VENV)/installed
-	$(PY) -m pytest --nbval --nbval-current-env
+	$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope
 
 images: $(VENV)/installed
 	$(PY) -m cnnlib.figures images/

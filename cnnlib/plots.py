@@ -167,7 +167,7 @@ def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None):
                 ax.set_xlabel(f"c = {c}")
             if c == 0:
                 ax.set_ylabel(f"d = {d}")
-    fig.suptitle(f"{title}  (D={D}, C={C}, {kh}×{kw})")
+    fig.suptitle(f"{title}  (D={D}, C={C}, {kh}×{kw})", wrap=True)
     fig.colorbar(im, ax=axes, fraction=0.046, pad=0.04, label="weight")
     return fig
 
@@ -186,7 +186,8 @@ def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="s
     -------
     matplotlib Axes
     """
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         _, ax = plt.subplots(figsize=(6, 3.5))
     if isinstance(histories, dict) and "loss" in histories:
         histories = {"train": histories["loss"]}
@@ -197,12 +198,14 @@ def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="s
         ax.plot(np.arange(len(h)), h, label=label)
     if log:
         ax.set_yscale("log")
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
     ax.grid(True, which="both", alpha=0.3)
     if any(k is not None for k in histories):
         ax.legend()
+    if own_figure:  # keep the labels inside the figure however it is rendered
+        fix_layout(ax.figure)
     return ax
 
 

@@ -13,7 +13,7 @@ from cnnlib import figures
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TEST_COMMAND = "python -m pytest --nbval --nbval-current-env"
+TEST_COMMAND = "python -m pytest --nbval --nbval-current-env -n 2 --dist loadscope"
 
 
 def _headings(notebook):
@@ -72,7 +72,9 @@ def test_readme_test_command_is_the_one_ci_and_make_run():
     run = [line.strip() for line in ci.splitlines() if line.strip().startswith("python -m pytest")]
     assert run == [TEST_COMMAND]
     assert "set -euo pipefail" in ci and "CNN_BACKPROP_REQUIRE_BROWSER=1" in ci
-    assert "$(PY) -m pytest --nbval --nbval-current-env" in (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope" in (
+        ROOT / "Makefile"
+    ).read_text(encoding="utf-8")
     commands = ["make lab", "make test", "pip install -r requirements.txt"]
     commands.append("python -m cnnlib.figures images/")
     for command in commands:
