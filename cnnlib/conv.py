@@ -74,7 +74,9 @@ def pad(x, padding):
         (top, left) = as_pair(padding, "padding")
         bottom, right = top, left
     H, W = x.shape[-2:]
-    if H + top + bottom < 0 or W + left + right < 0:
+    crop_rows = max(0, -top) + max(0, -bottom)
+    crop_cols = max(0, -left) + max(0, -right)
+    if crop_rows > H or crop_cols > W:
         raise ValueError(f"padding {padding!r} crops more than the {H}x{W} array holds")
     out = np.zeros(x.shape[:-2] + (H + top + bottom, W + left + right), dtype=x.dtype)
     # source rows [max(0,-top), H - max(0,-bottom)) land at [max(0,top), ...)

@@ -401,3 +401,10 @@ def test_non_numeric_input():
     """Strings instead of numbers are a TypeError naming the dtype."""
     with pytest.raises(TypeError, match=r"x must hold real numbers.*<U1"):
         cl.conv2d_forward(np.full((1, 3, 5, 5), "a"), W)
+
+
+@pytest.mark.parametrize("padding", [((2, -4), (0, 0)), ((-4, 2), (0, 0)), ((0, 0), (-2, -2))])
+def test_pad_rejects_a_crop_larger_than_the_array(padding):
+    """A crop of more rows or columns than the array has is an error naming the padding and the size."""
+    with pytest.raises(ValueError, match=r"crops more than the 3x3 array"):
+        cl.pad(np.ones((3, 3)), padding)
