@@ -74,14 +74,16 @@ def pad(x, padding):
         (top, left) = as_pair(padding, "padding")
         bottom, right = top, left
     H, W = x.shape[-2:]
-    crop_rows = max(0, -top) + max(0, -bottom)
-    crop_cols = max(0, -left) + max(0, -right)
-    if crop_rows > H or crop_cols > W:
+    Ho, Wo = H + top + bottom, W + left + right
+    if Ho < 0 or Wo < 0:
         raise ValueError(f"padding {padding!r} crops more than the {H}x{W} array holds")
-    out = np.zeros(x.shape[:-2] + (H + top + bottom, W + left + right), dtype=x.dtype)
-    # source rows [max(0,-top), H - max(0,-bottom)) land at [max(0,top), ...)
-    src = x[..., max(0, -top) : H - max(0, -bottom), max(0, -left) : W - max(0, -right)]
-    out[..., max(0, top) : max(0, top) + src.shape[-2], max(0, left) : max(0, left) + src.shape[-1]] = src
+    out = np.zeros(x.shape[:-2] + (Ho, Wo), dtype=x.dtype)
+    # output row r holds input row r - top; copy the rows (and columns) where both exist.
+    # A crop on one side larger than the array leaves only zeros from the other side's padding.
+    r0, r1 = max(0, -top), min(H, Ho - top)
+    c0, c1 = max(0, -left), min(W, Wo - left)
+    if r0 < r1 and c0 < c1:
+        out[..., r0 + top : r1 + top, c0 + left : c1 + left] = x[..., r0:r1, c0:c1]
     return out
 
 

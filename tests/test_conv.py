@@ -403,8 +403,24 @@ def test_non_numeric_input():
         cl.conv2d_forward(np.full((1, 3, 5, 5), "a"), W)
 
 
-@pytest.mark.parametrize("padding", [((2, -4), (0, 0)), ((-4, 2), (0, 0)), ((0, 0), (-2, -2))])
-def test_pad_rejects_a_crop_larger_than_the_array(padding):
-    """A crop of more rows or columns than the array has is an error naming the padding and the size."""
+@pytest.mark.parametrize(
+    ("padding", "expected_rows"),
+    [(((2, -4), (0, 0)), [[0, 0, 0]]), (((-4, 2), (0, 0)), [[0, 0, 0]]), (((1, -3), (0, 0)), [[0, 0, 0]])],
+)
+def test_pad_crop_past_the_array_leaves_only_zeros(padding, expected_rows):
+    """Padding then cropping past every input row leaves the other side's zeros, of the promised size."""
+    out = cl.pad(np.arange(1.0, 10.0).reshape(3, 3), padding)
+    np.testing.assert_array_equal(out, np.array(expected_rows, dtype=float))
+
+
+def test_pad_mixed_signs_is_pad_then_crop():
+    """Mixed signs equal zero-padding the positive sides, then slicing off the negative ones."""
+    a = np.arange(1.0, 13.0).reshape(3, 4)
+    padded = np.pad(a, ((2, 0), (0, 1)))  # top 2, right 1
+    np.testing.assert_array_equal(cl.pad(a, ((2, -1), (-3, 1))), padded[:-1, 3:])
+
+
+def test_pad_rejects_a_negative_output_size():
+    """Cropping more rows than the padded array has is an error naming the padding and the size."""
     with pytest.raises(ValueError, match=r"crops more than the 3x3 array"):
-        cl.pad(np.ones((3, 3)), padding)
+        cl.pad(np.ones((3, 3)), ((-2, -2), (0, 0)))
