@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw figures off screen
+
 import hypothesis.strategies as st
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
 # float64 central differences of these (piecewise) smooth functions agree to ~1e-9;
@@ -159,3 +164,12 @@ POOL_EXAMPLES = [
 def linear_probe(seed: int, shape):
     """A fixed random r: E = Σ y ⊙ r makes δ = ∂E/∂y = r a generic upstream gradient."""
     return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test drew, so memory does not grow across the suite."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -5,19 +5,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import cnnlib as cl
 from cnnlib import exercises, plots, widgets
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
 
 # --- exercises.py -----------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -16,12 +15,6 @@ from cnnlib import reference
 
 RED = np.array([0.98, 0.62, 0.6])
 ORANGE = np.array([1.0, 0.85, 0.55])
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _images(ax):
