@@ -5,7 +5,7 @@ Loop versions that read like the equations live in ``cnnlib.reference``.
 """
 
 from . import activations, data, exercises, gradcheck, losses, plots, reference, shapes, widgets
-from .conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
+from .conv import conv2d_backward, conv2d_forward, conv2d_forward_with_cache, dilate, pad, rot180
 from .gradcheck import gradcheck_layer, numerical_gradient, rel_error
 from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
 from .losses import mse_loss, softmax, softmax_cross_entropy
@@ -15,7 +15,7 @@ from .shapes import conv_output_size
 
 __all__ = [
     "activations", "data", "exercises", "gradcheck", "losses", "plots", "reference", "shapes", "widgets",
-    "conv2d_forward", "conv2d_backward", "pad", "dilate", "rot180",
+    "conv2d_forward", "conv2d_forward_with_cache", "conv2d_backward", "pad", "dilate", "rot180",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "conv_output_size", "rel_error", "numerical_gradient", "gradcheck_layer",
     "mse_loss", "softmax", "softmax_cross_entropy",

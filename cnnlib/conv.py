@@ -7,25 +7,7 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-How it is fast (measured in benchmarks/bench_conv.py):
-
-- Layout. The zero-padded batch is copied once into a flat, channel-major work
-  buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
-  img·P + i·Wq + j of an Hq x Wq grid per image; the grid is a little larger than
-  Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
-  the pixels under kernel offset (m, n) for ALL windows of all images of a channel
-  are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
-- im2col is then one copy of a strided view (``_im2col_sources``) and col2im is
-  kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop cost (~1 µs for an
-  in-place ufunc) per run, not per row of Wo.
-- Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
-  (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
-  The blocks (``_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
-  between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``_work_array``).
-- A stride s becomes stride 1 by splitting the rows into s "row phases"
-  (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
-  phase m mod s from row m // s, every s-th column.
+The buffer machinery that makes them fast lives in ``cnnlib._fastconv``.
 
 Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; made fast in
 notebooks/07_fast_convolution.ipynb.
@@ -33,12 +15,9 @@ notebooks/07_fast_convolution.ipynb.
 
 from __future__ import annotations
 
-import math
-import threading
-from typing import NamedTuple
-
 import numpy as np
 
+from . import _fastconv
 from .shapes import (
     as_float_array,
     as_pair,
@@ -139,236 +118,6 @@ def rot180(w):
     return w[..., ::-1, ::-1].copy()
 
 
-# Columns are made and consumed one block of images at a time, so that the block's
-# columns (and in the backward their gradient) stay in the CPU's cache between the
-# copy that makes them and the matrix products that read them; one buffer is reused
-# for every block. A full batch of columns (22 MB for case B in float32, 44 MB in
-# float64) would go out to memory and back, and a fresh array that large is paid for
-# again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
-_BLOCK_BYTES = 1 << 20
-
-# Work arrays are kept between calls (one set per thread) and reused: a fresh
-# multi-megabyte array costs a page fault per 4 KiB the first time it is written,
-# on every call, which measured as much as the copies themselves.
-_scratch = threading.local()
-
-
-_KEEP_BYTES = 1 << 25  # larger work arrays are not kept: memory matters more than speed there
-
-
-def _work_array(name, shape, dtype, zero=False):
-    """A work array of this shape (contents undefined unless zero) that stays alive for the next call."""
-    size = math.prod(shape)
-    if size * dtype.itemsize > _KEEP_BYTES:
-        return np.zeros(shape, dtype=dtype) if zero else np.empty(shape, dtype=dtype)
-    arrays = _scratch.__dict__.setdefault("arrays", {})
-    flat = arrays.get((name, dtype))
-    if flat is None or flat.size < size:
-        flat = arrays[(name, dtype)] = np.empty(size, dtype=dtype)
-    out = flat[:size].reshape(shape)
-    if zero:
-        out.fill(0)
-    return out
-
-
-class _Layout(NamedTuple):
-    """Sizes of a convolution and of its channel-major, row-phase work buffer."""
-
-    N: int
-    C: int
-    H: int
-    W: int
-    D: int
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    ph: int
-    pw: int
-    Ho: int
-    Wo: int
-    Hq: int  # rows of one row phase: ceil((H + 2ph) / sh)
-    Wq: int  # ceil((W + 2pw) / sw): output columns computed per row (j < Wo are kept)
-
-    @property
-    def Wr(self):
-        """Width of a buffer row: the padded width rounded up to a multiple of sw."""
-        return self.Wq * self.sw
-
-    @property
-    def K(self):
-        """Rows of the columns matrix: one per (c, m, n)."""
-        return self.C * self.kh * self.kw
-
-    @property
-    def P(self):
-        """Columns per image: an Hq x Wq grid of window positions; only i < Ho, j < Wo are outputs."""
-        return self.Hq * self.Wq
-
-    @property
-    def phase_size(self):
-        """Entries of one row phase: (C, N, Hq, Wr)."""
-        return self.C * self.N * self.Hq * self.Wr
-
-    @property
-    def buffer_size(self):
-        # the shifted view of the last row phase runs past its end by at most
-        # (kh-1)//sh rows and kw columns: a zero tail keeps it inside the buffer
-        return self.sh * self.phase_size + ((self.kh - 1) // self.sh + 1) * self.Wr
-
-    def start(self, m, n=0):
-        """Flat index, in the work buffer, of the first pixel kernel offset (m, n) reads."""
-        return (m % self.sh) * self.phase_size + (m // self.sh) * self.Wr + n
-
-    def image_blocks(self, itemsize):
-        """(first, stop) image ranges whose columns fill about _BLOCK_BYTES, and the largest size."""
-        step = min(self.N, max(1, _BLOCK_BYTES // (self.K * self.P * itemsize)))
-        return [(i, min(i + step, self.N)) for i in range(0, self.N, step)], step
-
-
-def _layout(x_shape, w_shape, stride, padding, out_shape):
-    (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
-    Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
-    return _Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq)
-
-
-def _row_phases(buf, g):
-    """For each row phase a: (view (C, N, rows, W) of the buffer, the rows of x it holds).
-
-    Phase a holds the padded rows a, a + sh, ...: its row u is padded row u·sh + a, i.e.
-    row u·sh + a - ph of x; the first one inside x is u0 = ceil((ph - a)/sh).
-    """
-    phases = buf[: g.sh * g.phase_size].reshape(g.sh, g.C, g.N, g.Hq, g.Wr)
-    out = []
-    for a in range(g.sh):
-        u0 = -((a - g.ph) // g.sh)
-        r0 = u0 * g.sh + a - g.ph
-        rows = range(r0, g.H, g.sh)
-        out.append((phases[a, :, :, u0 : u0 + len(rows), g.pw : g.pw + g.W], slice(r0, g.H, g.sh)))
-    return out
-
-
-def _to_buffer(x, g, keep=True):
-    """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
-
-    One copy per row phase, straight from x: padding, channel-major order and the
-    row split all happen in that single pass. keep=False returns a reused work array,
-    for callers that do not hand the buffer on.
-    """
-    shape = (g.buffer_size,)
-    buf = np.zeros(shape, dtype=x.dtype) if keep else _work_array("buf", shape, x.dtype, zero=True)
-    for phase, rows in _row_phases(buf, g):
-        phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
-    return buf
-
-
-def _from_buffer(buf, g):
-    """Inverse of ``_to_buffer``: the (N, C, H, W) image inside the padding, as a new array."""
-    x = np.empty((g.N, g.C, g.H, g.W), dtype=buf.dtype)
-    for phase, rows in _row_phases(buf, g):
-        x[:, :, rows] = phase.transpose(1, 0, 2, 3)
-    return x
-
-
-def _shifted(buf, g, m, n):
-    """View (C, N·P) of the work buffer under kernel offset (m, n), no copy.
-
-    Entry [c, img·P + i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
-    (i < Ho, j < Wo): in row phase m mod sh, that pixel is row i + m//sh, column
-    j·sw + n of image img, at flat index img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e.
-    start(m, n) + sw·(img·P + i·Wq + j) since Hq·Wr = sw·P and Wr = sw·Wq. So the
-    windows of all images form ONE run of constant step sw per channel, and copies
-    and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would cost one
-    inner loop per row of Wo, several times slower). The other entries (i >= Ho or
-    j >= Wo) are garbage: they read the next row or image, and what they compute is
-    thrown away.
-    """
-    start = g.start(m, n)
-    return buf[start : start + g.phase_size].reshape(g.C, g.N * g.Hq * g.Wr)[:, :: g.sw]
-
-
-def _im2col_sources(buf, g):
-    """Per row phase a: the rows (c, m ≡ a mod sh, n) of the columns as one strided view, no copy.
-
-    Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
-    (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
-    of steps Wr and 1: shape (C, #m, kw, N·P). One copy of it fills all those rows.
-    """
-    sources = []
-    for a in range(min(g.sh, g.kh)):
-        shape = (g.C, len(range(a, g.kh, g.sh)), g.kw, g.N * g.P)
-        strides = [s * buf.itemsize for s in (g.N * g.Hq * g.Wr, g.Wr, 1, g.sw)]
-        view = np.lib.stride_tricks.as_strided(buf[g.start(a) :], shape, strides, writeable=False)
-        sources.append(((slice(None), slice(a, None, g.sh)), view))
-    return sources
-
-
-def _im2col(sources, first, stop, g, out):
-    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that)."""
-    cols = slice(first * g.P, stop * g.P)
-    width = cols.stop - cols.start
-    for rows, view in sources:
-        out[rows + (slice(None), slice(0, width))] = view[..., cols]
-    return out[..., :width].reshape(g.K, width)
-
-
-def _forward(x, w, b, stride, padding):
-    """conv2d_forward, also returning (work buffer, layout) for the backward to reuse."""
-    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
-    N, D, Ho, Wo = out_shape
-    b = check_bias(b, D)
-    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
-    g = _layout(x.shape, w.shape, stride, padding, out_shape)
-    buf = _to_buffer(x.astype(dtype, copy=False), g)
-    w2 = w.astype(dtype, copy=False).reshape(D, g.K)
-    sources = _im2col_sources(buf, g)
-    blocks, step = g.image_blocks(buf.itemsize)
-    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
-    y = np.empty(out_shape, dtype=dtype)
-    for first, stop in blocks:
-        y_all = (w2 @ _im2col(sources, first, stop, g, cols)).reshape(D, stop - first, g.Hq, g.Wq)
-        y[first:stop] = y_all[:, :, :Ho, :Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
-    if b is not None:
-        # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
-        # fusing it into the copy above would cost one (slower) ufunc loop per row of Wo
-        y += b.reshape(1, D, 1, 1)
-    return y, (buf, g)
-
-
-def _backward(dy, x, w, stride, padding, saved=None):
-    """conv2d_backward; ``saved`` = (buffer, layout) from ``_forward`` on the same x skips its copy."""
-    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
-    dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
-    dtype = np.result_type(dy, x, w)
-    if saved is None or saved[0].dtype != dtype:
-        g = _layout(x.shape, w.shape, stride, padding, out_shape)
-        buf = _to_buffer(x.astype(dtype, copy=False), g, keep=False)
-    else:
-        buf, g = saved
-    w2 = w.astype(dtype, copy=False).reshape(g.D, g.K)
-    sources = _im2col_sources(buf, g)
-    blocks, step = g.image_blocks(buf.itemsize)
-    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
-    dcols = _work_array("dcols", (g.K, step * g.P), dtype)
-    # δ on the phase grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and
-    # never written, so the garbage columns add nothing to dw and get exactly 0 gradient
-    delta_all = _work_array("delta", (g.D, step, g.Hq, g.Wq), dtype, zero=True)
-    dw_t = np.zeros((g.K, g.D), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
-    dbuf = _work_array("dbuf", (g.buffer_size,), dtype, zero=True)
-    targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
-    for first, stop in blocks:
-        k = stop - first
-        delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
-        delta = delta_all[:, :k].reshape(g.D, k * g.P)
-        dw_t += _im2col(sources, first, stop, g, cols) @ delta.T
-        d = np.matmul(w2.T, delta, out=dcols[:, : k * g.P]).reshape(g.C, g.kh, g.kw, k * g.P)
-        for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
-            # garbage entries hold exact zeros, so it does not matter where they land
-            target[:, first * g.P : stop * g.P] += d[:, m, n]
-    return _from_buffer(dbuf, g), dw_t.T.reshape(w.shape), dy.sum(axis=(0, 2, 3))
-
-
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Cross-correlation of a batch of images with D kernels, plus a bias per kernel.
 
@@ -395,10 +144,26 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     computed as one matrix product w (D, C·kh·kw) @ im2col(xp) (C·kh·kw, N·Ho·Wq).
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
     """
-    return _forward(x, w, b, stride, padding)[0]
+    return conv2d_forward_with_cache(x, w, b, stride, padding)[0]
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0):
+def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0):
+    """``conv2d_forward`` that also returns a cache for ``conv2d_backward(..., cache=cache)``.
+
+    Returns
+    -------
+    y : ndarray of shape (N, D, Ho, Wo)
+    cache : opaque
+        A copy of the zero-padded x, already laid out the way the backward reads it
+        for ∂E/∂w; handing it back skips that copy (the ``Conv2D`` layer does this).
+        It holds no reference to the caller's x.
+    """
+    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
+    b = check_bias(b, out_shape[1])
+    return _fastconv.forward(x, w, b, stride, padding, out_shape)
+
+
+def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     """Gradients of ``conv2d_forward`` with respect to its input, kernels and bias.
 
     Parameters
@@ -409,6 +174,8 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
         The forward input.
     w : array-like of shape (D, C, kh, kw)
     stride, padding : int or pair, as in the forward.
+    cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w, stride, padding
+        Skips laying x out again; the result is the same.
 
     Returns
     -------
@@ -427,4 +194,12 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     As matrices: dw = δ (D, N·Ho·Wq) @ im2col(xp)ᵀ and ∂E/∂xp = col2im(wᵀ @ δ).
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
     """
-    return _backward(dy, x, w, stride, padding)
+    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
+    dy = as_float_array(dy, "dy")
+    check_dy(dy, out_shape)
+    if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, stride, padding, out_shape):
+        raise ValueError(
+            "cache must come from conv2d_forward_with_cache with the same shapes, stride and padding "
+            f"(x {x.shape}, w {w.shape}, stride {stride}, padding {padding}), got {type(cache).__name__}"
+        )
+    return _fastconv.backward(dy, x, w, stride, padding, out_shape, cache)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import conv, reference
-from .shapes import conv_output_size
+from .curvature import conv_regression_design, conv_regression_hessian, largest_stable_lr  # noqa: F401
+from .reference import im2col_windows
+from .shapes import conv_output_size, coverage_map, dilated_route_counts, transposed_conv_padding  # noqa: F401
 
 
 def compare(name, got, expected, rtol=1e-6, atol=1e-9):
@@ -305,10 +307,9 @@ def check_strided_dx(fn, seed=0):
 def check_coverage(fn):
     """Exercise: fn(n, k, s, p) -> int array (n,): how many windows read each input position.
 
-    One axis of ``cnnlib.plots.coverage_map`` (the 2-D map is the outer product of
+    One axis of ``cnnlib.shapes.coverage_map`` (the 2-D map is the outer product of
     the row and the column counts). Derived in notebooks/03_stride.ipynb.
     """
-    from .plots import coverage_map
 
     cases = [(7, 3, 2, 0), (8, 4, 2, 1), (7, 2, 3, 0), (9, 3, 3, 1), (6, 5, 2, 2), (5, 1, 1, 0)]
     return check(fn, lambda n, k, s, p: coverage_map(n, 1, (k, 1), (s, 1), (p, 0))[:, 0], cases, "coverage")
@@ -377,42 +378,6 @@ def padded_input_gradient(dy, w, x_hw, stride=1, padding=0):
         for j in range(dy.shape[1]):
             dxp[i * s : i * s + kh, j * s : j * s + kw] += dy[i, j] * w
     return dxp[p : p + H, p : p + W]
-
-
-def transposed_conv_padding(n, k, stride=1, padding=0):
-    """Zeros to add before and after dilate(δ, s) along one axis, for ∂E/∂x as a transposed convolution.
-
-    The library's solution of the second exercise of notebooks/04_padding.ipynb.
-
-    Parameters
-    ----------
-    n : int
-        Input length H (or W) before padding.
-    k : int
-        Kernel length along the same axis.
-    stride : int
-        s along that axis.
-    padding : int or (top, bottom)
-        The forward padding along that axis: p on both sides, or top zeros before and
-        bottom zeros after the input (asymmetric, as "same" padding needs for even k).
-
-    Returns
-    -------
-    (before, after) : (int, int)
-        before = k − 1 − top and after = k − 1 − bottom + r with
-        r = (n + top + bottom − k) mod s; for symmetric padding p these are k − p − 1
-        and k − p − 1 + r. A negative amount means cropping that many entries
-        (``cnnlib.pad`` accepts it).
-
-    Notes
-    -----
-    After padding, the valid cross-correlation with rot180(w) has length
-    before + (Ho − 1)·s + 1 + after − k + 1 = n: exactly ∂E/∂x, no crop needed.
-    Derived in notebooks/04_padding.ipynb.
-    """
-    top, bottom = (padding, padding) if np.ndim(padding) == 0 else padding
-    r = (n + top + bottom - k) % stride
-    return k - 1 - top, k - 1 - bottom + r
 
 
 def question_input_gradient(dEdO, F, I_shape, s, p):
@@ -584,79 +549,6 @@ def check_kernel_and_bias_grads(fn, seed=0):
 # --- notebook 06 ---
 
 
-def conv_regression_design(x, kernel_size, stride=1, padding=0):
-    """The im2col matrix of a linear conv regression, with a column of ones for the bias.
-
-    Parameters
-    ----------
-    x : array-like of shape (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int)
-
-    Returns
-    -------
-    A : ndarray of shape (N·Ho·Wo, C·kh·kw + 1)
-        Row (n, i, j) holds the padded window xp[n, :, i·s : i·s + kh, j·s : j·s + kw],
-        flattened in (c, m, n) order, then a 1; so A @ θ with θ = (w.ravel(), b) is the
-        output y[n, 0, i, j] of ``conv2d_forward(x, w, b, stride, padding)`` for one kernel.
-
-    Notes
-    -----
-    Derived in notebooks/06_debugging_backprop.ipynb.
-    """
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    from .shapes import check_conv_args, check_size
-
-    x = np.asarray(x, dtype=np.float64)
-    kh, kw = check_size(kernel_size, "kernel_size")
-    C = x.shape[1] if x.ndim == 4 else 1
-    x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = check_conv_args(x, np.zeros((1, C, kh, kw)), stride, padding)
-    xp = conv.pad(x, (ph, pw))
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    win = win[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo, kh, kw)
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
-    return np.hstack([cols, np.ones((N * Ho * Wo, 1))])
-
-
-def conv_regression_hessian(x, kernel_size, stride=1, padding=0):
-    """Hessian of the mean squared error of a linear conv regression with respect to (w, b).
-
-    Parameters
-    ----------
-    x : array-like of shape (N, C, H, W)
-    kernel_size, stride, padding : int or (int, int)
-
-    Returns
-    -------
-    ndarray of shape (C·kh·kw + 1, C·kh·kw + 1)
-        AᵀA / N with A = ``conv_regression_design(x, ...)``.
-
-    Notes
-    -----
-    With y = x ★ w + b (one kernel) and ``mse_loss``, E(θ) = 1/(2N)·‖Aθ − t‖², so
-    ∇E = Aᵀ(Aθ − t)/N and ∇²E = AᵀA/N, whatever the targets t. With D kernels the
-    Hessian is block diagonal with D copies of this block (same eigenvalues).
-    Derived in notebooks/06_debugging_backprop.ipynb.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    A = conv_regression_design(x, kernel_size, stride, padding)
-    return A.T @ A / x.shape[0]
-
-
-def largest_stable_lr(x, kernel_size, stride=1, padding=0):
-    """The largest step size for which full-batch gradient descent on that loss converges.
-
-    Returns
-    -------
-    float
-        2 / λmax of ``conv_regression_hessian(x, kernel_size, stride, padding)``: gradient
-        descent with a learning rate below it converges, above it diverges (from almost
-        every starting point). Derived in notebooks/06_debugging_backprop.ipynb.
-    """
-    lam = np.linalg.eigvalsh(conv_regression_hessian(x, kernel_size, stride, padding))
-    return 2.0 / float(lam.max())
-
-
 def check_lr_max(fn, seed=0):
     """Exercise: fn(x, kernel_size, stride, padding) -> 2/λmax of the conv regression's Hessian.
 
@@ -671,36 +563,6 @@ def check_lr_max(fn, seed=0):
 
 
 # --- notebook 07 ---
-
-
-def im2col_windows(xp, kh, kw, stride=1):
-    """The windows of an (already padded) input, kernel offsets first: im2col before the reshape.
-
-    Parameters
-    ----------
-    xp : array-like of shape (N, C, Hp, Wp)
-        The padded input.
-    kh, kw : int
-        Kernel size.
-    stride : int
-
-    Returns
-    -------
-    ndarray of shape (N, C, kh, kw, Ho, Wo)
-        cols[img, c, m, n, i, j] = xp[img, c, i·s + m, j·s + n], a new array;
-        Ho = (Hp − kh) // s + 1, Wo likewise. Reshaped to (N, C·kh·kw, Ho·Wo) it is the
-        column matrix of each image.
-
-    Notes
-    -----
-    Built from ``numpy.lib.stride_tricks.sliding_window_view``, a view with two extra
-    axes (no copy) from which every s-th window is taken. Derived in
-    notebooks/07_fast_convolution.ipynb.
-    """
-    xp = np.asarray(xp, dtype=float)
-    s = int(stride)
-    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
-    return np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))
 
 
 def check_im2col(fn, seed=0):
@@ -721,39 +583,6 @@ def check_im2col(fn, seed=0):
     ]:
         cases.append((rng.integers(-9, 10, size=(N, C, Hp, Wp)).astype(float), kh, kw, s))
     return check(fn, im2col_windows, cases, "im2col")
-
-
-def dilated_route_counts(Ho, Wo, kh, kw, stride=1):
-    """Multiply-adds of the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x, and how many are by zero.
-
-    Counted for one image, one input channel c and one kernel d (multiply by N·C·D
-    for a whole layer).
-
-    Parameters
-    ----------
-    Ho, Wo : int
-        Size of δ.
-    kh, kw : int
-        Kernel size.
-    stride : int
-
-    Returns
-    -------
-    total, zero : int
-        total = ((Ho − 1)s + kh) · ((Wo − 1)s + kw) · kh·kw: every pixel of the
-        ((Ho − 1)s + kh) × ((Wo − 1)s + kw) region of ∂E/∂xp that windows reach takes
-        kh·kw products with pad(dilate(δ, s), k − 1). Only Ho·Wo·kh·kw of them meet a
-        δ entry (each entry meets each kernel weight once: the products of the
-        accumulation route); the rest, zero = total − Ho·Wo·kh·kw, multiply a
-        zero. Their share tends to (s² − 1)/s² for large Ho, Wo.
-
-    Notes
-    -----
-    Derived in notebooks/07_fast_convolution.ipynb.
-    """
-    s = int(stride)
-    total = ((Ho - 1) * s + kh) * ((Wo - 1) * s + kw) * kh * kw
-    return total, total - Ho * Wo * kh * kw
 
 
 def _counted_dilated_route(Ho, Wo, kh, kw, s):

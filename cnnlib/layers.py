@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from .conv import _backward as _conv_backward
-from .conv import _forward as _conv_forward
+from .conv import conv2d_backward, conv2d_forward_with_cache
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import as_float_array, check_dy, check_ndim, check_padding, check_size, check_stride
 
@@ -85,7 +84,7 @@ class Conv2D(Layer):
         fan_in = self.in_channels * kh * kw
         self.params["w"] = _uniform_init(rng, (self.out_channels, self.in_channels, kh, kw), fan_in, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
-        self._saved = None
+        self._cache = None
 
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
@@ -98,13 +97,15 @@ class Conv2D(Layer):
             )
         self._x = x
         # keep the im2col columns of x: the backward needs the same ones for ∂E/∂w
-        y, self._saved = _conv_forward(x, self.params["w"], self.params["b"], self.stride, self.padding)
+        y, self._cache = conv2d_forward_with_cache(
+            x, self.params["w"], self.params["b"], self.stride, self.padding
+        )
         return y
 
     def backward(self, dy):
         """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
         x, w = self._saved_input(), self.params["w"]
-        dx, dw, db = _conv_backward(dy, x, w, self.stride, self.padding, self._saved)
+        dx, dw, db = conv2d_backward(dy, x, w, self.stride, self.padding, cache=self._cache)
         self.grads = {"w": dw, "b": db}
         return dx
 

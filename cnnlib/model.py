@@ -126,3 +126,24 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
 
 
 __all__ = ["Sequential", "SGD", "fit", "Layer"]
+
+
+def confusion_counts(y_true, y_pred, n_classes=10):
+    """Confusion matrix: counts[t, p] = how many examples of class t were predicted p.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of int of shape (N,)
+    n_classes : int
+
+    Returns
+    -------
+    ndarray of int of shape (n_classes, n_classes)
+        Rows are true classes, columns predicted ones; the diagonal is the correct ones.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of one shape, got {y_true.shape}, {y_pred.shape}")
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return counts

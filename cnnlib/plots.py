@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .shapes import check_padding, check_size, check_stride, conv_output_size
+from .model import confusion_counts  # noqa: F401  (re-exported until the toolkit moves)
+from .shapes import check_padding, check_size, check_stride, conv_output_size, coverage_map  # noqa: F401
 
 SIGNED_CMAP = "RdBu_r"
 UNSIGNED_CMAP = "viridis"
@@ -358,49 +359,6 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
 # --- notebooks 02-03 helpers ---
 
 
-def _axis_coverage(n, k, s, p):
-    """Per position of the padded axis (length n + 2p): how many windows read it."""
-    count = np.zeros(n + 2 * p, dtype=int)
-    for i in range(conv_output_size(n, k, s, p)):
-        count[i * s : i * s + k] += 1
-    return count
-
-
-def coverage_map(H, W, kernel_size, stride=1, padding=0, *, padded=False):
-    """How many outputs read each input pixel (the coverage map of a strided correlation).
-
-    Parameters
-    ----------
-    H, W : int
-        Input size (before padding).
-    kernel_size, stride, padding : int or pair
-    padded : bool
-        False: the map over the input, shape (H, W). True: over the padded input,
-        shape (H + 2ph, W + 2pw), padding cells included.
-
-    Returns
-    -------
-    ndarray of int, shape (H, W) or (H + 2ph, W + 2pw)
-
-    Notes
-    -----
-    count[u, v] = #{(i, j) : 0 ≤ u − i·s < kh and 0 ≤ v − j·s < kw} in padded
-    coordinates; it factorises into (windows over row u) × (windows over column v).
-    It equals ∂E/∂x when δ = 1 and w = 1. Away from the borders a row is read by
-    ⌊k/s⌋ or ⌈k/s⌉ windows, so the map is uneven (a checkerboard) whenever k is
-    not a multiple of s, and zero on rows no window reaches.
-    Derived in notebooks/03_stride.ipynb.
-    """
-    (kh, kw), (sh, sw), (ph, pw) = (
-        check_size(kernel_size, "kernel_size"),
-        check_stride(stride),
-        check_padding(padding),
-    )
-    rows, cols = _axis_coverage(H, kh, sh, ph), _axis_coverage(W, kw, sw, pw)
-    full = np.outer(rows, cols)
-    return full if padded else full[ph : ph + H, pw : pw + W]
-
-
 def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **kw):
     """One labelled heatmap per channel of a (K, H, W) array, in a row.
 
@@ -596,27 +554,6 @@ def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="intensity")
     fig.suptitle(title)
     return fig
-
-
-def confusion_counts(y_true, y_pred, n_classes=10):
-    """Confusion matrix: counts[t, p] = how many examples of class t were predicted p.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of int of shape (N,)
-    n_classes : int
-
-    Returns
-    -------
-    ndarray of int of shape (n_classes, n_classes)
-        Rows are true classes, columns predicted ones; the diagonal is the correct ones.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D of one shape, got {y_true.shape}, {y_pred.shape}")
-    counts = np.zeros((n_classes, n_classes), dtype=int)
-    np.add.at(counts, (y_true, y_pred), 1)
-    return counts
 
 
 def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):

@@ -371,3 +371,33 @@ def avgpool2d_backward(dy, x, size, stride=None):
                         for n in range(kw):
                             dx[img, c, i * sh + m, j * sw + n] += dy[img, c, i, j] / (kh * kw)
     return dx
+
+
+def im2col_windows(xp, kh, kw, stride=1):
+    """The windows of an (already padded) input, kernel offsets first: im2col before the reshape.
+
+    Parameters
+    ----------
+    xp : array-like of shape (N, C, Hp, Wp)
+        The padded input.
+    kh, kw : int
+        Kernel size.
+    stride : int
+
+    Returns
+    -------
+    ndarray of shape (N, C, kh, kw, Ho, Wo)
+        cols[img, c, m, n, i, j] = xp[img, c, i·s + m, j·s + n], a new array;
+        Ho = (Hp − kh) // s + 1, Wo likewise. Reshaped to (N, C·kh·kw, Ho·Wo) it is the
+        column matrix of each image.
+
+    Notes
+    -----
+    Built from ``numpy.lib.stride_tricks.sliding_window_view``, a view with two extra
+    axes (no copy) from which every s-th window is taken. Derived in
+    notebooks/07_fast_convolution.ipynb.
+    """
+    xp = np.asarray(xp, dtype=float)
+    s = int(stride)
+    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
+    return np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))

@@ -20,6 +20,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .curvature import gd_direction_losses  # noqa: F401
 from .plots import fix_layout
 
 
@@ -345,7 +346,8 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
     from matplotlib.ticker import MaxNLocator
 
     from .conv import conv2d_backward, dilate
-    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, coverage_map, symmetric_limit
+    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
+    from .shapes import coverage_map
 
     fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=figsize)
     blank = np.full((1, 1), np.nan)
@@ -562,8 +564,8 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
     from matplotlib.ticker import MaxNLocator
 
     from .conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
-    from .exercises import transposed_conv_padding
     from .plots import SIGNED_CMAP, symmetric_limit
+    from .shapes import transposed_conv_padding
 
     fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=figsize)
     blank = np.full((1, 1), np.nan)
@@ -769,44 +771,6 @@ def pool_routing_figure(x, size=2, stride=None):
 # --- notebook 06 ---
 
 
-def gd_direction_losses(lam, c0, lr, steps, stop_factor=1e6):
-    """Loss of full-batch gradient descent on a quadratic, split by eigen-direction (closed form).
-
-    Parameters
-    ----------
-    lam : array-like of shape (P,)
-        Eigenvalues λᵢ of the Hessian (all > 0).
-    c0 : array-like of shape (P,)
-        Components cᵢ(0) = vᵢ · (θ₀ − θ*) of the starting error along the eigenvectors vᵢ.
-    lr : float
-        Step size η.
-    steps : int
-    stop_factor : float
-        A diverging run is cut at the first step whose loss exceeds stop_factor × the
-        initial loss: later rows are NaN (a plot shows the run stopping there).
-
-    Returns
-    -------
-    ndarray of shape (steps + 1, P)
-        parts[k, i] = ½ λᵢ · ((1 − η λᵢ)ᵏ cᵢ(0))², so parts[k].sum() = E(θ_k) − E*.
-
-    Notes
-    -----
-    Gradient descent θ ← θ − η ∇E on E = E* + ½ (θ − θ*)ᵀ H (θ − θ*) multiplies each
-    component cᵢ by (1 − η λᵢ) per step: it shrinks iff η < 2/λᵢ.
-    Derived in notebooks/06_debugging_backprop.ipynb.
-    """
-    lam, c0 = np.asarray(lam, dtype=float), np.asarray(c0, dtype=float)
-    k = np.arange(steps + 1)[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):
-        parts = 0.5 * lam * (c0 * (1.0 - lr * lam) ** k) ** 2
-    total = parts.sum(axis=1)
-    over = np.flatnonzero(~(total <= stop_factor * total[0]))
-    if over.size:
-        parts[over[0] + 1 :] = np.nan
-    return parts
-
-
 def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     """Figure + update(ratio) for the learning-rate slider: η = ratio · 2/λmax.
 
@@ -931,8 +895,8 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12
     from matplotlib.ticker import MaxNLocator
 
     from .conv import dilate, pad
-    from .exercises import dilated_route_counts
-    from .plots import SIGNED_CMAP, UNSIGNED_CMAP, coverage_map
+    from .plots import SIGNED_CMAP, UNSIGNED_CMAP
+    from .shapes import coverage_map, dilated_route_counts
 
     rng = np.random.default_rng(seed)
     delta = rng.integers(1, 4, size=(Ho, Ho)) * rng.choice([-1, 1], size=(Ho, Ho))

@@ -424,3 +424,59 @@ def test_pad_rejects_a_negative_output_size():
     """Cropping more rows than the padded array has is an error naming the padding and the size."""
     with pytest.raises(ValueError, match=r"crops more than the 3x3 array"):
         cl.pad(np.ones((3, 3)), ((-2, -2), (0, 0)))
+
+
+# --- the forward's cache, handed to the backward ------------------------------------
+
+
+@fast_settings(30)
+@given(case=conv_cases())
+def test_backward_with_the_forwards_cache_equals_backward_without(case):
+    """conv2d_forward_with_cache returns conv2d_forward's y, and its cache changes nothing in
+    the backward's result (it only skips laying x out again)."""
+    x, w, b, dy = case.arrays()
+    y, cache = cl.conv2d_forward_with_cache(x, w, b, stride=case.stride, padding=case.padding)
+    np.testing.assert_array_equal(y, cl.conv2d_forward(x, w, b, stride=case.stride, padding=case.padding))
+    with_cache = cl.conv2d_backward(dy, x, w, case.stride, case.padding, cache=cache)
+    without = cl.conv2d_backward(dy, x, w, case.stride, case.padding)
+    for got, expected in zip(with_cache, without, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_cache_keeps_no_reference_to_x():
+    """Changing x after the forward does not change what the cached backward computes."""
+    rng = np.random.default_rng(0)
+    x, w, dy = (
+        rng.standard_normal((2, 2, 5, 5)),
+        rng.standard_normal((3, 2, 3, 3)),
+        rng.standard_normal((2, 3, 3, 3)),
+    )
+    expected = cl.conv2d_backward(dy, x, w)[1]
+    _, cache = cl.conv2d_forward_with_cache(x, w)
+    x[...] = 7.0  # the caller changes x in place between forward and backward
+    np.testing.assert_array_equal(cl.conv2d_backward(dy, x, w, cache=cache)[1], expected)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        dict(stride=2),  # another stride
+        dict(padding=1),  # another padding
+        dict(x_shape=(2, 2, 6, 5)),  # another input size
+    ],
+)
+def test_a_cache_from_another_convolution_is_a_value_error(other):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    _, cache = cl.conv2d_forward_with_cache(x, w)
+    x2 = rng.standard_normal(other.get("x_shape", x.shape))
+    s, p = other.get("stride", 1), other.get("padding", 0)
+    dy = np.zeros(cl.conv2d_forward(x2, w, stride=s, padding=p).shape)
+    with pytest.raises(ValueError, match=r"cache must come from conv2d_forward_with_cache.*stride"):
+        cl.conv2d_backward(dy, x2, w, s, p, cache=cache)
+
+
+def test_a_cache_that_is_not_one_is_a_value_error():
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match="got tuple"):
+        cl.conv2d_backward(np.ones((1, 1, 3, 3)), x, w, cache=(np.ones(3), None))
