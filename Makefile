@@ -15,6 +15,6 @@ test: $(VENV)/installed
 	$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope
 
 images: $(VENV)/installed
-	$(PY) -m cnnlib.figures images/
+	$(PY) -m cnnlib.course.images images/
 
 .PHONY: lab test images

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlib import figures
+from cnnlib.course import images
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -35,7 +35,7 @@ def _headings(notebook):
 
 def test_readme_shows_every_image():
     shown = set(re.findall(r"images/([\w.-]+\.(?:png|gif))", README))
-    assert shown == set(figures.FIGURES)
+    assert shown == set(images.FIGURES)
 
 
 def test_readme_local_links_resolve():
@@ -76,6 +76,6 @@ def test_readme_test_command_is_the_one_ci_and_make_run():
         ROOT / "Makefile"
     ).read_text(encoding="utf-8")
     commands = ["make lab", "make test", "pip install -r requirements.txt"]
-    commands.append("python -m cnnlib.figures images/")
+    commands.append("python -m cnnlib.course.images images/")
     for command in commands:
         assert command in README

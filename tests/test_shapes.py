@@ -143,3 +143,14 @@ def test_as_float_array_rejects(bad, error, pattern):
     """Ragged lists, strings, complex numbers and objects are rejected with the reason."""
     with pytest.raises(error, match=pattern):
         shapes.as_float_array(bad, "x")
+
+
+def test_import_cnnlib_loads_neither_matplotlib_nor_ipywidgets():
+    """The maths needs NumPy only: the teaching toolkit lives in cnnlib.course, imported on demand."""
+    import subprocess
+    import sys
+
+    heavy = "('matplotlib', 'ipywidgets', 'sklearn', 'cnnlib.course')"
+    code = f"import sys, cnnlib; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

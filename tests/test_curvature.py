@@ -1,25 +1,12 @@
-"""Tests of the notebook-06 helpers: the conv-regression Hessian and its step-size bound
-(cnnlib.exercises), the closed-form gradient-descent losses and the step-size explorer
-(cnnlib.widgets), and the gradient-check figure (cnnlib.plots)."""
+"""Tests of cnnlib.curvature: the conv-regression design matrix and Hessian, the step-size bound
+2/λmax and the closed-form gradient-descent losses per eigen-direction."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import cnnlib as cl
-from cnnlib.exercises import (
-    check_lr_max,
-    conv_regression_design,
-    conv_regression_hessian,
-    largest_stable_lr,
-)
-from cnnlib.widgets import gd_direction_losses, step_size_explorer
 
 
 def _theta_to_wb(theta, C, k):
@@ -32,7 +19,7 @@ def test_design_matrix_reproduces_forward(C, H, W, k, s, p):
     x = rng.standard_normal((2, C, H, W))
     theta = rng.standard_normal(C * k * k + 1)
     w, b = _theta_to_wb(theta, C, k)
-    A = conv_regression_design(x, k, s, p)
+    A = cl.curvature.conv_regression_design(x, k, s, p)
     assert A.shape == (
         x.shape[0] * cl.conv_output_size(H, k, s, p) * cl.conv_output_size(W, k, s, p),
         C * k * k + 1,
@@ -57,7 +44,7 @@ def test_hessian_matches_finite_differences_of_the_gradient(C, H, W, k, s, p):
     theta = rng.standard_normal(C * k * k + 1)
     h = 1e-4
     fd = np.column_stack([(grad(theta + h * e) - grad(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
-    assert cl.rel_error(conv_regression_hessian(x, k, s, p), fd) < 1e-7
+    assert cl.rel_error(cl.curvature.conv_regression_hessian(x, k, s, p), fd) < 1e-7
 
 
 def test_largest_stable_lr_separates_convergence_from_divergence():
@@ -65,8 +52,8 @@ def test_largest_stable_lr_separates_convergence_from_divergence():
     x = rng.uniform(0, 1, (4, 1, 6, 6))
     w_true = rng.standard_normal((1, 1, 3, 3))
     t = cl.conv2d_forward(x, w_true, [0.3], 2, 1)
-    lr_max = largest_stable_lr(x, 3, 2, 1)
-    lam = np.linalg.eigvalsh(conv_regression_hessian(x, 3, 2, 1))
+    lr_max = cl.curvature.largest_stable_lr(x, 3, 2, 1)
+    lam = np.linalg.eigvalsh(cl.curvature.conv_regression_hessian(x, 3, 2, 1))
     assert lr_max == pytest.approx(2 / lam.max())
 
     E0 = cl.mse_loss(np.zeros_like(t), t)[0]
@@ -85,15 +72,6 @@ def test_largest_stable_lr_separates_convergence_from_divergence():
     assert final_loss(1.02 * lr_max) > 1e6 * E0
 
 
-def test_check_lr_max_verdicts(capsys):
-    assert check_lr_max(largest_stable_lr) is True
-    assert "correct on all 3 cases" in capsys.readouterr().out
-    assert check_lr_max(lambda *a: None) is False
-    assert "not implemented" in capsys.readouterr().out
-    assert check_lr_max(lambda x, k, s, p: 2 * largest_stable_lr(x, k, s, p)) is False
-    assert "wrong" in capsys.readouterr().out
-
-
 def test_gd_direction_losses_equals_explicit_gradient_descent():
     rng = np.random.default_rng(1)
     M = rng.standard_normal((5, 5))
@@ -106,54 +84,18 @@ def test_gd_direction_losses_equals_explicit_gradient_descent():
         e = theta - theta_star
         losses.append(0.5 * e @ H @ e)
         theta = theta - lr * H @ e
-    parts = gd_direction_losses(lam, V.T @ (theta0 - theta_star), lr, 30)
+    parts = cl.curvature.gd_direction_losses(lam, V.T @ (theta0 - theta_star), lr, 30)
     assert parts.shape == (31, 5)
     np.testing.assert_allclose(parts.sum(axis=1), losses, rtol=1e-10)
 
 
 def test_gd_direction_losses_stops_diverging_runs():
     lam, c0 = np.array([1.0, 10.0]), np.array([1.0, 1e-3])
-    parts = gd_direction_losses(lam, c0, lr=1.1 * 2 / 10.0, steps=400, stop_factor=1e6)
+    parts = cl.curvature.gd_direction_losses(lam, c0, lr=1.1 * 2 / 10.0, steps=400, stop_factor=1e6)
     total = parts.sum(axis=1)
     stop = np.flatnonzero(np.isnan(total))
     assert stop.size and np.all(np.isnan(total[stop[0] :]))
     assert total[stop[0] - 1] > 1e6 * total[0] >= np.nanmax(total[: stop[0] - 1])
     assert total[3] < total[0]  # first descends ...
-    converged = gd_direction_losses(lam, c0, lr=0.9 * 2 / 10.0, steps=400)
+    converged = cl.curvature.gd_direction_losses(lam, c0, lr=0.9 * 2 / 10.0, steps=400)
     assert not np.isnan(converged).any() and converged[-1].sum() < 1e-6 * converged[0].sum()
-
-
-def test_step_size_explorer_updates_in_place():
-    lam = np.array([3.0, 1.0, 50.0])
-    c0 = np.array([0.5, -0.2, 0.01])
-    fig, update = step_size_explorer(lam, c0, steps=100)
-    ax0, ax1 = fig.axes
-    lines = ax1.get_lines()
-    update(ratio=0.9)
-    assert all(p.get_height() < 1 for p in ax0.patches)
-    stable = lines[0].get_ydata().copy()
-    update(ratio=1.1)
-    heights = [p.get_height() for p in ax0.patches]
-    assert heights[-1] == pytest.approx(1.2)  # the steepest (last after sorting) direction: |1 - 1.1·2|
-    assert all(h < 1 for h in heights[:-1])
-    assert fig.axes == [ax0, ax1] and ax1.get_lines() == lines  # same artists, no rebuild
-    assert not np.allclose(stable, lines[0].get_ydata(), equal_nan=True)
-    ms = cl.widgets.redraw_ms(fig, update, [{"ratio": 0.8}, {"ratio": 1.2}], repeats=1)
-    assert 0 < ms < 5000
-    plt.close(fig)
-
-
-def test_gradcheck_maps_panels_and_difference():
-    rng = np.random.default_rng(0)
-    a, n = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
-    fig = cl.plots.gradcheck_maps(a, n, "test", extra={"count": np.ones((3, 4))})
-    images = [ax.images[0] for ax in fig.axes if ax.images and ax.get_title()]
-    assert len(images) == 4
-    np.testing.assert_allclose(images[2].get_array(), a - n)
-    lim = max(np.abs(a).max(), np.abs(n).max())
-    assert images[0].get_clim() == pytest.approx((-lim, lim)) == images[1].get_clim()
-    lo, hi = images[2].get_clim()
-    assert lo == -hi
-    plt.close(fig)
-    with pytest.raises(ValueError, match="one shape"):
-        cl.plots.gradcheck_maps(a, n[:2], "bad")

@@ -1,9 +1,9 @@
 """The images/ generator: every README figure, computed by cnnlib, byte-for-byte reproducible.
 
-Run ``python -m cnnlib.figures images/`` (or ``make images``) to regenerate them all.
+Run ``python -m cnnlib.course.images images/`` (or ``make images``) to regenerate them all.
 Each figure is computed with the library (``cl.pad``, ``cl.dilate``, ``cl.rot180``,
 ``cl.conv2d_forward``, ``cl.conv2d_backward``, the pooling functions, ``cl.fit``) and
-drawn with ``cnnlib.plots``, so a picture can never disagree with the code: where a
+drawn with ``cnnlib.course.draw``, so a picture can never disagree with the code: where a
 figure shows a hand-style computation, it is checked against the library before saving.
 
 Reproducibility: fixed seeds, the Agg backend, a fixed dpi and no metadata (no
@@ -28,13 +28,14 @@ from matplotlib.animation import PillowWriter  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
-from . import plots, reference  # noqa: E402
-from .conv import conv2d_backward, conv2d_forward, dilate, pad, rot180  # noqa: E402
-from .layers import Conv2D  # noqa: E402
-from .losses import mse_loss  # noqa: E402
-from .model import SGD, Sequential, fit  # noqa: E402
-from .pool import avgpool2d_backward, maxpool2d_backward, maxpool2d_forward  # noqa: E402
-from .shapes import conv_output_size  # noqa: E402
+from .. import reference  # noqa: E402
+from ..conv import conv2d_backward, conv2d_forward, dilate, pad, rot180  # noqa: E402
+from ..layers import Conv2D  # noqa: E402
+from ..losses import mse_loss  # noqa: E402
+from ..model import SGD, Sequential, fit  # noqa: E402
+from ..pool import avgpool2d_backward, maxpool2d_backward, maxpool2d_forward  # noqa: E402
+from ..shapes import conv_output_size  # noqa: E402
+from . import draw  # noqa: E402
 
 DPI = 100
 GIF_MS_PER_FRAME = 900
@@ -82,7 +83,7 @@ def conv_sliding_gif(path):
     """Animated GIF: the 3x3 kernel slides over the zero-padded 5x5 input with stride 2.
 
     One frame per output position (Ho·Wo frames); each frame shows the window on the padded
-    input (``plots.sliding_picture``), the kernel, and the output filled in so far, with the
+    input (``draw.sliding_picture``), the kernel, and the output filled in so far, with the
     value of the new entry computed by ``cl.conv2d_forward``.
     """
     x, w, _ = _example()
@@ -93,9 +94,9 @@ def conv_sliding_gif(path):
     gs = fig.add_gridspec(1, 3, width_ratios=[1.25, 0.75, 1.0], wspace=0.55)
     fig.subplots_adjust(left=0.06, right=0.94, top=0.82, bottom=0.2)
     ax_in, ax_w, ax_out = (fig.add_subplot(gs[0, i]) for i in range(3))
-    plots.heatmap(w, "kernel w", ax_w, xlabel="kernel column n", ylabel="kernel row m", cbar_label="weight")
-    lim = plots.symmetric_limit(y)
-    im = plots.heatmap(
+    draw.heatmap(w, "kernel w", ax_w, xlabel="kernel column n", ylabel="kernel row m", cbar_label="weight")
+    lim = draw.symmetric_limit(y)
+    im = draw.heatmap(
         np.full_like(y, np.nan),
         "output y = pad(x, p) ★ w",
         ax_out,
@@ -112,7 +113,7 @@ def conv_sliding_gif(path):
         for i in range(Ho):
             for j in range(Wo):
                 ax_in.clear()
-                plots.sliding_picture(H_EX, H_EX, K_EX, S_EX, P_EX, (i, j), ax=ax_in, values=x)
+                draw.sliding_picture(H_EX, H_EX, K_EX, S_EX, P_EX, (i, j), ax=ax_in, values=x)
                 window = xp[i * S_EX : i * S_EX + K_EX, j * S_EX : j * S_EX + K_EX]
                 assert np.isclose((window * w).sum(), y[i, j])
                 shown = np.full_like(y, np.nan)
@@ -151,9 +152,9 @@ def delta_dilation(path):
     dil = dilate(delta, S_EX)
     full = pad(dil, K_EX - 1)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [3, 5, 9]})
-    lim = plots.symmetric_limit(delta)
-    plots.heatmap(delta, "δ = ∂E/∂y", axes[0], vmax=lim, xlabel="output column j", ylabel="output row i")
-    plots.heatmap(
+    lim = draw.symmetric_limit(delta)
+    draw.heatmap(delta, "δ = ∂E/∂y", axes[0], vmax=lim, xlabel="output column j", ylabel="output row i")
+    draw.heatmap(
         dil,
         f"dilate(δ, s={S_EX})",
         axes[1],
@@ -161,7 +162,7 @@ def delta_dilation(path):
         xlabel="column where the window starts",
         ylabel="row where the window starts",
     )
-    plots.heatmap(
+    draw.heatmap(
         full,
         f"pad(dilate(δ), k−1={K_EX - 1})",
         axes[2],
@@ -199,19 +200,17 @@ def input_gradient_rot180(path):
     fig = plt.figure(figsize=(15, 4.8))
     gs = fig.add_gridspec(1, 5, width_ratios=[9, 3, 3, 7, 5])
     axes = [fig.add_subplot(gs[0, i]) for i in range(5)]
-    lim = plots.symmetric_limit(delta)
-    plots.heatmap(
-        full, "pad(dilate(δ), k−1)", axes[0], vmax=lim, annotate=True, xlabel="column", ylabel="row"
-    )
+    lim = draw.symmetric_limit(delta)
+    draw.heatmap(full, "pad(dilate(δ), k−1)", axes[0], vmax=lim, annotate=True, xlabel="column", ylabel="row")
     _box(axes[0], u, v, K_EX, K_EX)
-    plots.heatmap(w, "w", axes[1], xlabel="n", ylabel="m")
-    plots.heatmap(rot180(w), "rot180(w)", axes[2], xlabel="n", ylabel="m")
+    draw.heatmap(w, "w", axes[1], xlabel="n", ylabel="m")
+    draw.heatmap(rot180(w), "rot180(w)", axes[2], xlabel="n", ylabel="m")
     _box(axes[2], 0, 0, K_EX, K_EX)
-    glim = plots.symmetric_limit(dxp)
-    plots.heatmap(dxp, "∂E/∂x_p  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
+    glim = draw.symmetric_limit(dxp)
+    draw.heatmap(dxp, "∂E/∂x_p  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
     _box(axes[3], u, v, 1, 1)
     _box(axes[3], P_EX, P_EX, H_EX, H_EX, color="0.2", lw=1.5)
-    plots.heatmap(dx, f"∂E/∂x = crop p={P_EX}", axes[4], vmax=glim, xlabel="column j", ylabel="row i")
+    draw.heatmap(dx, f"∂E/∂x = crop p={P_EX}", axes[4], vmax=glim, xlabel="column j", ylabel="row i")
     fig.suptitle(
         f"∂E/∂x as a full cross-correlation: the red window ★ rot180(w) gives ∂E/∂x_p[{u}, {v}] "
         f"= {dxp[u, v]:g}; cropping the padding gives ∂E/∂x",
@@ -238,10 +237,10 @@ def weight_gradient(path):
     assert np.allclose(dw, dw_lib[0, 0], rtol=0, atol=1e-12)
     m, n = 1, 2
     fig, axes = plt.subplots(1, 3, figsize=(12.5, 4.4), gridspec_kw={"width_ratios": [5, 3, 3]})
-    plots.heatmap(x, "input x", axes[0], signed=False, cbar_label="x")
+    draw.heatmap(x, "input x", axes[0], signed=False, cbar_label="x")
     _box(axes[0], m, n, 3, 3)
-    plots.heatmap(delta, "δ = ∂E/∂y", axes[1], xlabel="output column j", ylabel="output row i")
-    plots.heatmap(dw, "∂E/∂w = x ★ δ", axes[2], xlabel="kernel column n", ylabel="kernel row m")
+    draw.heatmap(delta, "δ = ∂E/∂y", axes[1], xlabel="output column j", ylabel="output row i")
+    draw.heatmap(dw, "∂E/∂w = x ★ δ", axes[2], xlabel="kernel column n", ylabel="kernel row m")
     _box(axes[2], m, n, 1, 1)
     fig.suptitle(
         f"Weight gradient: ∂E/∂w[m, n] = Σ_ij δ[i, j] · x[i + m, j + n]; red: (m, n) = ({m}, {n}) "
@@ -281,10 +280,10 @@ def multichannel_weight_gradient(path):
         fontsize=11,
         transform=axes[0, 0].transAxes,
     )
-    xl, dl, wl = plots.symmetric_limit(x), plots.symmetric_limit(delta), plots.symmetric_limit(dw)
+    xl, dl, wl = draw.symmetric_limit(x), draw.symmetric_limit(delta), draw.symmetric_limit(dw)
 
     def show(ax, a, lim, title, xlabel, ylabel):
-        im = ax.imshow(a, cmap=plots.SIGNED_CMAP, vmin=-lim, vmax=lim)
+        im = ax.imshow(a, cmap=draw.SIGNED_CMAP, vmin=-lim, vmax=lim)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -330,7 +329,7 @@ def stride_coverage(path):
         maps[f"k={k}, s={s}: {note}"] = dx[0, 0]
     fig, axes = plt.subplots(1, len(maps), figsize=(13.5, 4.8))
     for ax, (title, m) in zip(axes, maps.items(), strict=True):
-        im = plots.heatmap(
+        im = draw.heatmap(
             m, title, ax, signed=False, vmax=m.max(), fmt="{:.0f}", cbar_label="windows covering"
         )
         im.colorbar.set_ticks(range(int(m.max()) + 1))
@@ -358,7 +357,7 @@ def pooling_routing(path):
     y = maxpool2d_forward(x[None, None], 2)[0, 0]
     fig, axes = plt.subplots(1, 4, figsize=(15, 4.3), gridspec_kw={"width_ratios": [4, 2.4, 4, 4]})
     winners = []
-    plots.heatmap(x, "input x (2×2 windows)", axes[0], signed=False, fmt="{:.0f}", cbar_label="x")
+    draw.heatmap(x, "input x (2×2 windows)", axes[0], signed=False, fmt="{:.0f}", cbar_label="x")
     for a in (0, 2):
         for b in (0, 2):
             _box(axes[0], a, b, 2, 2, color="0.1", lw=1.5)
@@ -366,14 +365,14 @@ def pooling_routing(path):
             r, c = np.unravel_index(np.argmax(win), win.shape)
             winners.append((a + r, b + c))
             _box(axes[0], a + r, b + c, 1, 1)
-    lim = plots.symmetric_limit(delta, dx_max)
-    plots.heatmap(
+    lim = draw.symmetric_limit(delta, dx_max)
+    draw.heatmap(
         delta, "δ at the pool output", axes[1], vmax=lim, xlabel="output column j", ylabel="output row i"
     )
-    plots.heatmap(dx_max, "∂E/∂x, max pooling", axes[2], vmax=lim, cbar_label="∂E/∂x")
+    draw.heatmap(dx_max, "∂E/∂x, max pooling", axes[2], vmax=lim, cbar_label="∂E/∂x")
     for r, c in winners:
         _box(axes[2], r, c, 1, 1)
-    plots.heatmap(dx_avg, "∂E/∂x, average pooling", axes[3], vmax=lim, cbar_label="∂E/∂x")
+    draw.heatmap(dx_avg, "∂E/∂x, average pooling", axes[3], vmax=lim, cbar_label="∂E/∂x")
     for ax in axes[2:]:
         for a in (0, 2):
             for b in (0, 2):
@@ -411,15 +410,15 @@ def training_loss(path):
     fig = plt.figure(figsize=(14, 4.2), layout="constrained")
     gs = fig.add_gridspec(1, 4, width_ratios=[2.0, 1, 1, 1])
     ax = fig.add_subplot(gs[0, 0])
-    plots.loss_curve(hist, f"Training loss (mse, SGD, lr {lr:g}, batch {batch})", ax)
+    draw.loss_curve(hist, f"Training loss (mse, SGD, lr {lr:g}, batch {batch})", ax)
     ax.axhline(floor, color="0.3", ls="--", lw=1, label=f"E of the true kernel (noise σ={noise:g})")
     ax.legend()
-    lim = plots.symmetric_limit(w_true)
+    lim = draw.symmetric_limit(w_true)
     kw = {"vmax": lim, "xlabel": "kernel column n", "ylabel": "kernel row m", "fmt": "{:.2f}"}
-    plots.heatmap(w0[0, 0], "initial w", fig.add_subplot(gs[0, 1]), **kw)
+    draw.heatmap(w0[0, 0], "initial w", fig.add_subplot(gs[0, 1]), **kw)
     # rounded for display only (no "-0.00")
-    plots.heatmap(np.round(w_fit[0, 0], 2) + 0.0, "learned w", fig.add_subplot(gs[0, 2]), **kw)
-    plots.heatmap(w_true[0, 0], "true w (Sobel / 4)", fig.add_subplot(gs[0, 3]), **kw)
+    draw.heatmap(np.round(w_fit[0, 0], 2) + 0.0, "learned w", fig.add_subplot(gs[0, 2]), **kw)
+    draw.heatmap(w_true[0, 0], "true w (Sobel / 4)", fig.add_subplot(gs[0, 3]), **kw)
     err = float(np.max(np.abs(w_fit - w_true)))
     fig.suptitle(
         f"Learning a known kernel from {len(X)} noisy input/target pairs made with it: "
@@ -460,7 +459,7 @@ def step_size_bound(path):
             opt.step()
         histories[f"lr = {f:g} × 2/λ_max"] = losses
     fig, ax = plt.subplots(figsize=(8.5, 5))
-    plots.loss_curve(histories, f"Full-batch gradient descent; the bound 2/λ_max = {bound:.4f}", ax)
+    draw.loss_curve(histories, f"Full-batch gradient descent; the bound 2/λ_max = {bound:.4f}", ax)
     rising = np.asarray(histories["lr = 1.02 × 2/λ_max"])
     t = int(np.argmin(rising))
     ax.annotate(
@@ -495,9 +494,9 @@ def im2col(path):
     fig, axes = plt.subplots(
         1, 4, figsize=(14, 5), layout="constrained", gridspec_kw={"width_ratios": [4, 3, 1.6, 3]}
     )
-    plots.heatmap(x, "input x", axes[0], signed=False, fmt="{:.0f}", cbar_label="x")
+    draw.heatmap(x, "input x", axes[0], signed=False, fmt="{:.0f}", cbar_label="x")
     _box(axes[0], 1, 2, 2, 2)
-    plots.heatmap(
+    draw.heatmap(
         cols,
         "windows (im2col)",
         axes[1],
@@ -510,14 +509,12 @@ def im2col(path):
     axes[1].set_xticks(range(4), [f"({m},{n})" for m in range(2) for n in range(2)])
     axes[1].set_yticks(range(9), [f"({i},{j})" for i in range(3) for j in range(3)])
     _box(axes[1], 5, 0, 1, 4)
-    plots.heatmap(
+    draw.heatmap(
         w.reshape(4, 1), "w as a column", axes[2], fmt="{:.0f}", xlabel="", ylabel="kernel offset (m, n)"
     )
     axes[2].set_xticks([])
     axes[2].set_yticks(range(4), [f"({m},{n})" for m in range(2) for n in range(2)])
-    plots.heatmap(
-        y, "y = windows @ w", axes[3], fmt="{:.0f}", xlabel="output column j", ylabel="output row i"
-    )
+    draw.heatmap(y, "y = windows @ w", axes[3], fmt="{:.0f}", xlabel="output column j", ylabel="output row i")
     _box(axes[3], 1, 2, 1, 1)
     fig.suptitle(
         "Fast convolution: every window becomes a row, and one matrix product replaces the loops "
@@ -573,7 +570,7 @@ def generate(outdir, names=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlib.figures", description="Regenerate the course's figures."
+        prog="python -m cnnlib.course.images", description="Regenerate the course's figures."
     )
     parser.add_argument("outdir", nargs="?", default="images", help="output folder (default: images)")
     parser.add_argument("--only", nargs="*", choices=sorted(FIGURES), help="write only these files")

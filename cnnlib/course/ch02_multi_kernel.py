@@ -1,0 +1,179 @@
+"""Notebook 02, many kernels and channels: channel heatmaps, the δ-spike explorer, checkers.
+
+Used by notebooks/02_multi_kernel.ipynb.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import conv
+from .draw import fix_layout, heatmaps
+from .grading import check
+
+
+def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **kw):
+    """One labelled heatmap per channel of a (K, H, W) array, in a row.
+
+    Parameters
+    ----------
+    a : ndarray of shape (K, H, W)
+        E.g. δ (D, Ho, Wo) or ∂E/∂x (C, H, W) of one example.
+    name : str
+        Panel titles read "{name}[{index} = k]".
+    index : str
+        Name of the channel index ("d" for kernels, "c" for input channels).
+    shared_scale : bool
+        One colour limit for all panels, so that magnitudes compare (default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 3:
+        raise ValueError(f"channel_heatmaps needs a (K, H, W) array, got shape {a.shape}")
+    panels = {f"{name}[{index} = {k}]": a[k] for k in range(a.shape[0])}
+    return heatmaps(panels, suptitle, shared_scale=shared_scale, **kw)
+
+
+def delta_spike_explorer(x, w, figsize=(13, 3.9)):
+    """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
+
+    Three panels: δ[d] with its one non-zero entry; ∂E/∂w[d, c] for every input
+    channel c side by side (the window of x[c] that output (i, j) read); ∂E/∂x[c] for
+    every c side by side (the slice w[d, c] stamped on that window). The gradient
+    panels share one symmetric colour scale. Stride 1, no padding, one image.
+
+    Parameters
+    ----------
+    x : ndarray of shape (C, H, W)
+    w : ndarray of shape (D, C, kh, kw)
+    figsize : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    update : callable(d, i, j)
+        Moves the 1 to kernel d, output position (i, j) (clamped to the valid range)
+        and redraws with ``set_data`` / ``set_clim``; returns the (d, i, j) it drew.
+
+    Notes
+    -----
+    ∂E/∂w[d', c] = x[c] ★ δ[d'] is the window x[c, i:i+kh, j:j+kw] for d' = d and zero
+    for every other kernel; ∂E/∂x[c] = Σ_d' pad(δ[d']) ★ rot180(w[d', c]) is w[d, c]
+    placed at rows i..i+kh−1, columns j..j+kw−1. The channels are tiled into one
+    image per panel (NaN columns between them) because every extra Axes with its
+    tick labels costs more redraw time than the pixels do.
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from ..conv import conv2d_backward
+    from .draw import SIGNED_CMAP, symmetric_limit
+
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    (C, H, W), (D, _, kh, kw) = x.shape, w.shape
+    Ho, Wo = H - kh + 1, W - kw + 1
+
+    def tile(maps):  # (C, h, w) -> (h, C·w + C − 1) with NaN columns between the channels
+        h, wd = maps.shape[1:]
+        out = np.full((h, C * (wd + 1) - 1), np.nan)
+        for c in range(C):
+            out[:, c * (wd + 1) : c * (wd + 1) + wd] = maps[c]
+        return out
+
+    cmap = plt.get_cmap(SIGNED_CMAP).with_extremes(bad="0.85")
+    fig, axes = plt.subplots(1, 3, figsize=figsize, width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
+    im_delta = axes[0].imshow(np.zeros((Ho, Wo)), cmap=cmap, vmin=-1, vmax=1)
+    fig.colorbar(im_delta, ax=axes[0], fraction=0.046, pad=0.04, ticks=[-1, 0, 1], label="δ")
+    im_dw = axes[1].imshow(tile(np.zeros((C, kh, kw))), cmap=cmap)
+    im_dx = axes[2].imshow(tile(np.zeros((C, H, W))), cmap=cmap)
+    cb = fig.colorbar(im_dx, ax=axes[2], fraction=0.046, pad=0.04, label="∂E/∂w, ∂E/∂x (shared)")
+    cb.locator = MaxNLocator(nbins=4)
+    axes[0].set_xlabel("column j")
+    axes[0].set_ylabel("row i")
+    axes[1].set_xlabel("kernel column n, per channel c")
+    axes[1].set_ylabel("kernel row m")
+    axes[2].set_xlabel("column, per channel c")
+    axes[2].set_ylabel("row")
+    for ax, wd in ((axes[1], kw), (axes[2], W)):
+        ax.set_xticks([c * (wd + 1) + (wd - 1) / 2 for c in range(C)], [f"c = {c}" for c in range(C)])
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    suptitle = fig.suptitle("")
+    fix_layout(fig)
+
+    def update(d, i, j):
+        d, i, j = min(max(int(d), 0), D - 1), min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Wo - 1)
+        delta = np.zeros((1, D, Ho, Wo))
+        delta[0, d, i, j] = 1.0
+        dx, dw, _ = conv2d_backward(delta, x[None], w)
+        im_delta.set_data(delta[0, d])
+        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})")
+        lim = symmetric_limit(dw[d], dx[0])
+        im_dw.set_data(tile(dw[d]))
+        im_dw.set_clim(-lim, lim)
+        axes[1].set_title(f"∂E/∂w[{d}, c] = x[c, {i}:{i + kh}, {j}:{j + kw}]")
+        im_dx.set_data(tile(dx[0]))
+        im_dx.set_clim(-lim, lim)
+        axes[2].set_title(f"∂E/∂x[c]: w[{d}, c] stamped at rows {i}..{i + kh - 1}, columns {j}..{j + kw - 1}")
+        suptitle.set_text(f"δ = 1 at kernel d = {d}, output ({i}, {j}); the other kernels' ∂E/∂w are 0")
+        return d, i, j
+
+    return fig, update
+
+
+def _multi_kernel_cases(seed, kinds):
+    """One image's (x, w, δ) with C input channels and D kernels; C ≠ D in most cases."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for C, D, H, W, kh, kw in [
+        (1, 2, 3, 3, 2, 2),
+        (3, 2, 5, 4, 3, 2),
+        (2, 4, 4, 6, 1, 3),
+        (3, 3, 4, 4, 2, 3),
+    ]:
+        x = rng.standard_normal((C, H, W))
+        w = rng.standard_normal((D, C, kh, kw))
+        delta = rng.standard_normal((D, H - kh + 1, W - kw + 1))
+        cases.append({"x": x, "w": w, "delta": delta})
+    return [tuple(c[k] for k in kinds) for c in cases]
+
+
+def _multi_dw_expected(x, delta):
+    (C, H, W), (D, Ho, Wo) = x.shape, delta.shape
+    w = np.zeros((D, C, H - Ho + 1, W - Wo + 1))  # the values of w do not enter ∂E/∂w
+    return conv.conv2d_backward(delta[None], x[None], w)[1]
+
+
+def _multi_dx_expected(delta, w):
+    (Ho, Wo), (C, kh, kw) = delta.shape[1:], w.shape[1:]
+    x = np.zeros((1, C, Ho + kh - 1, Wo + kw - 1))  # the values of x do not enter ∂E/∂x
+    return conv.conv2d_backward(delta[None], x, w)[0][0]
+
+
+def check_multi_kernel_dw(fn, seed=0):
+    """Exercise: fn(x, delta) -> ∂E/∂w of a layer with C channels and D kernels, one image.
+
+    x (C, H, W), δ (D, Ho, Wo) -> ∂E/∂w (D, C, kh, kw) with kh = H − Ho + 1.
+    Expected: ∂E/∂w[d, c] = x[c] ★ δ[d], one 2-D cross-correlation per (d, c) pair.
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    return check(fn, _multi_dw_expected, _multi_kernel_cases(seed, ("x", "delta")), "dE/dw")
+
+
+def check_multi_kernel_dx(fn, seed=0):
+    """Exercise: fn(delta, w) -> ∂E/∂x of a layer with C channels and D kernels, one image.
+
+    δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1.
+    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]).
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    return check(fn, _multi_dx_expected, _multi_kernel_cases(seed, ("delta", "w")), "dE/dx")

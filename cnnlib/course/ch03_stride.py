@@ -1,0 +1,216 @@
+"""Notebook 03, stride: the stride explorer and the dilate / strided-gradient / coverage checkers.
+
+Used by notebooks/03_stride.ipynb.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import conv
+from ..shapes import (
+    conv_output_size,
+    coverage_map,
+)
+from .draw import fix_layout
+from .grading import check
+
+
+def stride_explorer(seed=0, figsize=(13, 4.2)):
+    """The stride explorer of notebook 03: three panels redrawn in place for any (H, k, s, p).
+
+    Panels: (a) the coverage map of the padded input (how many outputs read each
+    pixel; 0 = never read) with the window (receptive field) of the chosen output
+    y[row, col] in red and the real input inside the dashed square; (b) dilate(δ, s)
+    with the chosen output's entry outlined; (c) ∂E/∂x for that δ and a fixed random
+    kernel. δ and w are drawn from ``seed`` (the same numbers for the same
+    settings), so the picture is deterministic.
+
+    Parameters
+    ----------
+    seed : int
+    figsize : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        Square H×W inputs, k×k kernels.
+    update : callable(size, kernel, stride, padding, row=0, col=0)
+        Redraws every panel with ``set_data``, ``set_clim`` and ``set_bounds``; the
+        output index is clamped to the output. Returns the settings it drew, a dict
+        with "Ho" (output size), "r" ((H + 2p − k) mod s) and "zero_rows" (rows of
+        ∂E/∂x that no window reaches); "Ho" is None when the kernel does not fit.
+
+    Notes
+    -----
+    ∂E/∂x is the full cross-correlation of dilate(δ, s) with rot180(w), padded with
+    r zero rows and columns and cropped by p. Text is what a redraw mostly costs, so
+    the panels carry few tick labels. Derived in notebooks/03_stride.ipynb.
+    """
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    from ..conv import conv2d_backward, dilate
+    from ..shapes import coverage_map
+    from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
+
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=figsize)
+    blank = np.full((1, 1), np.nan)
+    im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
+    cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
+    window = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=3)
+    inside = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="w", lw=1.5, ls="--")
+    ax_cov.add_patch(window)
+    ax_cov.add_patch(inside)
+    im_dil = ax_dil.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
+    cb_dil = fig.colorbar(im_dil, ax=ax_dil, fraction=0.046, pad=0.04, label="δ")
+    entry = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", lw=2.5)
+    ax_dil.add_patch(entry)
+    im_dx = ax_dx.imshow(blank, cmap=SIGNED_CMAP, vmin=-1, vmax=1)
+    cb_dx = fig.colorbar(im_dx, ax=ax_dx, fraction=0.046, pad=0.04, label="∂E/∂x")
+    for cb in (cb_cov, cb_dil, cb_dx):
+        cb.locator = MaxNLocator(nbins=4, integer=cb is cb_cov)
+    labels = [
+        (ax_cov, "column of the padded input", "row of the padded input"),
+        (ax_dil, "column of dilate(δ)", "row of dilate(δ)"),
+        (ax_dx, "input column v", "input row u"),
+    ]
+    for ax, xl, yl in labels:
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    suptitle = fig.suptitle("")
+    fix_layout(fig, rect=(0, 0, 1, 0.95))
+
+    def show(im, a, ax):
+        h, w = a.shape
+        im.set_data(a)
+        im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+
+    def update(size, kernel, stride, padding, row=0, col=0):
+        H, k, s, p = int(size), int(kernel), int(stride), int(padding)
+        Hp = H + 2 * p
+        if k > Hp:
+            for im, ax in ((im_cov, ax_cov), (im_dil, ax_dil), (im_dx, ax_dx)):
+                show(im, blank, ax)
+                ax.set_title("")
+            for patch in (window, inside, entry):
+                patch.set_visible(False)
+            suptitle.set_text(f"H={H}, k={k}, p={p}: the kernel does not fit ({H} + 2·{p} < {k})")
+            return {"Ho": None, "r": None, "zero_rows": None}
+        Ho = (Hp - k) // s + 1
+        r = (Hp - k) % s
+        i, j = min(int(row), Ho - 1), min(int(col), Ho - 1)
+
+        cov = coverage_map(H, H, k, s, p, padded=True)
+        inner = cov[p : p + H, p : p + H]
+        show(im_cov, cov.astype(float), ax_cov)
+        im_cov.set_clim(0, max(1, int(cov.max())))
+        window.set_bounds(j * s - 0.5, i * s - 0.5, k, k)
+        inside.set_bounds(p - 0.5, p - 0.5, H, H)
+        window.set_visible(True)
+        inside.set_visible(p > 0)
+        ax_cov.set_title(f"(a) coverage {int(inner.min())}..{int(inner.max())}; red: window of y[{i}, {j}]")
+
+        rng = np.random.default_rng(seed)
+        delta = rng.standard_normal((Ho, Ho))
+        w = np.random.default_rng(seed + k).standard_normal((k, k))
+        dil = dilate(delta, s)
+        show(im_dil, dil, ax_dil)
+        lim = symmetric_limit(dil)
+        im_dil.set_clim(-lim, lim)
+        entry.set_bounds(j * s - 0.5, i * s - 0.5, 1, 1)
+        entry.set_visible(True)
+        ax_dil.set_title(f"(b) dilate(δ, {s}): {Ho}×{Ho} → {dil.shape[0]}×{dil.shape[1]}")
+
+        dx = conv2d_backward(delta[None, None], np.zeros((1, 1, H, H)), w[None, None], s, p)[0][0, 0]
+        show(im_dx, dx, ax_dx)
+        lim = symmetric_limit(dx)
+        im_dx.set_clim(-lim, lim)
+        zero_rows = int(np.sum(inner.sum(axis=1) == 0))  # rows no window reads
+        ax_dx.set_title(f"(c) ∂E/∂x {H}×{H}: {zero_rows} zero rows and columns")
+        uneven = "" if k % s == 0 else f", k mod s = {k % s}: uneven"
+        head = f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}"
+        suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
+        return {"Ho": Ho, "r": r, "zero_rows": zero_rows}
+
+    return fig, update
+
+
+def _strided_cases(seed):
+    """2-D (x, w, δ, s, p) with k < s, k = s, k > s, k a multiple of s or not, and r ≠ 0."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for H, W, kh, kw, s, p in [
+        (5, 5, 2, 2, 2, 0),  # k = s, one unused row and column (r = 1)
+        (7, 6, 3, 2, 2, 0),  # k = 3 not a multiple of s = 2: overlapping windows
+        (7, 8, 2, 1, 3, 0),  # s > k: rows between windows
+        (6, 7, 4, 3, 2, 1),  # padding, non-square kernel
+        (5, 4, 1, 3, 3, 2),  # 1-row kernel, p > r
+    ]:
+        Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
+        x = rng.standard_normal((H, W))
+        w = rng.standard_normal((kh, kw))
+        delta = rng.standard_normal((Ho, Wo))
+        cases.append({"x": x, "w": w, "delta": delta, "s": s, "p": p})
+    return cases
+
+
+def _strided_dw_expected(x, delta, k, s):
+    kh, kw = (k, k) if np.ndim(k) == 0 else k
+    return conv.conv2d_backward(delta[None, None], x[None, None], np.zeros((1, 1, kh, kw)), s)[1][0, 0]
+
+
+def _strided_dx_expected(delta, w, H, W, s, p):
+    x = np.zeros((1, 1, H, W))
+    return conv.conv2d_backward(delta[None, None], x, w[None, None], s, p)[0][0, 0]
+
+
+def check_dilate(fn, seed=0):
+    """Exercise: fn(delta, s) -> δ (Ho, Wo) with s − 1 zeros between neighbouring entries.
+
+    Expected shape ((Ho − 1)·s + 1, (Wo − 1)·s + 1), like ``cnnlib.dilate``.
+    Derived in notebooks/03_stride.ipynb.
+    """
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.standard_normal(shape), s) for shape, s in [((2, 2), 2), ((3, 2), 3), ((1, 4), 2), ((3, 3), 1)]
+    ]
+    return check(fn, conv.dilate, cases, "dilate")
+
+
+def check_strided_dw(fn, seed=0):
+    """Exercise: fn(x, delta, k, s) -> ∂E/∂w (kh, kw) of a strided correlation, no padding.
+
+    x (H, W), δ (Ho, Wo), k the pair (kh, kw), stride s. Expected: the input cut to
+    (Ho − 1)·s + k rows and columns, cross-correlated with dilate(δ, s).
+    Derived in notebooks/03_stride.ipynb.
+    """
+    cases = [(c["x"], c["delta"], c["w"].shape, c["s"]) for c in _strided_cases(seed) if c["p"] == 0]
+    return check(fn, _strided_dw_expected, cases, "strided dE/dw")
+
+
+def check_strided_dx(fn, seed=0):
+    """Exercise: fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W) of a strided, padded correlation.
+
+    δ (Ho, Wo), w (kh, kw). Expected: pad(dilate(δ, s), k − 1) ★ rot180(w), then r zero
+    rows/columns appended (r = (H + 2p − k) mod s) and p cropped from each side.
+    Derived in notebooks/03_stride.ipynb.
+    """
+    cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
+    return check(fn, _strided_dx_expected, cases, "strided dE/dx")
+
+
+def check_coverage(fn):
+    """Exercise: fn(n, k, s, p) -> int array (n,): how many windows read each input position.
+
+    One axis of ``cnnlib.shapes.coverage_map`` (the 2-D map is the outer product of
+    the row and the column counts). Derived in notebooks/03_stride.ipynb.
+    """
+
+    cases = [(7, 3, 2, 0), (8, 4, 2, 1), (7, 2, 3, 0), (9, 3, 3, 1), (6, 5, 2, 2), (5, 1, 1, 0)]
+    return check(fn, lambda n, k, s, p: coverage_map(n, 1, (k, 1), (s, 1), (p, 0))[:, 0], cases, "coverage")

@@ -1,0 +1,368 @@
+"""Notebook 05, pooling and a full CNN: channel and digit grids, confusion matrix, training curves,
+the pool-routing figure and the pooling / kernel-and-bias checkers.
+
+Used by notebooks/05_pooling_and_a_full_cnn.ipynb.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import conv
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
+from .grading import check
+
+
+def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabel="column j", ylabel="row i"):
+    """A grid of heatmaps: one row per named (C, H, W) array, one column per channel.
+
+    Parameters
+    ----------
+    rows : dict of str -> ndarray of shape (C, H, W)
+        E.g. {"δ after the pool": (3, 12, 12), "δ routed back": (3, 24, 24)}; every
+        array has the same C, the sizes may differ from row to row. The name labels
+        the row (left of its first panel); keep it short (about 25 characters).
+    suptitle : str or None
+    signed : bool or list of bool
+        Per row: diverging colormap with symmetric limits (δ, gradients) or viridis.
+    index : str
+        Name of the channel index in the panel titles.
+    size : float
+        Inches per panel.
+    xlabel, ylabel : str
+        Axis labels (e.g. "kernel column n" for kernels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One colour scale and one colour bar per row (so the channels of a row compare).
+
+    Notes
+    -----
+    Used to follow δ backwards through a network, one layer per row.
+    Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    items = [(name, np.asarray(a, dtype=float)) for name, a in rows.items()]
+    for name, a in items:
+        if a.ndim != 3:
+            raise ValueError(f"channel_grid needs (C, H, W) arrays, got {name!r} with shape {a.shape}")
+    C = items[0][1].shape[0]
+    if any(a.shape[0] != C for _, a in items):
+        raise ValueError(f"every row needs the same number of channels, got {[a.shape for _, a in items]}")
+    signs = list(signed) if isinstance(signed, (list, tuple)) else [signed] * len(items)
+    R = len(items)
+    height = size * R + 1.0
+    fig, axes = plt.subplots(R, C, figsize=(size * C + 2.2, height), squeeze=False)
+    # margins in inches (title on top, tick labels and x label below), whatever the number of rows
+    fig.subplots_adjust(left=0.14, right=0.95, top=1 - 0.6 / height, bottom=0.45 / height, hspace=0.35)
+    for r, ((name, a), sg) in enumerate(zip(items, signs, strict=True)):
+        lim = symmetric_limit(a)
+        for c in range(C):
+            ax = axes[r, c]
+            if sg:
+                im = ax.imshow(a[c], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+            else:
+                im = ax.imshow(a[c], cmap=UNSIGNED_CMAP, vmin=min(0.0, float(a.min())), vmax=float(a.max()))
+            ax.set_title(f"{index} = {c}  ({a.shape[1]}×{a.shape[2]})", fontsize=9)
+            # tick labels on the outer panels only: fewer texts, a faster figure
+            ax.tick_params(labelsize=7, labelleft=c == 0)
+            if c == 0:
+                ax.set_ylabel(f"{name}\n{ylabel}", fontsize=9)
+            if r == R - 1 or a.shape[1:] != items[r + 1][1].shape[1:]:
+                ax.set_xlabel(xlabel, fontsize=8)
+        fig.colorbar(im, ax=list(axes[r]), fraction=0.03, pad=0.02)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
+    """The first ``n`` images of a (N, 1, H, W) batch with their labels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, 1, H, W)
+        Intensities in [0, 1].
+    y : ndarray of int of shape (N,)
+    n : int
+        How many images (one row of up to 10, then more rows).
+    pred : ndarray of int of shape (N,) or None
+        Predicted labels, shown next to the true ones.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 4 or X.shape[1] != 1:
+        raise ValueError(f"digit_grid needs X of shape (N, 1, H, W), got {X.shape}")
+    n = min(n, len(X))
+    cols = min(n, 10)
+    nrows = -(-n // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(1.05 * cols + 1.4, 1.3 * nrows + 0.9), squeeze=False)
+    H, W = X.shape[2:]
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        im = ax.imshow(X[k, 0], cmap="gray_r", vmin=0, vmax=1)
+        label = f"label {y[k]}" if pred is None else f"{y[k]} → {pred[k]}"
+        ax.set_title(label, fontsize=9)
+    # only the first image carries axis labels and ticks (all share them)
+    first = axes[0, 0]
+    first.set_xticks([0, W - 1])
+    first.set_yticks([0, H - 1])
+    first.tick_params(labelsize=7)
+    first.set_xlabel("column j", fontsize=8)
+    first.set_ylabel("row i", fontsize=8)
+    fig.subplots_adjust(left=0.06, right=0.9, top=0.72, bottom=0.2, wspace=0.12, hspace=0.4)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="intensity")
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):
+    """Draw a confusion matrix with its counts printed in the cells.
+
+    Parameters
+    ----------
+    counts : ndarray of int of shape (K, K)
+        From ``confusion_counts``: rows true class, columns predicted class.
+    title : str
+        The accuracy (trace / total) is appended.
+    ax : matplotlib Axes or None
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    Off-diagonal counts (the mistakes) are printed in red. Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    counts = np.asarray(counts)
+    K = counts.shape[0]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 4.8))
+    im = ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1, int(counts.max())))
+    for (t, p), v in np.ndenumerate(counts):
+        if v:
+            dark = v > 0.6 * counts.max()
+            color = "w" if dark else ("tab:red" if t != p else "k")
+            ax.text(p, t, str(v), ha="center", va="center", fontsize=8, color=color)
+    acc = np.trace(counts) / max(1, counts.sum())
+    ax.set_title(f"{title}: accuracy {100 * acc:.1f}%")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_xticks(range(K))
+    ax.set_yticks(range(K))
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="number of test images")
+    return ax
+
+
+def training_curves(history, title="Training"):
+    """Loss (log scale) and accuracy per epoch, train and test side by side.
+
+    Parameters
+    ----------
+    history : dict of str -> list of float
+        "train_loss", "test_loss", "train_acc", "test_acc", one value per epoch
+        (measured on the whole set after the epoch; epoch 0 = before training).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 3.8))
+    epochs = np.arange(len(history["train_loss"]))
+    for key, style in (("train", "-o"), ("test", "-s")):
+        ax_l.plot(epochs, history[f"{key}_loss"], style, ms=3, label=key)
+        ax_a.plot(epochs, 100 * np.asarray(history[f"{key}_acc"]), style, ms=3, label=key)
+    ax_l.set_yscale("log")
+    ax_l.set_xlabel("epoch")
+    ax_l.set_ylabel("cross-entropy loss E (log scale)")
+    ax_l.set_title("loss")
+    ax_a.set_xlabel("epoch")
+    ax_a.set_ylabel("accuracy (%)")
+    ax_a.set_title(f"accuracy (final test: {100 * history['test_acc'][-1]:.1f}%)")
+    for ax in (ax_l, ax_a):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.83, bottom=0.14, wspace=0.25)
+    return fig
+
+
+def pool_routing_figure(x, size=2, stride=None):
+    """Where max and average pooling send δ back, for any window size and stride.
+
+    Every window gets δ = 1, so ∂E/∂x counts what each input pixel receives: for max
+    pooling the number of windows it wins, for average pooling Σ 1/(kh·kw) over the
+    windows that contain it. Overlapping windows (stride < size) make both add up.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+        The input (distinct values, so that every window has one winner).
+    size, stride : int
+        Initial square window and stride (None: stride = size).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Two panels. Left: ∂E/∂x of max pooling as colour, with the input values x printed
+        in the cells and the windows of outputs (0, 0) and (0, 1) outlined. Right: ∂E/∂x
+        of average pooling, its values printed.
+    update : callable(size=None, stride=None)
+        Redraws in place (set_data, set_clim, set_text); None keeps the previous value.
+        Returns (dx_max, dx_avg).
+
+    Notes
+    -----
+    ∂E/∂x[u, v] = Σ_{windows (i, j) that (u, v) wins} δ[i, j] (max) and
+    Σ_{windows containing (u, v)} δ[i, j]/(kh·kw) (average). Rows and columns no window
+    reaches (when (H − k) mod s ≠ 0) get 0. Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    from ..pool import avgpool2d_backward, maxpool2d_backward
+    from .draw import heatmap
+
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (H, W), got shape {x.shape}")
+    H, W = x.shape
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.4))
+    zeros = np.zeros_like(x)
+    im_max = heatmap(zeros, "max pool: ∂E/∂x (colour), x (numbers)", axes[0], signed=False, annotate=True,
+                     vmax=1, fmt="{:g}", cbar_label="windows won")  # fmt: skip
+    im_avg = heatmap(zeros, "average pool: ∂E/∂x", axes[1], signed=False, annotate=True, vmax=1,
+                     fmt="{:.2f}", cbar_label="Σ 1/(k·k) over its windows")  # fmt: skip
+    # few colour-bar ticks: every tick label is text to draw on each redraw
+    im_max.colorbar.locator = MaxNLocator(nbins=4, integer=True)
+    im_avg.colorbar.locator = MaxNLocator(nbins=3)
+    texts_max, texts_avg = list(axes[0].texts), list(axes[1].texts)
+    for txt, v in zip(texts_max, x.ravel(), strict=True):
+        txt.set_text(f"{v:g}")
+    win0 = axes[0].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=3))
+    win1 = axes[0].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:orange", lw=2.5, ls="--"))
+    title = fig.suptitle("")
+    state = {"size": int(size), "stride": int(size if stride is None else stride)}
+
+    def _recolour(im, texts, a):
+        hi = max(float(a.max()), 1e-12)
+        im.set_data(a)
+        im.set_clim(0, hi)
+        for txt, v in zip(texts, a.ravel(), strict=True):
+            txt.set_color("w" if v < 0.5 * hi else "k")  # viridis: dark at the low end
+
+    def update(size=None, stride=None):
+        if size is not None:
+            state["size"] = int(size)
+        if stride is not None:
+            state["stride"] = int(stride)
+        k, s = min(state["size"], H, W), state["stride"]
+        Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
+        ones = np.ones((1, 1, Ho, Wo))
+        dx_max = maxpool2d_backward(ones, x[None, None], k, s)[0, 0]
+        dx_avg = avgpool2d_backward(ones, x[None, None], k, s)[0, 0]
+        _recolour(im_max, texts_max, dx_max)
+        _recolour(im_avg, texts_avg, dx_avg)
+        for txt, v in zip(texts_avg, dx_avg.ravel(), strict=True):
+            txt.set_text("" if v == 0 else f"{v:.2f}")
+        for patch in (win0, win1):
+            patch.set_width(k)
+            patch.set_height(k)
+        win1.set_xy((s - 0.5, -0.5))
+        win1.set_visible(Wo > 1)
+        overlap = (
+            "overlapping windows: contributions add up"
+            if s < k
+            else ("windows tile the input" if s == k else "stride > size: some pixels are in no window")
+        )
+        unused = (H - k) % s
+        tail = f"; last {unused} row/column in no window" if unused and s <= k else ""
+        title.set_text(
+            f"window {k}×{k}, stride {s} → output {Ho}×{Wo}, δ = 1 for every window\n{overlap}{tail}\n"
+            "red: window of z[0, 0], orange: window of z[0, 1]"
+        )
+        return dx_max, dx_avg
+
+    update()
+    fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
+    return fig, update
+
+
+def random_pool_cases(seed=0, *, ties=True):
+    """(dy, x, size, stride) cases for pooling backward, small enough for loops.
+
+    They cover stride = size, overlapping windows (stride < size), stride > size with
+    leftover rows, non-square windows and (with ``ties``) inputs of small integers,
+    where windows hold several equal maxima (the first one in row-major order wins).
+    """
+    from ..shapes import check_pool_args
+
+    rng = np.random.default_rng(seed)
+    shapes = [((1, 1, 4, 4), 2, None), ((2, 2, 5, 5), 3, 1), ((1, 3, 7, 6), (2, 3), (3, 2)),
+              ((2, 1, 6, 6), 2, 1)]  # fmt: skip
+    cases = []
+    for k, (shape, size, stride) in enumerate(shapes):
+        if ties and k % 2 == 1:
+            x = rng.integers(0, 3, size=shape).astype(float)  # many equal maxima
+        else:
+            x = rng.standard_normal(shape)
+        out_shape = check_pool_args(x, size, stride)[3]
+        cases.append((rng.standard_normal(out_shape), x, size, stride))
+    return cases
+
+
+def check_maxpool_backward(fn, seed=0):
+    """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
+
+    Each window's δ goes to its maximum, the first one in row-major order on ties;
+    overlapping windows add up. Compared with ``cnnlib.maxpool2d_backward``.
+    """
+    from ..pool import maxpool2d_backward
+
+    return check(fn, maxpool2d_backward, random_pool_cases(seed), "maxpool backward")
+
+
+def check_avgpool_backward(fn, seed=0):
+    """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW)."""
+    from ..pool import avgpool2d_backward
+
+    return check(fn, avgpool2d_backward, random_pool_cases(seed, ties=False), "avgpool backward")
+
+
+def check_kernel_and_bias_grads(fn, seed=0):
+    """Exercise: fn(x, delta) -> (dw, db) for a stride-1, unpadded convolution layer.
+
+    x : (N, C, H, W), delta : (N, D, Ho, Wo); dw : (D, C, H − Ho + 1, W − Wo + 1),
+    db : (D,), one shared bias per kernel. Compared with ``cnnlib.conv2d_backward``.
+    """
+    rng = np.random.default_rng(seed)
+    cases = []
+    for N, C, D, H, W, kh, kw in [(1, 1, 3, 8, 8, 5, 5), (2, 2, 3, 6, 7, 3, 2), (3, 1, 1, 5, 5, 1, 1)]:
+        cases.append((rng.standard_normal((N, C, H, W)), rng.standard_normal((N, D, H - kh + 1, W - kw + 1))))
+
+    def expected(x, delta):
+        kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
+        w = np.zeros((delta.shape[1], x.shape[1], kh, kw))
+        _, dw, db = conv.conv2d_backward(delta, x, w)
+        return dw, db
+
+    return check(fn, expected, cases, "kernel and bias gradients")

@@ -1,0 +1,282 @@
+"""Drawing shared by the chapters: labelled heatmaps, kernel grids, loss curves, the kernel-sliding picture.
+
+Conventions (every notebook): signed maps (δ, gradients) use a diverging colormap with
+symmetric limits (vmin = −vmax) so that white means zero; every axis is labelled, every
+image has a colour bar, and titles carry the array's shape.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from ..shapes import (
+    check_padding,
+    check_size,
+    check_stride,
+    conv_output_size,
+)
+
+SIGNED_CMAP = "RdBu_r"
+
+
+UNSIGNED_CMAP = "viridis"
+
+
+def symmetric_limit(*arrays):
+    """max |a| over all arrays (1.0 if they are all zero), for vmin = −vmax colour scales."""
+    m = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    return m if m > 0 else 1.0
+
+
+def heatmap(
+    a,
+    title,
+    ax=None,
+    *,
+    signed=True,
+    annotate=None,
+    vmax=None,
+    xlabel="column j",
+    ylabel="row i",
+    cbar_label=None,
+    fmt="{:.2g}",
+):
+    """Draw a 2-D array as a labelled heatmap with a colour bar.
+
+    Parameters
+    ----------
+    a : ndarray of shape (H, W)
+    title : str
+        The array's shape is appended, e.g. "δ  (4×4)".
+    ax : matplotlib Axes or None
+        None draws into a new 4x4-inch figure.
+    signed : bool
+        True: diverging colormap, symmetric limits (δ, gradients). False: viridis.
+    annotate : bool or None
+        Print each value in its cell; None means "if the array has at most 64 cells".
+    vmax : float or None
+        Shared colour limit (to compare panels); default max |a|.
+    xlabel, ylabel, cbar_label : str
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The image, so that widgets can update it with ``set_data``.
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim != 2:
+        raise ValueError(f"heatmap needs a 2-D array, got shape {a.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    if signed:
+        lim = symmetric_limit(a) if vmax is None else vmax
+        im = ax.imshow(a, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+    else:
+        im = ax.imshow(a, cmap=UNSIGNED_CMAP, vmin=None if vmax is None else 0, vmax=vmax)
+    ax.set_title(f"{title}  ({a.shape[0]}×{a.shape[1]})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(range(a.shape[1]) if a.shape[1] <= 12 else ax.get_xticks()[1:-1])
+    ax.set_yticks(range(a.shape[0]) if a.shape[0] <= 12 else ax.get_yticks()[1:-1])
+    cbar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if cbar_label:
+        cbar.set_label(cbar_label)
+    if annotate is None:
+        annotate = a.size <= 64
+    if annotate:
+        annotate_cells(ax, a, im, fmt)
+    return im
+
+
+def annotate_cells(ax, a, im, fmt):
+    lo, hi = im.get_clim()
+    for (i, j), v in np.ndenumerate(a):
+        # dark text on light cells, light text on dark cells
+        t = 0.5 if hi == lo else (v - lo) / (hi - lo)
+        light = (t < 0.2 or t > 0.8) if im.get_cmap().name == SIGNED_CMAP else t < 0.5
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color="w" if light else "k")
+
+
+def fix_layout(fig, **kw):
+    """Lay the figure out once (``tight_layout``) and then freeze that layout.
+
+    ``tight_layout`` leaves a placeholder layout engine behind, which makes every later
+    render (each slider move, each PNG) draw the figure twice; removing it halves redraws.
+    """
+    fig.tight_layout(**kw)
+    fig.set_layout_engine(None)
+    return fig
+
+
+def heatmaps(arrays, suptitle=None, *, signed=True, shared_scale=False, annotate=None, size=3.6, **kw):
+    """A row of labelled heatmaps, one per (title, 2-D array) item of ``arrays``.
+
+    Parameters
+    ----------
+    arrays : dict of str -> ndarray of shape (H, W)
+    suptitle : str or None
+    signed : bool or list of bool (one per panel)
+    shared_scale : bool
+        One colour limit for all panels (compare magnitudes) instead of one each.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    items = list(arrays.items())
+    fig, axes = plt.subplots(1, len(items), figsize=(size * len(items), size), squeeze=False)
+    signs = signed if isinstance(signed, (list, tuple)) else [signed] * len(items)
+    vmax = symmetric_limit(*(a for _, a in items)) if shared_scale else None
+    for ax, (title, a), sg in zip(axes[0], items, signs, strict=True):
+        heatmap(a, title, ax, signed=sg, annotate=annotate, vmax=vmax, **kw)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fix_layout(fig)
+
+
+def gradient_heatmaps(delta, dw, dx, suptitle="Backward pass", annotate=None):
+    """The three maps of every backward pass side by side: δ = ∂E/∂y, ∂E/∂w and ∂E/∂x.
+
+    Each argument is a 2-D array (pick one example and channel first, e.g. dy[0, 0]).
+    """
+    fig = heatmaps({"δ = ∂E/∂y": delta, "∂E/∂w": dw, "∂E/∂x": dx}, suptitle, annotate=annotate)
+    fig.axes[1].set_xlabel("kernel column n")
+    fig.axes[1].set_ylabel("kernel row m")
+    return fig
+
+
+def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None):
+    """All kernels of a (D, C, kh, kw) weight array: row d, column c, one shared colour scale.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 4:
+        raise ValueError(f"kernel_grid needs w of shape (D, C, kh, kw), got shape {w.shape}")
+    D, C, kh, kw = w.shape
+    fig, axes = plt.subplots(D, C, figsize=(1.9 * C + 1.2, 1.9 * D + 0.6), squeeze=False)
+    lim = symmetric_limit(w)
+    cmap, vmin = (SIGNED_CMAP, -lim) if signed else (UNSIGNED_CMAP, float(w.min()))
+    for d in range(D):
+        for c in range(C):
+            ax = axes[d, c]
+            im = ax.imshow(w[d, c], cmap=cmap, vmin=vmin, vmax=lim)
+            if annotate or (annotate is None and kh * kw <= 9 and D * C <= 12):
+                annotate_cells(ax, w[d, c], im, "{:.2f}")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if d == D - 1:
+                ax.set_xlabel(f"c = {c}")
+            if c == 0:
+                ax.set_ylabel(f"d = {d}")
+    fig.suptitle(f"{title}  (D={D}, C={C}, {kh}×{kw})", wrap=True)
+    fig.colorbar(im, ax=axes, fraction=0.046, pad=0.04, label="weight")
+    return fig
+
+
+def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="step", ylabel="loss E"):
+    """Plot one or several loss histories.
+
+    Parameters
+    ----------
+    histories : sequence of float, dict from ``fit`` (uses "loss"), or dict label -> either
+    title : str
+    log : bool
+        Logarithmic loss axis: a loss that falls by 10x looks like a constant drop.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    own_figure = ax is None
+    if own_figure:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    if isinstance(histories, dict) and "loss" in histories:
+        histories = {"train": histories["loss"]}
+    if not isinstance(histories, dict):
+        histories = {None: histories}
+    for label, h in histories.items():
+        h = h["loss"] if isinstance(h, dict) else h
+        ax.plot(np.arange(len(h)), h, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title, wrap=True)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    if any(k is not None for k in histories):
+        ax.legend()
+    if own_figure:  # keep the labels inside the figure however it is rendered
+        fix_layout(ax.figure)
+    return ax
+
+
+def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax=None, *, values=None):
+    """The kernel-sliding picture: the padded input grid and the window of one output.
+
+    Parameters
+    ----------
+    H, W : int
+        Input size (before padding).
+    kernel_size, stride, padding : int or pair
+    out_index : (i, j)
+        The output whose window is drawn (rows i·s .. i·s + kh − 1 of the padded input).
+    values : ndarray of shape (H, W) or None
+        Numbers to print in the input cells (e.g. a tiny worked example).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Notes
+    -----
+    Padding cells are hatched grey; cells no window ever reaches (when
+    (H + 2p − k) mod s ≠ 0) are marked with a cross. Derived in
+    notebooks/00_correlation_and_notation.ipynb.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = (
+        check_size(kernel_size, "kernel_size"),
+        check_stride(stride),
+        check_padding(padding),
+    )
+    Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
+    i, j = out_index
+    if not (0 <= i < Ho and 0 <= j < Wo):
+        raise ValueError(f"out_index must lie in the {Ho}x{Wo} output, got {out_index!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    used_r, used_c = (Ho - 1) * sh + kh, (Wo - 1) * sw + kw
+    for r in range(Hp):
+        for c in range(Wp):
+            is_pad = not (ph <= r < ph + H and pw <= c < pw + W)
+            ax.add_patch(
+                Rectangle(
+                    (c - 0.5, r - 0.5), 1, 1,
+                    facecolor="0.85" if is_pad else "white", edgecolor="0.6",
+                    hatch="//" if is_pad else None, lw=0.8,
+                )
+            )  # fmt: skip
+            if r >= used_r or c >= used_c:
+                ax.plot([c - 0.3, c + 0.3], [r - 0.3, r + 0.3], color="0.5", lw=0.8)
+                ax.plot([c - 0.3, c + 0.3], [r + 0.3, r - 0.3], color="0.5", lw=0.8)
+            elif values is not None and not is_pad:
+                ax.text(c, r, f"{values[r - ph, c - pw]:g}", ha="center", va="center", fontsize=8)
+    ax.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.5))
+    ax.set_xlim(-0.5, Wp - 0.5)
+    ax.set_ylim(Hp - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(Wp))
+    ax.set_yticks(range(Hp))
+    ax.set_xlabel("column of the padded input")
+    ax.set_ylabel("row of the padded input")
+    ax.set_title(
+        f"{H}×{W} input, k={kh}×{kw}, s={(sh, sw) if sh != sw else sh}, p={(ph, pw) if ph != pw else ph}"
+        f"\noutput {Ho}×{Wo}; red: window of y[{i}, {j}]",
+        fontsize=10,
+    )
+    return ax

@@ -1,0 +1,94 @@
+"""Tests of cnnlib.course.ch00_correlation_and_notation: the correlation-vs-convolution picture,
+the kernel-sliding explorer and the output-size and correlate2d checkers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnlib as cl
+from cnnlib import reference
+from cnnlib.course import ch00_correlation_and_notation as ch00
+from cnnlib.course import explore
+
+RED = np.array([0.98, 0.62, 0.6])
+
+
+ORANGE = np.array([1.0, 0.85, 0.55])
+
+
+def _images(ax):
+    return [np.asarray(im.get_array()) for im in ax.get_images()]
+
+
+def _cells(ax, rows):
+    """One RGB value per grid cell of the sliding picture (cell borders are drawn into the image)."""
+    big = _images(ax)[0]
+    px = (big.shape[0] - 1) // rows
+    return big[px // 2 :: px, px // 2 :: px][:rows, :rows]
+
+
+def test_correlation_vs_convolution_panels_hold_both_operations():
+    a = np.array([[1, 2, 0], [0, 1, 2], [2, 0, 1]])
+    k = np.array([[1, 0], [-1, 2]])
+    fig = ch00.correlation_vs_convolution(a, k, out_index=(1, 0))
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 6
+    np.testing.assert_array_equal(_images(panels[1])[0], k)
+    np.testing.assert_array_equal(_images(panels[4])[0], k[::-1, ::-1])
+    np.testing.assert_array_equal(_images(panels[2])[0], reference.correlate2d(a, k))
+    np.testing.assert_array_equal(_images(panels[5])[0], reference.convolve2d(a, k))
+    # the window of output (1, 0) is labelled with the kernel entry each input meets
+    labels0 = {t.get_text() for t in panels[0].texts}
+    labels1 = {t.get_text() for t in panels[3].texts}
+    assert labels0 == {"0×1", "1×0", "2×-1", "0×2"}
+    assert labels1 == {"0×2", "1×-1", "2×0", "0×1"}
+
+
+def test_correlation_vs_convolution_rejects_an_index_outside_the_output():
+    with pytest.raises(ValueError, match="2x2 output"):
+        ch00.correlation_vs_convolution(np.ones((3, 3)), np.ones((2, 2)), out_index=(2, 0))
+
+
+@pytest.mark.parametrize(
+    "n, k, s, p",
+    [(5, 3, 1, 0), (6, 3, 2, 0), (7, 3, 2, 1), (6, 2, 3, 2), (9, 4, 2, 3), (4, 4, 1, 0), (5, 1, 3, 0)],
+)
+def test_sliding_window_picture_matches_the_output_size(n, k, s, p):
+    fig, update = ch00.sliding_window_figure()
+    state = update(n=n, k=k, stride=s, padding=p, i=99, j=0)
+    Ho = cl.conv_output_size(n, k, s, p)
+    assert state["Ho"] == Ho and (state["i"], state["j"]) == (Ho - 1, 0)  # clipped to the last row
+    npad = n + 2 * p
+    img_in, img_out = _cells(fig.axes[0], npad), _cells(fig.axes[1], Ho)
+    assert img_in.shape == (npad, npad, 3) and img_out.shape == (Ho, Ho, 3)
+    window = np.all(np.isclose(img_in, RED), axis=-1)
+    rows, cols = np.nonzero(window)
+    assert window.sum() == k * k
+    assert (rows.min(), cols.min()) == ((Ho - 1) * s, 0)
+    never = np.all(np.isclose(img_in, ORANGE), axis=-1)
+    unused = (npad - k) % s
+    assert never.sum() == npad * npad - (npad - unused) ** 2
+    assert np.all(np.isclose(img_out, RED), axis=-1).sum() == 1
+    assert "clipped" in fig.axes[0].get_title()
+
+
+def test_sliding_window_figure_reuses_its_artists_and_handles_a_too_large_kernel():
+    fig, update = ch00.sliding_window_figure(5, 3, 1, 0)
+    n_axes, images = len(fig.axes), [id(im) for ax in fig.axes for im in ax.get_images()]
+    for settings in [dict(n=8, k=2, stride=3, padding=1, i=1, j=2), dict(k=9, padding=0)]:
+        state = update(**settings)
+    assert state["Ho"] == 0
+    assert "larger than the padded input" in fig.texts[0].get_text()
+    assert len(fig.axes) == n_axes
+    assert [id(im) for ax in fig.axes for im in ax.get_images()] == images
+    assert explore.redraw_ms(fig, update, [dict(k=3, i=1, j=1)], repeats=1) > 0
+
+
+def test_output_size_checker(capsys):
+    assert ch00.check_output_size(cl.conv_output_size)
+    assert "correct on all 7 cases" in capsys.readouterr().out
+    assert not ch00.check_output_size(lambda n, k, s, p: round((n + 2 * p - k) / s) + 1)
+    assert "wrong" in capsys.readouterr().out
+    assert not ch00.check_output_size(lambda n, k, s, p: None)
+    assert "not implemented" in capsys.readouterr().out

@@ -1,0 +1,44 @@
+"""Tests of cnnlib.course.ch02_multi_kernel: channel heatmaps and the δ-spike explorer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlib.course import ch02_multi_kernel as ch02
+from cnnlib.course import explore
+
+
+def test_channel_heatmaps_panels_and_errors():
+    a = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4) - 10
+    fig = ch02.channel_heatmaps(a, "δ", "d", "suptitle")
+    images = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in images[:2]] == ["δ[d = 0]  (3×4)", "δ[d = 1]  (3×4)"]
+    # shared symmetric scale across panels
+    lims = {im.get_clim() for ax in images[:2] for im in ax.images}
+    assert lims == {(-13.0, 13.0)}
+    with pytest.raises(ValueError, match=r"\(K, H, W\)"):
+        ch02.channel_heatmaps(a[0], "δ")
+
+
+def test_delta_spike_explorer_shows_window_and_stamp():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 7))
+    w = rng.standard_normal((3, 2, 3, 2))
+    fig, update = ch02.delta_spike_explorer(x, w)
+    ax_delta, ax_dw, ax_dx = [ax for ax in fig.axes if ax.images][:3]
+    assert update(d=2, i=1, j=4) == (2, 1, 4)
+    delta = np.asarray(ax_delta.images[0].get_array())
+    assert delta.shape == (4, 6) and delta[1, 4] == 1 and delta.sum() == 1
+    dw = np.ma.filled(ax_dw.images[0].get_array(), np.nan)  # (3, 2 + 1 + 2): channels tiled, NaN between
+    dx = np.ma.filled(ax_dx.images[0].get_array(), np.nan)  # (6, 7 + 1 + 7)
+    assert dw.shape == (3, 5) and dx.shape == (6, 15)
+    assert np.isnan(dw[:, 2]).all() and np.isnan(dx[:, 7]).all()
+    for c in range(2):
+        np.testing.assert_allclose(dw[:, 3 * c : 3 * c + 2], x[c, 1:4, 4:6])
+        dxc = dx[:, 8 * c : 8 * c + 7]
+        np.testing.assert_allclose(dxc[1:4, 4:6], w[2, c])
+        assert np.count_nonzero(dxc) == np.count_nonzero(w[2, c])
+    # out-of-range positions are clamped, not raised
+    assert update(d=7, i=-3, j=99) == (2, 0, 5)
+    assert explore.render_png(fig)[:4] == b"\x89PNG"

@@ -1,0 +1,138 @@
+"""Tests of cnnlib.course.ch03_stride (the stride explorer) and of the exercise checkers of
+notebooks 02 and 03."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+import cnnlib as cl
+from cnnlib.course import ch02_multi_kernel as ch02
+from cnnlib.course import ch03_stride as ch03
+from cnnlib.course import explore
+
+
+def _dilate_loops(a, s):
+    out = np.zeros(((a.shape[0] - 1) * s + 1, (a.shape[1] - 1) * s + 1))
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i * s, j * s] = a[i, j]
+    return out
+
+
+def _strided_dw(x, delta, k, s):
+    kh, kw = k
+    Ho, Wo = delta.shape
+    cut = x[: (Ho - 1) * s + kh, : (Wo - 1) * s + kw]
+    return cl.reference.correlate2d(cut, _dilate_loops(delta, s))
+
+
+def _strided_dx(delta, w, H, W, s, p):
+    kh, kw = w.shape
+    full = cl.pad(_dilate_loops(delta, s), (kh - 1, kw - 1))
+    core = cl.reference.correlate2d(full, cl.rot180(w))
+    dxp = np.zeros((H + 2 * p, W + 2 * p))
+    dxp[: core.shape[0], : core.shape[1]] = core
+    return dxp[p : p + H, p : p + W]
+
+
+def _coverage(n, k, s, p):
+    c = np.zeros(n + 2 * p, dtype=int)
+    for i in range(cl.conv_output_size(n, k, s, p)):
+        c[i * s : i * s + k] += 1
+    return c[p : p + n]
+
+
+def _layer_dw(x, delta):
+    D, C = delta.shape[0], x.shape[0]
+    return np.array([[cl.reference.correlate2d(x[c], delta[d]) for c in range(C)] for d in range(D)])
+
+
+def _layer_dx(delta, w):
+    D, C, kh, kw = w.shape
+    return np.array(
+        [
+            sum(
+                cl.reference.correlate2d(cl.pad(delta[d], (kh - 1, kw - 1)), cl.rot180(w[d, c]))
+                for d in range(D)
+            )
+            for c in range(C)
+        ]
+    )
+
+
+def _swapped_dx(delta, w):
+    # the notes' section-2 index order: w[c, d] instead of w[d, c]
+    D, C, kh, kw = w.shape
+    return np.array(
+        [
+            sum(
+                cl.reference.correlate2d(cl.pad(delta[d], (kh - 1, kw - 1)), cl.rot180(w[c, d]))
+                for d in range(D)
+            )
+            for c in range(C)
+        ]
+    )
+
+
+def test_stride_explorer_updates_in_place():
+    fig, update = ch03.stride_explorer(seed=0)
+    n_axes, n_images = len(fig.axes), sum(len(ax.images) for ax in fig.axes)
+    ax_cov, ax_dil, ax_dx = fig.axes[:3]
+    info = update(size=8, kernel=3, stride=2, padding=1, row=1, col=2)
+    assert info == {"Ho": 4, "r": 1, "zero_rows": 0}
+    cov = cl.shapes.coverage_map(8, 8, 3, 2, 1, padded=True)
+    np.testing.assert_array_equal(ax_cov.images[0].get_array(), cov)
+    # the red window of y[1, 2] starts at padded row 1·2, column 2·2 and is k×k
+    window = [p for p in ax_cov.patches if p.get_edgecolor()[:3] == matplotlib.colors.to_rgb("tab:red")][0]
+    assert (window.get_x(), window.get_y(), window.get_width(), window.get_height()) == (3.5, 1.5, 3, 3)
+    assert ax_dil.images[0].get_array().shape == (7, 7)  # dilate(δ (4x4), 2)
+    assert ax_dx.images[0].get_array().shape == (8, 8)
+    # s > k: rows between windows and r leftover rows get no gradient
+    info = update(size=7, kernel=2, stride=3, padding=0)
+    assert info == {"Ho": 2, "r": 2, "zero_rows": 3}
+    dx = np.asarray(ax_dx.images[0].get_array())
+    np.testing.assert_array_equal(np.flatnonzero(~dx.any(axis=1)), [2, 5, 6])
+    # a kernel larger than the padded input is reported, not raised
+    assert update(size=4, kernel=5, stride=1, padding=0)["Ho"] is None
+    assert "does not fit" in fig._suptitle.get_text()
+    # the output index is clamped; no artists are added by updates
+    assert update(size=6, kernel=2, stride=2, padding=0, row=9, col=9)["Ho"] == 3
+    assert "y[2, 2]" in ax_cov.get_title()
+    assert len(fig.axes) == n_axes and sum(len(ax.images) for ax in fig.axes) == n_images
+    assert explore.render_png(fig)[:4] == b"\x89PNG"
+
+
+def test_stride_explorer_is_deterministic():
+    fig1, up1 = ch03.stride_explorer(seed=3)
+    fig2, up2 = ch03.stride_explorer(seed=3)
+    up1(size=9, kernel=3, stride=2, padding=1)
+    up2(size=9, kernel=3, stride=2, padding=1)
+    for a1, a2 in zip(fig1.axes[:3], fig2.axes[:3], strict=True):
+        np.testing.assert_array_equal(a1.images[0].get_array(), a2.images[0].get_array())
+
+
+@pytest.mark.parametrize(
+    "checker, right, wrong",
+    [
+        (ch02.check_multi_kernel_dw, _layer_dw, lambda x, d: _layer_dw(x, d)[:, ::-1]),
+        (ch02.check_multi_kernel_dx, _layer_dx, _swapped_dx),
+        (ch03.check_dilate, _dilate_loops, lambda a, s: _dilate_loops(a, s + 1)),
+        (
+            ch03.check_strided_dw,
+            _strided_dw,
+            lambda x, d, k, s: _strided_dw(x, d, k, 1) if s > 1 else None,
+        ),
+        (ch03.check_strided_dx, _strided_dx, lambda d, w, H, W, s, p: _strided_dx(d, w, H, W, s, 0)),
+        (ch03.check_coverage, _coverage, lambda n, k, s, p: np.ones(n, dtype=int)),
+    ],
+)
+def test_checkers_accept_right_and_reject_wrong(checker, right, wrong, capsys):
+    assert checker(right) is True
+    assert "correct on all" in capsys.readouterr().out
+    assert checker(wrong) is False
+    out = capsys.readouterr().out
+    assert "correct on all" not in out
+    assert checker(lambda *args: None) is False
+    assert "not implemented yet" in capsys.readouterr().out

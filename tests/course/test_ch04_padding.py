@@ -1,0 +1,122 @@
+"""Tests of cnnlib.course.ch04_padding: the padded-input gradient, the source question's formula,
+the checkers, the padded-gradient figure and the padding explorer."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import Rectangle
+
+import cnnlib as cl
+from cnnlib.course import ch04_padding as ch04
+from cnnlib.course import explore
+
+
+def _dx_library(dy, w, hw, s, p):
+    x = np.zeros((1, 1) + tuple(hw))
+    return cl.conv2d_backward(dy[None, None], x, w[None, None], s, p)[0][0, 0]
+
+
+def test_library_solutions_pass_their_checkers(capsys):
+    assert ch04.check_padded_input_gradient(ch04.padded_input_gradient)
+    assert ch04.check_transposed_padding(cl.shapes.transposed_conv_padding)
+    assert ch04.check_question_input_gradient(ch04.question_input_gradient)
+    out = capsys.readouterr().out
+    assert out.count("correct on all") == 3
+
+
+def test_checkers_reject_stubs_and_wrong_answers(capsys):
+    assert not ch04.check_padded_input_gradient(lambda *a: None)
+    assert "not implemented yet" in capsys.readouterr().out
+
+    def no_crop(dy, w, hw, s, p):  # forgets to crop: wrong shape when p > 0
+        return ch04.padded_input_gradient(dy, w, (hw[0] + 2 * p, hw[1] + 2 * p), s, 0)
+
+    assert not ch04.check_padded_input_gradient(no_crop)
+
+    def forgets_r(n, k, s, padding):
+        top, bottom = padding
+        return k - 1 - top, k - 1 - bottom
+
+    assert not ch04.check_transposed_padding(forgets_r)
+    assert "wrong for" in capsys.readouterr().out
+
+    def swaps_sides(n, k, s, padding):
+        return cl.shapes.transposed_conv_padding(n, k, s, padding[::-1])
+
+    assert not ch04.check_transposed_padding(swaps_sides)
+
+    def flipped_filter(dEdO, F, shape, s, p):  # uses F unrotated: a classic slip
+        return ch04.question_input_gradient(dEdO, F[::-1, ::-1], shape, s, p)
+
+    assert not ch04.check_question_input_gradient(flipped_filter)
+    assert not ch04.check_question_input_gradient(lambda *a: 1 / 0)
+    assert "raised ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_checker_cases_include_windows_of_pure_padding():
+    cases = ch04._random_2d_cases(0, 8)
+    assert any(w.shape == (1, 1) and p > 0 for _, w, _, _, p in cases)
+    assert any((hw[0] + 2 * p - w.shape[0]) % s for _, w, hw, s, p in cases)
+
+
+def test_padded_gradient_heatmap_outlines_the_kept_region():
+    fig, ax = plt.subplots()
+    dxp = np.arange(30.0).reshape(5, 6) - 15
+    im = ch04.padded_gradient_heatmap(dxp, ((1, 2), (2, 1)), ax)
+    np.testing.assert_array_equal(im.get_array(), dxp)
+    lo, hi = im.get_clim()
+    assert lo == -hi == -15
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_linestyle() == "--"]
+    assert len(boxes) == 1
+    (x0, y0), wdt, hgt = boxes[0].get_xy(), boxes[0].get_width(), boxes[0].get_height()
+    assert (x0, y0, wdt, hgt) == (1.5, 0.5, 3, 2)  # columns 2..4, rows 1..2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        ch04.padded_gradient_heatmap(np.zeros((2, 2)), 1)
+
+
+def test_padding_explorer_matches_backward_everywhere_and_updates_in_place():
+    fig, update = ch04.padding_explorer(H=6, seed=2)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3  # ∂E/∂xp, padded dilated δ, ∂E/∂x (the colour bars hold no images)
+    n_artists = sum(len(ax.get_children()) for ax in fig.axes)
+    for s, p, k in itertools.product(range(1, 4), range(4), range(1, 6)):
+        info = update(stride=s, padding=p, kernel=k)
+        assert info["max_abs_diff"] < 1e-10
+        assert (info["before"], info["after"]) == cl.shapes.transposed_conv_padding(6, k, s, p)
+        assert images[0].get_array().shape == (6 + 2 * p,) * 2
+        assert images[2].get_array().shape == (6, 6)
+        # the transposed convolution's ∂E/∂x is the library's, for this δ and w
+        delta = np.random.default_rng(3).standard_normal((info["Ho"],) * 2)
+        w = np.random.default_rng(102 + k).standard_normal((k, k))
+        np.testing.assert_allclose(images[2].get_array(), _dx_library(delta, w, (6, 6), s, p), atol=1e-12)
+    # one step right on the stride or the padding slider from the notebook's start changes every
+    # panel, and a stride step moves the second window by one column
+    start = {"stride": 2, "padding": 1, "kernel": 3}
+    update(**start)
+    before = [im.get_array().copy() for im in images]
+    second_window = [p for p in fig.axes[0].patches if p.get_linestyle() == ":"][0]
+    x_before = second_window.get_x()
+    for key in ("stride", "padding"):
+        update(**{**start, key: start[key] + 1})
+        for old, im in zip(before, images, strict=True):
+            new = im.get_array()
+            assert old.shape != new.shape or not np.array_equal(old, new)
+        if key == "stride":
+            assert second_window.get_x() == x_before + 1
+    assert sum(len(ax.get_children()) for ax in fig.axes) == n_artists  # nothing added per redraw
+    ms = explore.redraw_ms(fig, update, [{"stride": 2, "padding": 1, "kernel": 3}], repeats=1)
+    assert ms > 0
+    plt.close(fig)
+
+
+def test_padding_explorer_reports_a_kernel_that_does_not_fit():
+    fig, update = ch04.padding_explorer(H=2)
+    assert update(stride=1, padding=0, kernel=3)["Ho"] is None
+    assert "does not fit" in fig.texts[0].get_text()
+    assert update(stride=1, padding=1, kernel=3)["Ho"] == 2
+    plt.close(fig)

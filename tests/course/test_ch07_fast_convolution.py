@@ -1,0 +1,109 @@
+"""Tests of cnnlib.course.ch07_fast_convolution: the checkers, the wide-row and phase-split
+pictures and the dilated-delta explorer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnlib as cl
+from cnnlib.course import ch07_fast_convolution as ch07
+from cnnlib.course import explore
+
+
+def _face_counts(ax):
+    from matplotlib.colors import to_rgb
+
+    counts = {}
+    for patch in ax.patches:
+        if patch.get_fill():
+            key = tuple(round(v, 3) for v in to_rgb(patch.get_facecolor()))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_checkers_accept_right_and_reject_wrong_answers(capsys):
+    assert ch07.check_im2col(lambda xp, kh, kw, s: cl.reference.im2col_windows(xp, kh, kw, s))
+    # forgetting the stride is caught
+    assert not ch07.check_im2col(lambda xp, kh, kw, s: cl.reference.im2col_windows(xp, kh, kw, 1))
+    assert not ch07.check_im2col(lambda *a: None)
+    assert ch07.check_dilated_route_counts(cl.shapes.dilated_route_counts)
+    # counting only the dilated delta's zeros (no border, no k-fold reuse) is caught
+    assert not ch07.check_dilated_route_counts(
+        lambda Ho, Wo, kh, kw, s: (
+            ((Ho - 1) * s + 1) * ((Wo - 1) * s + 1),
+            ((Ho - 1) * s + 1) * ((Wo - 1) * s + 1) - Ho * Wo,
+        )
+    )
+    assert ch07.check_input_gradient(cl.reference.conv2d_backward_input)
+    assert ch07.check_input_gradient(lambda dy, w, xs, s, p: cl.conv2d_backward(dy, np.zeros(xs), w, s, p)[0])
+    # the stride left out of the backward is caught
+    assert not ch07.check_input_gradient(
+        lambda dy, w, xs, s, p: cl.reference.conv2d_backward_input(
+            cl.dilate(dy, s)[..., : dy.shape[2], : dy.shape[3]], w, xs, s, p
+        )
+    )
+    out = capsys.readouterr().out
+    assert "correct on all" in out and "not implemented yet" in out and "wrong" in out
+
+
+def test_input_gradient_checker_has_a_phase_no_kernel_weight_reaches():
+    # some case must have stride > kernel size, where a phase-split solution must leave zeros
+    seen = []
+    ch07.check_input_gradient(
+        lambda dy, w, xs, s, p: (
+            seen.append((w.shape[2:], s)) or cl.conv2d_backward(dy, np.zeros(xs), w, s, p)[0]
+        )
+    )
+    assert any(min(k) < s for k, s in seen)
+
+
+def test_wide_row_picture_colours_one_slice():
+    Hp, Wp, k, (m, n) = 5, 6, 3, (1, 2)
+    fig = ch07.wide_row_picture(Hp, Wp, k, (m, n))
+    ax_grid, ax_mem = fig.axes
+    Ho, Wo = Hp - k + 1, Wp - k + 1
+    read, garbage = (
+        tuple(round(v, 3) for v in ch07._READ_RGB),
+        tuple(round(v, 3) for v in ch07._GARBAGE_RGB),
+    )
+    grid = _face_counts(ax_grid)
+    assert grid[read] == Ho * Wo
+    # garbage reads that fall inside the image (the rest land in the zero tail)
+    assert grid[garbage] == sum(1 for t in range(Ho * Wp) if t % Wp >= Wo and m * Wp + n + t < Hp * Wp)
+    mem = _face_counts(ax_mem)
+    assert mem[read] + mem[garbage] == Ho * Wp
+    assert f"[{m * Wp + n}, {m * Wp + n + Ho * Wp})" in ax_mem.get_title()
+    with pytest.raises(ValueError, match="offset"):
+        ch07.wide_row_picture(5, 6, 3, (3, 0))
+    with pytest.raises(ValueError, match="does not fit"):
+        ch07.wide_row_picture(2, 6, 3)
+
+
+def test_phase_split_picture_outlines_one_block_of_one_phase():
+    fig = ch07.phase_split_picture(6, 6, 2, kernel_size=3, offset=(1, 2))
+    assert len(fig.axes) == 1 + 4
+    thick = [[p for p in ax.patches if p.get_linewidth() > 2] for ax in fig.axes]
+    assert len(thick[0]) == 4  # 2x2 windows read by offset (1, 2)
+    assert [len(t) for t in thick[1:]] == [0, 0, 4, 0]  # all in phase (1, 0) (row-major order of the panels)
+    assert "phase (1, 0) shifted by (0, 1)" in fig._suptitle.get_text()
+    with pytest.raises(ValueError, match="phases"):
+        ch07.phase_split_picture(12, 12, 4)
+
+
+def test_dilated_delta_explorer_updates_in_place():
+    fig, update = ch07.dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0)
+    n_artists = len(fig.axes), [len(ax.get_children()) for ax in fig.axes]
+    for s, k in [(1, 3), (2, 3), (4, 2), (3, 5)]:
+        total, zero = update(stride=s, kernel=k)
+        assert (total, zero) == cl.shapes.dilated_route_counts(4, 4, k, k, s)
+        full_rgb = fig.axes[0].images[0].get_array()
+        assert full_rgb.shape[:2] == ((4 - 1) * s + 1 + 2 * (k - 1),) * 2
+        use = fig.axes[1].images[0].get_array()
+        assert use.shape == ((4 - 1) * s + k,) * 2
+        assert use.sum() == 16 * k * k  # every delta meets every weight once
+        curve = fig.axes[2].lines[1]
+        assert np.allclose(curve.get_ydata()[s - 1], zero / total)
+        assert f"{zero} of {total}" in fig.axes[2].get_title()
+    assert (len(fig.axes), [len(ax.get_children()) for ax in fig.axes]) == n_artists
+    assert explore.redraw_ms(fig, update, [{"stride": 2, "kernel": 3}], repeats=1) > 0
