@@ -12,6 +12,7 @@ from matplotlib.patches import Rectangle
 from .. import reference
 from ..shapes import (
     conv_output_size,
+    coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, symmetric_limit
 from .grading import check
@@ -98,45 +99,52 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
     return fig
 
 
-def sliding_window_figure(n=5, k=3, stride=1, padding=0, max_n=None):
+def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     """A fast-redrawing kernel-sliding picture along both axes of a square input.
 
     Left: the zero-padded input (n + 2p)², padding grey, the window of the chosen output
-    red, rows and columns that no window reaches orange. Right: the output grid with
-    the chosen output red. The figure is built once; ``update`` only replaces two RGB
-    images (the cell borders are drawn into them), the axis limits, ticks and titles.
+    red, pixels that no window reads orange (the rows and columns past the last window,
+    and the gaps between windows when s > k). Right: the output grid with the chosen
+    output red. The figure is built once; ``update`` replaces two RGB images and the
+    grid lines (drawn as lines, so every cell border shows at any size), the axis
+    limits, ticks and titles.
 
     Parameters
     ----------
-    n, k, stride, padding : int
-        Initial input size, kernel size, stride s and padding p (both axes alike).
-    max_n : int or None
-        Largest padded size the sliders will reach (fixes nothing; only the first view).
+    input_size, kernel_size, stride, padding : int
+        Initial n, k, s and p (both axes alike).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-    update : callable(n=None, k=None, stride=None, padding=None, i=0, j=0)
+    update : callable(input_size=None, kernel_size=None, stride=None, padding=None, row=0, col=0)
         Redraws for those settings (None keeps the previous value). An output index
-        outside the Ho × Wo output is clipped to the last output (the title says so);
-        a kernel larger than the padded input shows the error instead of a window.
-        Returns the dict of the current settings with Ho and the clipped (i, j).
+        outside the Ho × Wo output is clamped to the last output (the title says so);
+        a kernel larger than the padded input shows the reason instead of a window.
+        Returns a dict of what it drew: the settings, "Ho", the clamped "row" and "col"
+        and "never_read", the number of padded rows no window reads.
 
     Notes
     -----
     Ho = floor((n + 2p − k)/s) + 1 and output (i, j) reads rows i·s .. i·s + k − 1 and
-    columns j·s .. j·s + k − 1 of the padded input; the last (n + 2p − k) mod s rows
-    are never read. Derived in notebooks/00_correlation_and_notation.ipynb.
+    columns j·s .. j·s + k − 1 of the padded input. The rows past (Ho − 1)·s + k − 1 are
+    never read, and so are the s − k rows between two windows when s > k.
+    Derived in notebooks/00_correlation_and_notation.ipynb.
     """
+    from matplotlib.collections import LineCollection
     from matplotlib.patches import Patch
+
+    from .explore import output_size_or_reason
 
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9.5, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     blank = np.ones((1, 1, 3))
     im_in = ax_in.imshow(blank, interpolation="nearest")
     im_out = ax_out.imshow(blank, interpolation="nearest")
+    grids = {}
     for ax in (ax_in, ax_out):
         ax.set_aspect("equal")
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
+        grids[ax] = ax.add_collection(LineCollection([], colors="0.45", linewidths=0.8))
     ax_in.set_xlabel("column of the padded input")
     ax_in.set_ylabel("row of the padded input")
     ax_out.set_xlabel("output column j")
@@ -145,65 +153,60 @@ def sliding_window_figure(n=5, k=3, stride=1, padding=0, max_n=None):
         handles=[Patch(fc=c, ec="0.45", label=lab) for c, lab in (
             (_INPUT_RGB, "input"), (_PAD_RGB, "zero padding"), (_WINDOW_RGB, "window of y[i, j]"),
             (_UNUSED_RGB, "never read"))],
-        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False,
     )  # fmt: skip
     suptitle = fig.suptitle("")
-    state = {"n": n, "k": k, "stride": stride, "padding": padding}
+    state = {"input_size": input_size, "kernel_size": kernel_size, "stride": stride, "padding": padding}
 
-    def _show(im, ax, cells):
-        # the cell grid is drawn into the image (a grey border per cell): one artist, no grid lines
+    def show(im, ax, cells):
         rows, cols = cells.shape[:2]
-        px = max(4, 400 // max(rows, cols))  # about one image pixel per screen pixel: even lines
-        big = np.repeat(np.repeat(cells, px, axis=0), px, axis=1)
-        big[::px, :] = 0.45
-        big[:, ::px] = 0.45
-        big = np.pad(big, ((0, 1), (0, 1), (0, 0)), constant_values=0.45)
-        im.set_data(big)
-        im.set_extent((-0.5, cols - 0.5 + 1 / px, rows - 0.5 + 1 / px, -0.5))
+        im.set_data(cells)
+        im.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
         ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(rows - 0.5, -0.5)
+        horizontal = [[(-0.5, r - 0.5), (cols - 0.5, r - 0.5)] for r in range(rows + 1)]
+        vertical = [[(c - 0.5, -0.5), (c - 0.5, rows - 0.5)] for c in range(cols + 1)]
+        grids[ax].set_segments(horizontal + vertical)
         step = 1 if max(rows, cols) <= 10 else 2
         ax.set_xticks(np.arange(0, cols, step))
         ax.set_yticks(np.arange(0, rows, step))
 
-    def update(n=None, k=None, stride=None, padding=None, i=0, j=0):
-        for key, v in (("n", n), ("k", k), ("stride", stride), ("padding", padding)):
-            if v is not None:
-                state[key] = int(v)
-        n_, k_, s, p = state["n"], state["k"], state["stride"], state["padding"]
-        npad = n_ + 2 * p
+    def update(input_size=None, kernel_size=None, stride=None, padding=None, row=0, col=0):
+        changes = {"input_size": input_size, "kernel_size": kernel_size, "stride": stride, "padding": padding}
+        state.update({key: int(v) for key, v in changes.items() if v is not None})
+        n, k, s, p = state["input_size"], state["kernel_size"], state["stride"], state["padding"]
+        npad = n + 2 * p
         img = np.empty((npad, npad, 3))
         img[...] = _PAD_RGB
-        img[p : p + n_, p : p + n_] = _INPUT_RGB
-        if k_ > npad:
-            _show(im_in, ax_in, img)
-            _show(im_out, ax_out, np.full((1, 1, 3), 0.9))
+        img[p : p + n, p : p + n] = _INPUT_RGB
+        Ho, reason = output_size_or_reason(n, k, s, p)
+        if not Ho:
+            show(im_in, ax_in, img)
+            show(im_out, ax_out, np.full((1, 1, 3), 0.9))
             ax_in.set_title(f"padded input {npad}×{npad}", fontsize=10)
             ax_out.set_title("no output", fontsize=10)
-            suptitle.set_text(f"n={n_}, k={k_}, s={s}, p={p}: the kernel is larger than the padded "
-                              f"input ({k_} > {n_} + 2·{p}), no window fits")  # fmt: skip
-            return {**state, "Ho": 0, "i": None, "j": None}
-        Ho = (npad - k_) // s + 1
-        reach = (Ho - 1) * s + k_  # rows 0 .. reach-1 are read by some window
-        img[reach:, :] = _UNUSED_RGB
-        img[:, reach:] = _UNUSED_RGB
-        ci, cj = min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Ho - 1)
-        img[ci * s : ci * s + k_, cj * s : cj * s + k_] = _WINDOW_RGB
+            suptitle.set_text(f"n={n}, k={k}, s={s}, p={p}: {reason}")
+            return {**state, "Ho": 0, "row": None, "col": None, "never_read": npad, "reason": reason}
+        read = coverage_map(n, 1, (k, 1), (s, 1), (p, 0), padded=True)[:, 0] > 0  # per padded row
+        img[~read, :] = _UNUSED_RGB
+        img[:, ~read] = _UNUSED_RGB
+        i, j = min(max(int(row), 0), Ho - 1), min(max(int(col), 0), Ho - 1)
+        img[i * s : i * s + k, j * s : j * s + k] = _WINDOW_RGB
         out = np.ones((Ho, Ho, 3))
-        out[ci, cj] = _WINDOW_RGB
-        _show(im_in, ax_in, img)
-        _show(im_out, ax_out, out)
-        clipped = " (clipped to the last output)" if (ci, cj) != (int(i), int(j)) else ""
-        ax_in.set_title(f"padded input {npad}×{npad}: window of y[{ci}, {cj}]{clipped}", fontsize=10)
+        out[i, j] = _WINDOW_RGB
+        show(im_in, ax_in, img)
+        show(im_out, ax_out, out)
+        clamped = " (clamped to the output)" if (i, j) != (int(row), int(col)) else ""
+        ax_in.set_title(f"padded input {npad}×{npad}: window of y[{i}, {j}]{clamped}", fontsize=10)
         ax_out.set_title(f"output {Ho}×{Ho}", fontsize=10)
-        unused = npad - reach
+        unread = int(np.count_nonzero(~read))
         suptitle.set_text(
-            f"n={n_}, k={k_}, s={s}, p={p}:  Ho = floor(({n_} + 2·{p} − {k_})/{s}) + 1 = {Ho};  "
-            f"{unused} row{'s' if unused != 1 else ''}/column{'s' if unused != 1 else ''} never read"
+            f"n={n}, k={k}, s={s}, p={p}:  Ho = floor(({n} + 2·{p} − {k})/{s}) + 1 = {Ho};  "
+            f"{unread} row{'s' if unread != 1 else ''} (and as many columns) never read"
         )
-        return {**state, "Ho": Ho, "i": ci, "j": cj}
+        return {**state, "Ho": Ho, "row": i, "col": j, "never_read": unread}
 
-    update(n, k, stride, padding)
+    update()
     fig.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.1, wspace=0.45)
     return fig, update
 

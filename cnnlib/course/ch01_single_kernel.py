@@ -12,12 +12,12 @@ from .. import conv
 from .grading import check
 
 
-def backward_accumulation_figure(x, w, delta):
+def backward_accumulation_explorer(x, w, delta):
     """∂E/∂w and ∂E/∂x of one single-kernel layer, built up one output at a time.
 
     Output (i, j) used the window x[i:i+kh, j:j+kw] and every weight once, so its
     δ[i, j] adds δ[i, j]·window to ∂E/∂w and δ[i, j]·w to the window's place in ∂E/∂x.
-    ``update(t)`` shows the sums after the first t outputs (row-major) with output
+    ``update(step=t)`` shows the sums after the first t outputs (row-major) with output
     t − 1's window outlined; t = Ho·Wo gives the full gradients.
 
     Parameters
@@ -32,8 +32,8 @@ def backward_accumulation_figure(x, w, delta):
     fig : matplotlib.figure.Figure
         Four panels: x, δ (numbers in every cell), ∂E/∂w so far, ∂E/∂x so far (colour
         bars fixed to the final gradients, so partial sums are comparable).
-    update : callable(t)
-        t in 0 .. Ho·Wo. Returns (dw, dx), the partial sums.
+    update : callable(step)
+        step in 0 .. Ho·Wo (clamped). Returns a dict: "step" drawn, "dw" and "dx", the partial sums.
 
     Notes
     -----
@@ -42,7 +42,7 @@ def backward_accumulation_figure(x, w, delta):
     """
     from matplotlib.patches import Rectangle
 
-    from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, heatmap, symmetric_limit
+    from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, heatmap, symmetric_limit, text_colour
 
     x, w, delta = (np.asarray(v, dtype=float) for v in (x, w, delta))
     (H, W), (kh, kw) = x.shape, w.shape
@@ -85,16 +85,15 @@ def backward_accumulation_figure(x, w, delta):
     titles = (axes[2].title, axes[3].title)
     title = fig.suptitle("")
 
-    def update(t=Ho * Wo):
-        t = min(max(int(t), 0), Ho * Wo)
+    def update(step=Ho * Wo):
+        t = min(max(int(step), 0), Ho * Wo)
         dw, dx = dws[t], dxs[t]
         im_w.set_data(dw)
         im_x.set_data(dx)
-        for texts, arr, lim in ((texts_w, dw, lim_w), (texts_x, dx, lim_x)):
+        for texts, arr, im in ((texts_w, dw, im_w), (texts_x, dx, im_x)):
             for txt, v in zip(texts, arr.ravel(), strict=True):
                 txt.set_text(f"{v:g}")
-                # the heatmap's rule: light text on the dark ends of the diverging map
-                txt.set_color("w" if abs(v) > 0.6 * lim else "k")
+                txt.set_color(text_colour(im, v))
         shown = t > 0
         for patch in (win, cell, place):
             patch.set_visible(shown)
@@ -111,7 +110,7 @@ def backward_accumulation_figure(x, w, delta):
             title.set_text(f"after 0 of {Ho * Wo} outputs: both gradients start at zero")
         titles[0].set_text(f"∂E/∂w so far  ({kh}×{kw})")
         titles[1].set_text(f"∂E/∂x so far  ({H}×{W})")
-        return dw, dx
+        return {"step": t, "dw": dw, "dx": dx}
 
     update()
     # fixed margins, no layout engine: a layout engine would make every savefig draw the figure twice

@@ -42,7 +42,7 @@ def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **
     return heatmaps(panels, suptitle, shared_scale=shared_scale, **kw)
 
 
-def delta_spike_explorer(x, w, figsize=(13, 3.9)):
+def delta_spike_explorer(x, w):
     """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
 
     Three panels: δ[d] with its one non-zero entry; ∂E/∂w[d, c] for every input
@@ -54,14 +54,14 @@ def delta_spike_explorer(x, w, figsize=(13, 3.9)):
     ----------
     x : ndarray of shape (C, H, W)
     w : ndarray of shape (D, C, kh, kw)
-    figsize : (float, float)
 
     Returns
     -------
     fig : matplotlib Figure
-    update : callable(d, i, j)
-        Moves the 1 to kernel d, output position (i, j) (clamped to the valid range)
-        and redraws with ``set_data`` / ``set_clim``; returns the (d, i, j) it drew.
+    update : callable(kernel, row, col)
+        Moves the 1 to kernel d = kernel, output position (i, j) = (row, col) (clamped
+        to the valid range) and redraws with ``set_data`` / ``set_clim``; returns the
+        dict {"kernel": d, "row": i, "col": j} it drew.
 
     Notes
     -----
@@ -89,7 +89,7 @@ def delta_spike_explorer(x, w, figsize=(13, 3.9)):
         return out
 
     cmap = plt.get_cmap(SIGNED_CMAP).with_extremes(bad="0.85")
-    fig, axes = plt.subplots(1, 3, figsize=figsize, width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
     im_delta = axes[0].imshow(np.zeros((Ho, Wo)), cmap=cmap, vmin=-1, vmax=1)
     fig.colorbar(im_delta, ax=axes[0], fraction=0.046, pad=0.04, ticks=[-1, 0, 1], label="δ")
     im_dw = axes[1].imshow(tile(np.zeros((C, kh, kw))), cmap=cmap)
@@ -110,8 +110,12 @@ def delta_spike_explorer(x, w, figsize=(13, 3.9)):
     suptitle = fig.suptitle("")
     fix_layout(fig)
 
-    def update(d, i, j):
-        d, i, j = min(max(int(d), 0), D - 1), min(max(int(i), 0), Ho - 1), min(max(int(j), 0), Wo - 1)
+    def update(kernel, row, col):
+        d, i, j = (
+            min(max(int(kernel), 0), D - 1),
+            min(max(int(row), 0), Ho - 1),
+            min(max(int(col), 0), Wo - 1),
+        )
         delta = np.zeros((1, D, Ho, Wo))
         delta[0, d, i, j] = 1.0
         dx, dw, _ = conv2d_backward(delta, x[None], w)
@@ -125,7 +129,7 @@ def delta_spike_explorer(x, w, figsize=(13, 3.9)):
         im_dx.set_clim(-lim, lim)
         axes[2].set_title(f"∂E/∂x[c]: w[{d}, c] stamped at rows {i}..{i + kh - 1}, columns {j}..{j + kw - 1}")
         suptitle.set_text(f"δ = 1 at kernel d = {d}, output ({i}, {j}); the other kernels' ∂E/∂w are 0")
-        return d, i, j
+        return {"kernel": d, "row": i, "col": j}
 
     return fig, update
 

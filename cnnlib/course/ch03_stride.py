@@ -17,7 +17,7 @@ from .draw import fix_layout
 from .grading import check
 
 
-def stride_explorer(seed=0, figsize=(13, 4.2)):
+def stride_explorer(seed=0):
     """The stride explorer of notebook 03: three panels redrawn in place for any (H, k, s, p).
 
     Panels: (a) the coverage map of the padded input (how many outputs read each
@@ -30,17 +30,17 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
     Parameters
     ----------
     seed : int
-    figsize : (float, float)
 
     Returns
     -------
     fig : matplotlib Figure
         Square H×W inputs, k×k kernels.
-    update : callable(size, kernel, stride, padding, row=0, col=0)
+    update : callable(input_size, kernel_size, stride, padding, row=0, col=0)
         Redraws every panel with ``set_data``, ``set_clim`` and ``set_bounds``; the
-        output index is clamped to the output. Returns the settings it drew, a dict
-        with "Ho" (output size), "r" ((H + 2p − k) mod s) and "zero_rows" (rows of
-        ∂E/∂x that no window reaches); "Ho" is None when the kernel does not fit.
+        output index is clamped to the output. Returns a dict of what it drew: the
+        settings, "row" and "col" as clamped, "Ho" (output size), "r" ((H + 2p − k) mod s)
+        and "zero_rows" (rows of ∂E/∂x that no window reaches); "Ho" is 0 and "reason"
+        says why when the kernel does not fit.
 
     Notes
     -----
@@ -54,8 +54,9 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
     from ..conv import conv2d_backward, dilate
     from ..shapes import coverage_map
     from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
+    from .explore import output_size_or_reason
 
-    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=figsize)
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(13, 4.2))
     blank = np.full((1, 1), np.nan)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
@@ -91,18 +92,27 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
 
-    def update(size, kernel, stride, padding, row=0, col=0):
-        H, k, s, p = int(size), int(kernel), int(stride), int(padding)
+    def update(input_size, kernel_size, stride, padding, row=0, col=0):
+        H, k, s, p = int(input_size), int(kernel_size), int(stride), int(padding)
+        drawn = {"input_size": H, "kernel_size": k, "stride": s, "padding": p}
         Hp = H + 2 * p
-        if k > Hp:
+        Ho, reason = output_size_or_reason(H, k, s, p)
+        if not Ho:
             for im, ax in ((im_cov, ax_cov), (im_dil, ax_dil), (im_dx, ax_dx)):
                 show(im, blank, ax)
                 ax.set_title("")
             for patch in (window, inside, entry):
                 patch.set_visible(False)
-            suptitle.set_text(f"H={H}, k={k}, p={p}: the kernel does not fit ({H} + 2·{p} < {k})")
-            return {"Ho": None, "r": None, "zero_rows": None}
-        Ho = (Hp - k) // s + 1
+            suptitle.set_text(f"H={H}, k={k}, p={p}: {reason}")
+            return {
+                **drawn,
+                "row": None,
+                "col": None,
+                "Ho": 0,
+                "r": None,
+                "zero_rows": None,
+                "reason": reason,
+            }
         r = (Hp - k) % s
         i, j = min(int(row), Ho - 1), min(int(col), Ho - 1)
 
@@ -136,7 +146,7 @@ def stride_explorer(seed=0, figsize=(13, 4.2)):
         uneven = "" if k % s == 0 else f", k mod s = {k % s}: uneven"
         head = f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}"
         suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
-        return {"Ho": Ho, "r": r, "zero_rows": zero_rows}
+        return {**drawn, "row": i, "col": j, "Ho": Ho, "r": r, "zero_rows": zero_rows}
 
     return fig, update
 

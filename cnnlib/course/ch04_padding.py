@@ -65,7 +65,7 @@ def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradien
     return im
 
 
-def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
+def padding_explorer(input_size=7, seed=0):
     """The padding explorer of notebook 04: ∂E/∂x through the padded input and as a transposed convolution.
 
     Three panels, redrawn in place for any stride s, padding p and kernel size k
@@ -79,19 +79,19 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
 
     Parameters
     ----------
-    H : int
-        Input size (H×H).
+    input_size : int
+        H, the input is H×H.
     seed : int
-    figsize : (float, float)
 
     Returns
     -------
     fig : matplotlib Figure
-    update : callable(stride, padding, kernel)
+    update : callable(stride, padding, kernel_size)
         Redraws every panel with ``set_data``, ``set_extent``, ``set_clim`` and
-        ``set_bounds``. Returns a dict with "Ho", "r", "before", "after" and
-        "max_abs_diff" (transposed convolution vs ``conv2d_backward``); "Ho" is None
-        when the kernel does not fit the padded input.
+        ``set_bounds``. Returns a dict of what it drew: the settings, "Ho", "r",
+        "before", "after" and "max_abs_diff" (transposed convolution vs
+        ``conv2d_backward``); "Ho" is 0 and "reason" says why when the kernel does not
+        fit the padded input.
 
     Notes
     -----
@@ -105,8 +105,10 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
     from ..conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
     from ..shapes import transposed_conv_padding
     from .draw import SIGNED_CMAP, symmetric_limit
+    from .explore import output_size_or_reason
 
-    fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=figsize)
+    H = int(input_size)
+    fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=(14.5, 5.2))
     blank = np.full((1, 1), np.nan)
     ims = {}
     specs = [
@@ -146,18 +148,27 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
         lim = symmetric_limit(a)
         im.set_clim(-lim, lim)
 
-    def update(stride, padding, kernel):
-        s, p, k = int(stride), int(padding), int(kernel)
+    def update(stride, padding, kernel_size):
+        s, p, k = int(stride), int(padding), int(kernel_size)
+        drawn = {"stride": s, "padding": p, "kernel_size": k}
         Hp = H + 2 * p
-        if k > Hp:
+        Ho, reason = output_size_or_reason(H, k, s, p)
+        if not Ho:
             for key, ax, *_ in specs:
                 show(key, ax, blank)
                 ax.set_title("")
             for patch in patches:
                 patch.set_visible(False)
-            suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}: the kernel does not fit the padded input")
-            return {"Ho": None, "r": None, "before": None, "after": None, "max_abs_diff": None}
-        Ho = (Hp - k) // s + 1
+            suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}: {reason}")
+            return {
+                **drawn,
+                "Ho": 0,
+                "r": None,
+                "before": None,
+                "after": None,
+                "max_abs_diff": None,
+                "reason": reason,
+            }
         r = (Hp - k) % s
         w = np.random.default_rng(seed + 100 + k).standard_normal((k, k))
         delta = np.random.default_rng(seed + 1).standard_normal((Ho, Ho))
@@ -198,7 +209,7 @@ def padding_explorer(H=7, seed=0, figsize=(14.5, 5.2)):
             patch.set_visible(True)
         suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}:  Ho = floor(({H} + 2·{p} − {k})/{s}) + 1 = {Ho},  "
                           f"r = ({H} + 2·{p} − {k}) mod {s} = {r}")  # fmt: skip
-        return {"Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
+        return {**drawn, "Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
 
     return fig, update
 

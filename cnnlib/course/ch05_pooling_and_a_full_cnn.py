@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import conv
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
+from ..shapes import conv_output_size
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit, text_colour
 from .grading import check
 
 
@@ -155,7 +156,7 @@ def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):
     im = ax.imshow(counts, cmap="Blues", vmin=0, vmax=max(1, int(counts.max())))
     for (t, p), v in np.ndenumerate(counts):
         if v:
-            dark = v > 0.6 * counts.max()
+            dark = text_colour(im, v) == "w"
             color = "w" if dark else ("tab:red" if t != p else "k")
             ax.text(p, t, str(v), ha="center", va="center", fontsize=8, color=color)
     acc = np.trace(counts) / max(1, counts.sum())
@@ -206,7 +207,7 @@ def training_curves(history, title="Training"):
     return fig
 
 
-def pool_routing_figure(x, size=2, stride=None):
+def pool_routing_explorer(x, size=2, stride=None):
     """Where max and average pooling send δ back, for any window size and stride.
 
     Every window gets δ = 1, so ∂E/∂x counts what each input pixel receives: for max
@@ -228,7 +229,7 @@ def pool_routing_figure(x, size=2, stride=None):
         of average pooling, its values printed.
     update : callable(size=None, stride=None)
         Redraws in place (set_data, set_clim, set_text); None keeps the previous value.
-        Returns (dx_max, dx_avg).
+        Returns a dict of what it drew: "size", "stride", "dx_max" and "dx_avg".
 
     Notes
     -----
@@ -240,7 +241,7 @@ def pool_routing_figure(x, size=2, stride=None):
     from matplotlib.ticker import MaxNLocator
 
     from ..pool import avgpool2d_backward, maxpool2d_backward
-    from .draw import heatmap
+    from .draw import heatmap, text_colour
 
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:
@@ -268,7 +269,7 @@ def pool_routing_figure(x, size=2, stride=None):
         im.set_data(a)
         im.set_clim(0, hi)
         for txt, v in zip(texts, a.ravel(), strict=True):
-            txt.set_color("w" if v < 0.5 * hi else "k")  # viridis: dark at the low end
+            txt.set_color(text_colour(im, v))
 
     def update(size=None, stride=None):
         if size is not None:
@@ -276,7 +277,7 @@ def pool_routing_figure(x, size=2, stride=None):
         if stride is not None:
             state["stride"] = int(stride)
         k, s = min(state["size"], H, W), state["stride"]
-        Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
+        Ho, Wo = conv_output_size(H, k, s), conv_output_size(W, k, s)
         ones = np.ones((1, 1, Ho, Wo))
         dx_max = maxpool2d_backward(ones, x[None, None], k, s)[0, 0]
         dx_avg = avgpool2d_backward(ones, x[None, None], k, s)[0, 0]
@@ -300,7 +301,7 @@ def pool_routing_figure(x, size=2, stride=None):
             f"window {k}×{k}, stride {s} → output {Ho}×{Wo}, δ = 1 for every window\n{overlap}{tail}\n"
             "red: window of z[0, 0], orange: window of z[0, 1]"
         )
-        return dx_max, dx_avg
+        return {"size": k, "stride": s, "dx_max": dx_max, "dx_avg": dx_avg}
 
     update()
     fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)

@@ -91,7 +91,9 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
         that direction diverges). Right: E − E* per step (log scale), split into the
         steepest direction and all the others.
     update : callable(ratio)
-        Redraws by changing bar heights and line data only.
+        Redraws by changing bar heights and line data only. Returns a dict of what it
+        drew: "ratio", "lr" (η), "growth" (|1 − η λmax|, the steepest direction's factor
+        per step) and "stopped_at" (the step a diverging run was cut at, or None).
 
     Notes
     -----
@@ -144,13 +146,20 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
         l_top.set_ydata(parts[:, -1])
         l_rest.set_ydata(parts[:, :-1].sum(axis=1))
         stopped = np.flatnonzero(np.isnan(parts[:, 0]))
+        stopped_at = int(stopped[0] - 1) if stopped.size else None
         note.set_text(
-            f"stopped at step {stopped[0] - 1}: loss > {stop_factor:.0e} × initial" if stopped.size else ""
+            f"stopped at step {stopped_at}: loss > {stop_factor:.0e} × initial" if stopped.size else ""
         )
         title.set_text(
             f"η = {ratio:.2f} × 2/λmax: steepest direction × {factors[-1]:.2f} per step, "
             f"flattest × {factors[0]:.3f}"
         )
+        return {
+            "ratio": float(ratio),
+            "lr": float(lr),
+            "growth": float(factors[-1]),
+            "stopped_at": stopped_at,
+        }
 
     return fig, update
 

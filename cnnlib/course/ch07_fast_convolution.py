@@ -203,7 +203,7 @@ def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
     return fig
 
 
-def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12.0, 3.9)):
+def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     """What the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x multiplies, for any (s, k).
 
     Panels, redrawn in place: (a) pad(dilate(δ, s), k − 1), the array the route
@@ -221,13 +221,13 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12
     max_stride, max_kernel : int
         Slider ranges the axes are sized for.
     seed : int
-    figsize : (float, float)
 
     Returns
     -------
     fig : matplotlib Figure
-    update : callable(stride, kernel)
-        Returns ``dilated_route_counts(Ho, Ho, k, k, s)``: (total, zero).
+    update : callable(stride, kernel_size)
+        Returns a dict of what it drew: "stride", "kernel_size", and "total" and "zero",
+        the multiply-adds ``dilated_route_counts(Ho, Ho, k, k, s)`` counts.
 
     Notes
     -----
@@ -248,7 +248,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12
     big_full = (Ho - 1) * max_stride + 1 + 2 * (max_kernel - 1)
     big_out = (Ho - 1) * max_stride + max_kernel
     fig, (ax_full, ax_use, ax_frac) = plt.subplots(
-        1, 3, figsize=figsize, gridspec_kw={"width_ratios": [1, 1, 1.15]}
+        1, 3, figsize=(12.0, 3.9), gridspec_kw={"width_ratios": [1, 1, 1.15]}
     )
     blank = np.zeros((1, 1))
     # zeros painted grey in an RGB image: cheaper to draw than a marker on each of hundreds of cells
@@ -281,8 +281,8 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12
     # fixed margins, no layout engine: it would make every savefig lay the figure out again
     fig.subplots_adjust(left=0.05, right=0.98, top=0.86, bottom=0.14, wspace=0.45)
 
-    def update(stride, kernel):
-        s, k = int(stride), int(kernel)
+    def update(stride, kernel_size):
+        s, k = int(stride), int(kernel_size)
         full = pad(dilate(delta, s), k - 1)
         use = coverage_map((Ho - 1) * s + k, (Ho - 1) * s + k, k, s)
         rgb = signed.to_rgba(full)[..., :3]
@@ -301,7 +301,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0, figsize=(12
         titles[0].set_text(f"(a) pad(dilate(δ, {s}), {k - 1}): {zeros} of {full.size} entries are 0")
         titles[1].set_text(f"(b) {use.mean():.1f} of each pixel's k² = {k * k} products meet δ")
         titles[2].set_text(f"(c) by zero: {zero} of {total} multiply-adds ({100 * zero / total:.0f}%)")
-        return total, zero
+        return {"stride": s, "kernel_size": k, "total": total, "zero": zero}
 
     return fig, update
 

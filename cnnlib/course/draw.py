@@ -90,13 +90,20 @@ def heatmap(
     return im
 
 
+def text_colour(im, value):
+    """ "w" or "k": the text colour readable on the cell colour ``im`` gives ``value``.
+
+    White on dark cells, black on light ones, judged by the cell's luminance, so the rule
+    holds for any colormap (the dark ends of RdBu_r, the dark low end of viridis).
+    """
+    r, g, b, _ = im.cmap(im.norm(value))
+    return "w" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "k"
+
+
 def annotate_cells(ax, a, im, fmt):
-    lo, hi = im.get_clim()
+    """Print each value of ``a`` in its cell of ``im``, in a colour readable on that cell."""
     for (i, j), v in np.ndenumerate(a):
-        # dark text on light cells, light text on dark cells
-        t = 0.5 if hi == lo else (v - lo) / (hi - lo)
-        light = (t < 0.2 or t > 0.8) if im.get_cmap().name == SIGNED_CMAP else t < 0.5
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color="w" if light else "k")
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9, color=text_colour(im, v))
 
 
 def fix_layout(fig, **kw):

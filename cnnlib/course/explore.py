@@ -1,24 +1,48 @@
-"""What the explorers share: the slider wiring and the redraw timing.
+"""The explorer contract, and what every explorer shares.
 
-Pattern (fast redraws): build the figure ONCE, keep its artists, and on every slider
-move only update them (``AxesImage.set_data``, ``set_clim``, ``set_text``, ...) before
-the inline backend renders the same figure again. Rebuilding a figure with colour bars
-costs several times more than updating it.
+Every explorer of the course is a function ``explorer(...) -> (fig, update)``:
 
-    fig, update = my_figure()          # builds artists, returns an update(**params) function
-    update(stride=2, padding=1)        # a plain call: the figure nbval stores and checks
-    explore(fig, update, stride=(1, 3), padding=(0, 3))   # the sliders (output not compared)
+    fig, update = ch.stride_explorer()                 # builds the figure and its artists ONCE
+    drawn = update(input_size=8, kernel_size=3, stride=2, padding=1)   # redraws in place
+    explore(fig, update, stride=(1, 4), padding=(0, 3))                # the sliders
 
-``redraw_ms`` measures what one slider move costs in the kernel: update + PNG render.
+``update(**settings)`` changes the artists in place (``set_data``, ``set_clim``,
+``set_text``, ...) and returns a dict of what it drew (the settings as used, plus the
+numbers the picture shows). Settings have the same name for the same idea in every
+chapter: ``input_size``, ``kernel_size``, ``stride``, ``padding``, ``row``, ``col``.
+Rebuilding a figure with colour bars costs several times more than updating it, which
+is why a redraw fits the 150 ms a slider move may take.
+
+A plain call of ``update`` with fixed settings is the figure the notebook stores and
+nbval checks; ``explore`` adds the sliders (their cell's output is not compared). Before
+the kernel runs (a fresh clone: untrusted, no widget state), the explorer's output shows
+the figure as an image with a hint instead of the widget's text.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from ..shapes import conv_output_size
+
+HINT = "Run this cell (with the kernel) for the sliders."
+
+
+def output_size_or_reason(input_size, kernel_size, stride, padding):
+    """(Ho, None) along one axis, or (0, reason) when no window fits the padded input.
+
+    What an explorer shows instead of a window when the sliders ask for a kernel larger
+    than the padded input: ``conv_output_size``'s own message.
+    """
+    try:
+        return conv_output_size(input_size, kernel_size, stride, padding), None
+    except ValueError as err:
+        return 0, f"no window fits: {err}"
 
 
 def render_png(fig) -> bytes:
@@ -34,9 +58,13 @@ def redraw_ms(fig, update, settings, repeats=3):
     Parameters
     ----------
     fig : matplotlib Figure
-    update : callable(**params)
+    update : callable(**settings)
     settings : list of dict
         Slider positions to cycle through (each is timed ``repeats`` times).
+
+    Notes
+    -----
+    Machine-dependent: printed by tests/course/test_explorers.py, never stored in a notebook.
     """
     times = []
     for _ in range(repeats):
@@ -48,6 +76,24 @@ def redraw_ms(fig, update, settings, repeats=3):
     return float(np.median(times))
 
 
+class Explorer:
+    """Sliders over a figure; shown as the widget with a kernel, as the figure and a hint without.
+
+    A notebook output holds one mime bundle and the front end picks the richest type it
+    may render: with a kernel, the widget view; in a notebook opened from a fresh clone
+    (untrusted, no widget state) or on GitHub, the PNG of the figure as first drawn.
+    """
+
+    def __init__(self, ui, png):
+        self.ui, self.png = ui, png
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.ui._repr_mimebundle_(include=include, exclude=exclude)
+        if isinstance(bundle, tuple):  # (data, metadata)
+            bundle = bundle[0]
+        return {**bundle, "image/png": base64.b64encode(self.png).decode("ascii"), "text/plain": HINT}
+
+
 def explore(fig, update, **sliders):
     """Show ``fig`` with sliders; moving one calls update(**values) and shows the figure again.
 
@@ -55,25 +101,27 @@ def explore(fig, update, **sliders):
     ----------
     fig : matplotlib Figure
         Built once; it is closed for pyplot so the inline backend does not show it twice.
-    update : callable(**params)
+    update : callable(**settings)
         Changes the figure's artists in place.
     **sliders
         ipywidgets widgets or interact abbreviations: (min, max), (min, max, step), list.
 
     Returns
     -------
-    ipywidgets.interactive
-        Displayed by the notebook (assign it, or let it be the cell's last value).
+    Explorer
+        Displayed by the notebook (assign it, or let it be the cell's last value);
+        ``.ui`` is the ``ipywidgets.interactive``.
     """
     import ipywidgets as widgets
     from IPython.display import display
 
     plt.close(fig)
+    png = render_png(fig)  # the figure as it stands before any slider moves: the fallback
 
-    def show(**params):
-        update(**params)
+    def show(**settings):
+        update(**settings)
         display(fig)
 
     ui = widgets.interactive(show, **sliders)
     ui.layout = widgets.Layout(width="100%")
-    return ui
+    return Explorer(ui, png)

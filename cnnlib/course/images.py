@@ -119,9 +119,9 @@ def conv_sliding_gif(path):
                 shown = np.full_like(y, np.nan)
                 shown.flat[: i * Wo + j + 1] = y.flat[: i * Wo + j + 1]
                 im.set_data(np.ma.masked_invalid(shown))
-                dark = abs(y[i, j]) > 0.6 * lim
+                colour = draw.text_colour(im, y[i, j])
                 texts[i, j] = ax_out.text(
-                    j, i, f"{y[i, j]:g}", ha="center", va="center", fontsize=11, color="w" if dark else "k"
+                    j, i, f"{y[i, j]:g}", ha="center", va="center", fontsize=11, color=colour
                 )
                 for p in [p for p in ax_out.patches if p.get_gid() == "current"]:
                     p.remove()

@@ -9,7 +9,6 @@ import pytest
 import cnnlib as cl
 from cnnlib import reference
 from cnnlib.course import ch00_correlation_and_notation as ch00
-from cnnlib.course import explore
 
 RED = np.array([0.98, 0.62, 0.6])
 
@@ -22,10 +21,18 @@ def _images(ax):
 
 
 def _cells(ax, rows):
-    """One RGB value per grid cell of the sliding picture (cell borders are drawn into the image)."""
-    big = _images(ax)[0]
-    px = (big.shape[0] - 1) // rows
-    return big[px // 2 :: px, px // 2 :: px][:rows, :rows]
+    """The RGB image of the sliding picture: one pixel per grid cell (the grid is drawn as lines)."""
+    img = _images(ax)[0]
+    assert img.shape[:2] == (rows, rows)
+    return img
+
+
+def _grid_lines(ax):
+    """Number of horizontal and vertical grid lines drawn on ax."""
+    (grid,) = ax.collections
+    segments = grid.get_segments()
+    horizontal = sum(1 for s in segments if s[0][1] == s[1][1])
+    return horizontal, len(segments) - horizontal
 
 
 def test_correlation_vs_convolution_panels_hold_both_operations():
@@ -55,34 +62,43 @@ def test_correlation_vs_convolution_rejects_an_index_outside_the_output():
     [(5, 3, 1, 0), (6, 3, 2, 0), (7, 3, 2, 1), (6, 2, 3, 2), (9, 4, 2, 3), (4, 4, 1, 0), (5, 1, 3, 0)],
 )
 def test_sliding_window_picture_matches_the_output_size(n, k, s, p):
-    fig, update = ch00.sliding_window_figure()
-    state = update(n=n, k=k, stride=s, padding=p, i=99, j=0)
+    fig, update = ch00.sliding_window_explorer()
+    state = update(input_size=n, kernel_size=k, stride=s, padding=p, row=99, col=0)
     Ho = cl.conv_output_size(n, k, s, p)
-    assert state["Ho"] == Ho and (state["i"], state["j"]) == (Ho - 1, 0)  # clipped to the last row
+    assert state["Ho"] == Ho and (state["row"], state["col"]) == (Ho - 1, 0)  # clamped to the last row
     npad = n + 2 * p
     img_in, img_out = _cells(fig.axes[0], npad), _cells(fig.axes[1], Ho)
+    # every cell border is a line: npad + 1 lines each way on the input, Ho + 1 on the output
+    assert _grid_lines(fig.axes[0]) == (npad + 1, npad + 1)
+    assert _grid_lines(fig.axes[1]) == (Ho + 1, Ho + 1)
     assert img_in.shape == (npad, npad, 3) and img_out.shape == (Ho, Ho, 3)
     window = np.all(np.isclose(img_in, RED), axis=-1)
     rows, cols = np.nonzero(window)
     assert window.sum() == k * k
     assert (rows.min(), cols.min()) == ((Ho - 1) * s, 0)
     never = np.all(np.isclose(img_in, ORANGE), axis=-1)
-    unused = (npad - k) % s
-    assert never.sum() == npad * npad - (npad - unused) ** 2
+    # never read: padded rows (and columns) that no window covers, gaps between windows included
+    read = np.zeros(npad, dtype=bool)
+    for i in range(Ho):
+        read[i * s : i * s + k] = True
+    assert state["never_read"] == np.count_nonzero(~read)
+    assert never.sum() == npad * npad - read.sum() ** 2
     assert np.all(np.isclose(img_out, RED), axis=-1).sum() == 1
-    assert "clipped" in fig.axes[0].get_title()
+    assert "clamped" in fig.axes[0].get_title()
 
 
-def test_sliding_window_figure_reuses_its_artists_and_handles_a_too_large_kernel():
-    fig, update = ch00.sliding_window_figure(5, 3, 1, 0)
+def test_sliding_window_explorer_reuses_its_artists_and_handles_a_too_large_kernel():
+    fig, update = ch00.sliding_window_explorer(5, 3, 1, 0)
     n_axes, images = len(fig.axes), [id(im) for ax in fig.axes for im in ax.get_images()]
-    for settings in [dict(n=8, k=2, stride=3, padding=1, i=1, j=2), dict(k=9, padding=0)]:
+    for settings in [
+        dict(input_size=8, kernel_size=2, stride=3, padding=1, row=1, col=2),
+        dict(kernel_size=11),
+    ]:
         state = update(**settings)
-    assert state["Ho"] == 0
+    assert state["Ho"] == 0 and state["kernel_size"] == 11 and state["input_size"] == 8
     assert "larger than the padded input" in fig.texts[0].get_text()
     assert len(fig.axes) == n_axes
     assert [id(im) for ax in fig.axes for im in ax.get_images()] == images
-    assert explore.redraw_ms(fig, update, [dict(k=3, i=1, j=1)], repeats=1) > 0
 
 
 def test_output_size_checker(capsys):

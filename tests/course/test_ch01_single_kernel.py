@@ -19,14 +19,17 @@ def test_backward_accumulation_ends_in_the_gradients_and_adds_one_output_per_ste
     rng = np.random.default_rng(3)
     x, w = rng.integers(-3, 4, (4, 5)).astype(float), rng.integers(-2, 3, (2, 3)).astype(float)
     delta = rng.integers(-2, 3, (3, 3)).astype(float)
-    fig, update = ch01.backward_accumulation_figure(x, w, delta)
+    fig, update = ch01.backward_accumulation_explorer(x, w, delta)
     dx_ref, dw_ref, _ = cl.conv2d_backward(delta[None, None], x[None, None], w[None, None])
-    dw, dx = update(9)
+    drawn = update(step=9)
+    assert drawn["step"] == 9
+    dw, dx = drawn["dw"], drawn["dx"]
     np.testing.assert_allclose(dw, dw_ref[0, 0])
     np.testing.assert_allclose(dx, dx_ref[0, 0])
-    dw0, dx0 = update(0)
+    dw0, dx0 = update(step=0)["dw"], update(step=0)["dx"]
     assert not dw0.any() and not dx0.any()
-    dw4, dx4 = update(4)  # outputs (0, 0), (0, 1), (0, 2), (1, 0)
+    drawn = update(step=4)  # outputs (0, 0), (0, 1), (0, 2), (1, 0)
+    dw4, dx4 = drawn["dw"], drawn["dx"]
     keep = np.zeros_like(delta)
     keep.flat[:4] = delta.flat[:4]
     dx_part, dw_part, _ = cl.conv2d_backward(keep[None, None], x[None, None], w[None, None])
@@ -36,7 +39,7 @@ def test_backward_accumulation_ends_in_the_gradients_and_adds_one_output_per_ste
     np.testing.assert_allclose(_images(fig.axes[2])[0], dw4)
     np.testing.assert_allclose(_images(fig.axes[3])[0], dx4)
     with pytest.raises(ValueError, match="output's shape"):
-        ch01.backward_accumulation_figure(x, w, np.ones((2, 2)))
+        ch01.backward_accumulation_explorer(x, w, np.ones((2, 2)))
 
 
 def test_single_kernel_checkers_accept_the_formulas_and_reject_the_flipped_ones(capsys):

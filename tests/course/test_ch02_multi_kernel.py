@@ -27,7 +27,7 @@ def test_delta_spike_explorer_shows_window_and_stamp():
     w = rng.standard_normal((3, 2, 3, 2))
     fig, update = ch02.delta_spike_explorer(x, w)
     ax_delta, ax_dw, ax_dx = [ax for ax in fig.axes if ax.images][:3]
-    assert update(d=2, i=1, j=4) == (2, 1, 4)
+    assert update(kernel=2, row=1, col=4) == {"kernel": 2, "row": 1, "col": 4}
     delta = np.asarray(ax_delta.images[0].get_array())
     assert delta.shape == (4, 6) and delta[1, 4] == 1 and delta.sum() == 1
     dw = np.ma.filled(ax_dw.images[0].get_array(), np.nan)  # (3, 2 + 1 + 2): channels tiled, NaN between
@@ -40,5 +40,5 @@ def test_delta_spike_explorer_shows_window_and_stamp():
         np.testing.assert_allclose(dxc[1:4, 4:6], w[2, c])
         assert np.count_nonzero(dxc) == np.count_nonzero(w[2, c])
     # out-of-range positions are clamped, not raised
-    assert update(d=7, i=-3, j=99) == (2, 0, 5)
+    assert update(kernel=7, row=-3, col=99) == {"kernel": 2, "row": 0, "col": 5}
     assert explore.render_png(fig)[:4] == b"\x89PNG"

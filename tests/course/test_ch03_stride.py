@@ -80,8 +80,9 @@ def test_stride_explorer_updates_in_place():
     fig, update = ch03.stride_explorer(seed=0)
     n_axes, n_images = len(fig.axes), sum(len(ax.images) for ax in fig.axes)
     ax_cov, ax_dil, ax_dx = fig.axes[:3]
-    info = update(size=8, kernel=3, stride=2, padding=1, row=1, col=2)
-    assert info == {"Ho": 4, "r": 1, "zero_rows": 0}
+    info = update(input_size=8, kernel_size=3, stride=2, padding=1, row=1, col=2)
+    settings = {"input_size": 8, "kernel_size": 3, "stride": 2, "padding": 1}
+    assert info == {**settings, "row": 1, "col": 2, "Ho": 4, "r": 1, "zero_rows": 0}
     cov = cl.shapes.coverage_map(8, 8, 3, 2, 1, padded=True)
     np.testing.assert_array_equal(ax_cov.images[0].get_array(), cov)
     # the red window of y[1, 2] starts at padded row 1·2, column 2·2 and is k×k
@@ -90,15 +91,17 @@ def test_stride_explorer_updates_in_place():
     assert ax_dil.images[0].get_array().shape == (7, 7)  # dilate(δ (4x4), 2)
     assert ax_dx.images[0].get_array().shape == (8, 8)
     # s > k: rows between windows and r leftover rows get no gradient
-    info = update(size=7, kernel=2, stride=3, padding=0)
-    assert info == {"Ho": 2, "r": 2, "zero_rows": 3}
+    info = update(input_size=7, kernel_size=2, stride=3, padding=0)
+    assert (info["Ho"], info["r"], info["zero_rows"]) == (2, 2, 3)
     dx = np.asarray(ax_dx.images[0].get_array())
     np.testing.assert_array_equal(np.flatnonzero(~dx.any(axis=1)), [2, 5, 6])
     # a kernel larger than the padded input is reported, not raised
-    assert update(size=4, kernel=5, stride=1, padding=0)["Ho"] is None
-    assert "does not fit" in fig._suptitle.get_text()
+    info = update(input_size=4, kernel_size=5, stride=1, padding=0)
+    assert info["Ho"] == 0 and "no window fits" in info["reason"]
+    assert "larger than the padded input" in fig._suptitle.get_text()
     # the output index is clamped; no artists are added by updates
-    assert update(size=6, kernel=2, stride=2, padding=0, row=9, col=9)["Ho"] == 3
+    info = update(input_size=6, kernel_size=2, stride=2, padding=0, row=9, col=9)
+    assert (info["Ho"], info["row"], info["col"]) == (3, 2, 2)
     assert "y[2, 2]" in ax_cov.get_title()
     assert len(fig.axes) == n_axes and sum(len(ax.images) for ax in fig.axes) == n_images
     assert explore.render_png(fig)[:4] == b"\x89PNG"
@@ -107,8 +110,8 @@ def test_stride_explorer_updates_in_place():
 def test_stride_explorer_is_deterministic():
     fig1, up1 = ch03.stride_explorer(seed=3)
     fig2, up2 = ch03.stride_explorer(seed=3)
-    up1(size=9, kernel=3, stride=2, padding=1)
-    up2(size=9, kernel=3, stride=2, padding=1)
+    up1(input_size=9, kernel_size=3, stride=2, padding=1)
+    up2(input_size=9, kernel_size=3, stride=2, padding=1)
     for a1, a2 in zip(fig1.axes[:3], fig2.axes[:3], strict=True):
         np.testing.assert_array_equal(a1.images[0].get_array(), a2.images[0].get_array())
 

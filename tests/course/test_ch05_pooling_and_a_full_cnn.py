@@ -103,12 +103,14 @@ def test_training_curves():
     assert "90.0%" in ax_acc.get_title()
 
 
-def test_pool_routing_figure_matches_the_library_and_redraws_in_place():
+def test_pool_routing_explorer_matches_the_library_and_redraws_in_place():
     x = np.random.default_rng(0).permutation(36).reshape(6, 6).astype(float)
-    fig, update = ch05.pool_routing_figure(x, size=3, stride=2)
+    fig, update = ch05.pool_routing_explorer(x, size=3, stride=2)
     n_artists = [len(ax.get_children()) for ax in fig.axes]
     for k, s in [(2, 2), (3, 1), (3, 3), (1, 1), (4, 3)]:
-        dx_max, dx_avg = update(size=k, stride=s)
+        drawn = update(size=k, stride=s)
+        assert (drawn["size"], drawn["stride"]) == (k, s)
+        dx_max, dx_avg = drawn["dx_max"], drawn["dx_avg"]
         n_windows = (((6 - k) // s) + 1) ** 2
         ones = np.ones((1, 1, (6 - k) // s + 1, (6 - k) // s + 1))
         assert np.array_equal(dx_max, cl.maxpool2d_backward(ones, x[None, None], k, s)[0, 0])
@@ -117,18 +119,18 @@ def test_pool_routing_figure_matches_the_library_and_redraws_in_place():
         assert np.array_equal(fig.axes[0].images[0].get_array(), dx_max)  # set_data, not a new image
         assert [len(ax.get_children()) for ax in fig.axes] == n_artists  # nothing added
     # overlapping windows: one pixel can win more than one window
-    dx_max, _ = update(size=3, stride=1)
+    dx_max = update(size=3, stride=1)["dx_max"]
     assert dx_max.max() > 1
     # the numbers in the max panel stay the input values
     assert [t.get_text() for t in fig.axes[0].texts][:3] == [f"{v:g}" for v in x.ravel()[:3]]
     # None keeps the previous setting
-    assert np.array_equal(update()[0], dx_max)
+    assert np.array_equal(update()["dx_max"], dx_max)
     explore.render_png(fig)
 
 
-def test_pool_routing_figure_rejects_non_2d():
+def test_pool_routing_explorer_rejects_non_2d():
     with pytest.raises(ValueError, match="2-D"):
-        ch05.pool_routing_figure(np.zeros((1, 4, 4)))
+        ch05.pool_routing_explorer(np.zeros((1, 4, 4)))
 
 
 def test_pool_cases_include_ties_and_overlap():

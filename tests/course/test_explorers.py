@@ -1,0 +1,97 @@
+"""The explorer contract, for every explorer of the course: ``explorer(...) -> (fig, update)``,
+``update(**settings) -> dict`` of what it drew, the same setting names for the same idea in every
+chapter, and an output that shows the figure (not the widget's text) before the kernel runs.
+
+The redraw time of each explorer is printed (``pytest -s``), never asserted: it depends on the machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+
+import numpy as np
+import pytest
+
+from cnnlib.course import ch00_correlation_and_notation as ch00
+from cnnlib.course import ch01_single_kernel as ch01
+from cnnlib.course import ch02_multi_kernel as ch02
+from cnnlib.course import ch03_stride as ch03
+from cnnlib.course import ch04_padding as ch04
+from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
+from cnnlib.course import ch06_debugging_backprop as ch06
+from cnnlib.course import ch07_fast_convolution as ch07
+from cnnlib.course.explore import HINT, explore, redraw_ms
+
+rng = np.random.default_rng(0)
+# name -> (build the explorer, two slider positions as the notebook's sliders give them)
+EXPLORERS = {
+    "ch00 sliding window": (
+        lambda: ch00.sliding_window_explorer(7, 3, 2, 1),
+        [
+            dict(input_size=8, kernel_size=3, stride=2, padding=1, row=1, col=2),
+            dict(kernel_size=5, row=0, col=0),
+        ],
+    ),
+    "ch01 backward accumulation": (
+        lambda: ch01.backward_accumulation_explorer(np.ones((4, 4)), np.ones((2, 2)), np.ones((3, 3))),
+        [dict(step=1), dict(step=9)],
+    ),
+    "ch02 delta spike": (
+        lambda: ch02.delta_spike_explorer(rng.standard_normal((2, 6, 6)), rng.standard_normal((3, 2, 3, 3))),
+        [dict(kernel=0, row=0, col=0), dict(kernel=2, row=3, col=1)],
+    ),
+    "ch03 stride": (
+        lambda: ch03.stride_explorer(seed=0),
+        [
+            dict(input_size=8, kernel_size=3, stride=2, padding=1, row=1, col=1),
+            dict(input_size=12, kernel_size=5, stride=3, padding=2),
+        ],
+    ),
+    "ch04 padding": (
+        lambda: ch04.padding_explorer(input_size=7, seed=0),
+        [dict(stride=2, padding=1, kernel_size=3), dict(stride=3, padding=2, kernel_size=5)],
+    ),
+    "ch05 pool routing": (
+        lambda: ch05.pool_routing_explorer(np.arange(36.0).reshape(6, 6), size=3, stride=2),
+        [dict(size=2, stride=2), dict(size=3, stride=1)],
+    ),
+    "ch06 step size": (
+        lambda: ch06.step_size_explorer(np.array([1.0, 3.0, 50.0]), np.array([0.5, -0.2, 0.1]), steps=100),
+        [dict(ratio=0.8), dict(ratio=1.2)],
+    ),
+    "ch07 dilated delta": (
+        lambda: ch07.dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0),
+        [dict(stride=2, kernel_size=3), dict(stride=3, kernel_size=5)],
+    ),
+}
+# the shared vocabulary: a setting that means one of these ideas must use this name
+SHARED = {"input_size", "kernel_size", "stride", "padding", "row", "col"}
+OWN = {"step", "kernel", "size", "ratio"}  # ideas one chapter has alone (kernel index d, pool size, η ratio)
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_every_explorer_keeps_the_contract(name):
+    build, positions = EXPLORERS[name]
+    fig, update = build()
+    n_artists = [len(ax.get_children()) for ax in fig.axes]
+    params = set(inspect.signature(update).parameters)
+    assert params <= SHARED | OWN, f"{name}: settings outside the shared vocabulary: {params - SHARED - OWN}"
+    for settings in positions:
+        drawn = update(**settings)
+        assert isinstance(drawn, dict), f"{name}: update returned {type(drawn).__name__}, not a dict"
+        # what it drew includes the settings it was given (row/col may come back clamped)
+        for key, value in settings.items():
+            if key not in ("row", "col"):
+                assert drawn[key] == value, (name, key, drawn[key], value)
+    assert [len(ax.get_children()) for ax in fig.axes] == n_artists, f"{name}: a redraw added artists"
+    print(f"\n{name}: redraw {redraw_ms(fig, update, positions, repeats=3):.0f} ms (update + PNG render)")
+
+
+def test_an_explorer_shows_its_figure_and_a_hint_before_the_kernel_runs():
+    fig, update = ch03.stride_explorer(seed=0)
+    update(input_size=8, kernel_size=3, stride=2, padding=1)
+    bundle = explore(fig, update, stride=(1, 4))._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # with a kernel: the sliders
+    assert bundle["text/plain"] == HINT  # never "interactive(children=(IntSlider(..."
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"  # without: the figure
