@@ -14,12 +14,14 @@ Four kinds of evidence, strongest first:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..conv import conv2d_backward
 from ..pool import avgpool2d_backward
 from .conventions import OUTPUTS
-from .models import CANDIDATES
+from .models import CANDIDATES, NEUTRAL
 from .run import relative_error, tolerance
 from .wording import FEATURE_HINTS, tag_sentence
 
@@ -47,7 +49,7 @@ def where_phrase(bad, ran):
     feats = {name: {r.number for r in ran if r.spec.features().get(name)} for name, _ in FEATURE_HINTS}
     for name, hint in FEATURE_HINTS:
         if feats[name] == bad:
-            return f"only with {name} ({_cases(bad)}); every other case is right", hint
+            return f"only in the cases with {name} ({_cases(bad)})", hint
     supersets = [(len(feats[n]), n, h) for n, h in FEATURE_HINTS if bad < feats[n] != every]
     if supersets:
         _, name, hint = min(supersets, key=lambda t: t[0])
@@ -66,7 +68,7 @@ def _search(op, key, comparable, failing):
             (matches if hit else contradicts).setdefault(tags, set()).add(r.number)
     found, remaining = [], set(failing)
     while remaining and len(found) < 2:
-        options = [t for t in matches if t and matches[t] & remaining]
+        options = [t for t in matches if set(t) - NEUTRAL and matches[t] & remaining]
         if not options:
             break
         best = max(
@@ -221,7 +223,8 @@ def diagnose(op, results, conv):
         by_type.setdefault(type(r.exception).__name__, []).append(r)
     for name, rs in by_type.items():
         where, hint = where_phrase({r.number for r in rs}, ran)
-        text = f"Your code raised {name} {where}: {rs[0].message}."
+        msg = rs[0].message
+        text = f"{msg[0].upper()}{msg[1:].rstrip()}; this happens {where}."
         if name == "TypeError" and "argument" in str(rs[0].exception):
             text += f" The checker calls {conv.signatures.get(op, op)}."
         out.append(text + (f" {hint[0].upper() + hint[1:]}" if hint else ""))
@@ -231,9 +234,11 @@ def diagnose(op, results, conv):
             break
     for key in OUTPUTS[op]:
         label = conv.label(key)
-        shaped = [r for r in ran if key in r.got_shapes]
-        for text in dict.fromkeys(_shape_sentence(op, key, r, conv) for r in shaped):
-            out.append(text + f" ({_cases({r.number for r in shaped})})")
+        groups = {}  # one sentence per rule, with the first case's shapes as the example
+        for r in (r for r in ran if key in r.got_shapes):
+            text = _shape_sentence(op, key, r, conv)
+            groups.setdefault(re.sub(r"\([\d, ]*\)", "()", text), (text, set()))[1].add(r.number)
+        out += [f"{text} ({_cases(numbers)})" for text, numbers in groups.values()]
         comparable = [r for r in ran if key in r.outputs]
         failing = [r for r in comparable if label in r.wrong]
         if not failing:
@@ -241,7 +246,7 @@ def diagnose(op, results, conv):
         found, remaining = _search(op, key, comparable, {r.number for r in failing})
         for tags, numbers in found:
             scope = "" if numbers == {r.number for r in failing} else f" [{_cases(numbers)}]"
-            out += [tag_sentence(t, key, op, label) + scope for t in tags]
+            out += [tag_sentence(t, key, op, label) + scope for t in tags if t not in NEUTRAL]
         rest = [r for r in failing if r.number in remaining]
         tiny = [r for r in rest if relative_error(*r.outputs[key][:2]) < 1e-4]
         if tiny and len(tiny) == len(rest):

@@ -30,7 +30,11 @@ __all__ = [
     "maxpool_candidates",
     "avgpool_candidates",
     "CANDIDATES",
+    "NEUTRAL",
 ]
+
+# tags that are not bugs (another valid tie-break): never named, never chosen alone
+NEUTRAL = {"last max"}
 
 
 def kernel_variants(w, C, D):
@@ -161,9 +165,10 @@ def _pool_loop(x, dy, size, stride, route, assign):
     dx = np.zeros_like(x)
     for i, j, r, c in _windows(Ho, Wo, stride):
         win = x[:, :, r : r + kh, c : c + kw]
-        if route == "first":
+        if route in ("first", "last"):
             flat = win.reshape(N, C, -1)
-            mask = (np.arange(kh * kw) == flat.argmax(-1)[..., None]).reshape(win.shape).astype(float)
+            pick = flat.argmax(-1) if route == "first" else kh * kw - 1 - flat[..., ::-1].argmax(-1)
+            mask = (np.arange(kh * kw) == pick[..., None]).reshape(win.shape).astype(float)
         elif route == "all ties":
             mask = (win == win.max(axis=(2, 3), keepdims=True)).astype(float)
         else:  # an average-pool share with this divisor
@@ -183,7 +188,8 @@ def maxpool_candidates(a, case):
     """Predictions of the max-pool ∂E/∂x: tie routing, average routing, stride, ``=``."""
     x, dy = a["x"], a["dy"]
     kh, kw = case.size
-    routes = [((), "first"), (("all ties",), "all ties"), (("average",), kh * kw)]
+    # the last maximum is a valid routing too: NEUTRAL, it only helps recognise other bugs
+    routes = [((), "first"), (("last max",), "last"), (("all ties",), "all ties"), (("average",), kh * kw)]
     for (rtag, route), stag, (atag, assign) in itertools.product(
         routes, [(), ("stride",)], [((), "+="), (("=",), "="), (("= winner",), "= winner")]
     ):

@@ -93,7 +93,7 @@ def tag_sentence(tag, key, op, label):
             )
         return (
             f"channel: {label} matches w with its channel indices swapped (w[c, d] used for w[d, c]); "
-            "it runs only when C == D and raises IndexError otherwise."
+            "it runs only when C == D and fails with an IndexError or a shape error otherwise."
         )
     if tag == "stride":
         if pool:
