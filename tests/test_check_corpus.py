@@ -84,6 +84,9 @@ BUGGY = [
     ("maxpool stride", MAXPOOL, _bug(cs.maxpool_backward_loops, "stride"), "cnnlib", None, ["stride"]),
     ("maxpool =", MAXPOOL, _bug(cs.maxpool_backward_loops, "assign"), "cnnlib", None, ["+=", "overlap"]),
     ("avgpool kh*kh", AVGPOOL, _bug(cs.avgpool_backward_vectorised, "square"), "cnnlib", None, ["square"]),
+    ("db per sample", CONV_BWD, cs.conv_backward_db_per_sample, "cnnlib", None, ["bias"]),
+    ("δ not dilated", CONV_BWD, cs.conv_backward_rot180_undilated, "cnnlib", None, ["stride"]),
+    ("coursera channels swapped", CONV_BWD, co.make_conv_backward("channel"), "coursera", None, ["channel"]),
     ("cs231n =", CONV_BWD, s2.make_conv_backward_naive("assign"), "cs231n", s2.conv_forward_naive, ["+="]),
     ("cs231n db / N", CONV_BWD, s2.make_conv_backward_naive("db_mean"), "cs231n", None, ["bias"]),
     ("cs231n dw flipped", CONV_BWD, s2.make_conv_backward_naive("dw_flip"), "cs231n", None, ["flip"]),
@@ -149,3 +152,26 @@ def test_copied_coursera_solution_fails_with_both_bugs_named():
     ties = [c for c in pool.cases if c.spec.ties and c.verdict != "skipped"]
     assert ties and all(c.verdict == "fail" for c in ties)
     assert "tie" in " ".join(pool.diagnosis)
+
+
+def test_an_unknown_bug_names_the_output_the_cases_and_the_first_wrong_entry():
+    report = check.conv_backward(cs.conv_backward_noisy)
+    assert not report
+    text = " ".join(report.diagnosis)
+    assert "dx is wrong in every case" in text and "First wrong entry: dx[" in text
+
+
+def test_odd_return_values_fail_cleanly():
+    import numpy as np
+
+    def two(dy, x, w, stride, padding):
+        return cs.conv_backward_einsum(dy, x, w, stride, padding)[:2]
+
+    def nan(dy, x, w, stride, padding):
+        dx, dw, db = cs.conv_backward_einsum(dy, x, w, stride, padding)
+        return dx * np.nan, dw, list(db)
+
+    report = check.conv_backward(two)
+    assert not report and "returned 2 values" in report.cases[0].message
+    report = check.conv_backward(nan)
+    assert not report and all(c.wrong == ("dx",) for c in report.cases)

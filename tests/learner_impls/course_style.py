@@ -201,3 +201,29 @@ def avgpool_backward_vectorised(dy, x, size, stride, bug=None):
         for k in range(kw):
             dx[:, :, m : m + (Ho - 1) * sh + 1 : sh, k : k + (Wo - 1) * sw + 1 : sw] += share
     return dx
+
+
+def conv_backward_db_per_sample(dy, x, w, stride, padding):
+    """Bug: db summed over positions but not over the batch: shape (N, D)."""
+    dx, dw, _ = conv_backward_einsum(dy, x, w, stride, padding)
+    return dx, dw, dy.sum(axis=(2, 3))
+
+
+def conv_backward_rot180_undilated(dy, x, w, stride, padding):
+    """Bug: the full-correlation route without dilating δ by the stride."""
+    ph, pw = pair(padding)  # the stride is (wrongly) never used
+    N, C, H, W = x.shape
+    D, _, kh, kw = w.shape
+    full = np.pad(dy, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    win = sliding_window_view(full, (kh, kw), axis=(2, 3))
+    covered = np.einsum("ndhwmk,dcmk->nchw", win, w[:, :, ::-1, ::-1])
+    dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    dxp[:, :, : covered.shape[2], : covered.shape[3]] = covered
+    _, dw, db = conv_backward_einsum(dy, x, w, stride, padding)
+    return dxp[:, :, ph : ph + H, pw : pw + W], dw, db
+
+
+def conv_backward_noisy(dy, x, w, stride, padding):
+    """A bug no model knows: dx off by a fixed pattern."""
+    dx, dw, db = conv_backward_einsum(dy, x, w, stride, padding)
+    return dx + 0.25 * np.cos(np.arange(dx.size)).reshape(dx.shape), dw, db

@@ -47,6 +47,8 @@ def make_conv_backward(bug=None):
         A_prev_pad = zero_pad(A_prev, pad)
         dA_prev_pad = zero_pad(dA_prev, pad)
         kern = W[::-1, ::-1] if bug == "flip" else W
+        if bug == "channel":  # W[:, :, c, :] read as if it were W[:, :, :, c]
+            kern = np.swapaxes(W, 2, 3)
         for i in range(m):
             a_prev_pad = A_prev_pad[i]
             da_prev_pad = dA_prev_pad[i]
