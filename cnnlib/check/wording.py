@@ -1,0 +1,166 @@
+"""The words of the diagnosis: one sentence per bug, one hint per kind of case.
+
+Each sentence starts with the keyword a learner can search their code for ("flip",
+"stride", "crop", "+=", "channel", "bias", "tie", "square"/"height/width") and says
+what the right rule is.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FEATURE_HINTS", "tag_sentence"]
+
+# (feature, hint); the first exact match in this order is the one named
+FEATURE_HINTS = [
+    (
+        "padding 0",
+        "crop: a crop written [p:-p] keeps nothing when p = 0 (-0 is 0); crop the padding "
+        "with [p:p + H] (or skip the crop when p = 0).",
+    ),
+    (
+        "C != D",
+        "channel: the input-channel index c and the filter index d are mixed up somewhere "
+        "(w[c, d] for w[d, c], or C and D swapped as loop bounds); square channel counts hide it.",
+    ),
+    ("tied maxima", "tie: when a window holds several equal maxima, its δ must go to one of them, not each."),
+    (
+        "non-square input",
+        "square: height and width are swapped somewhere (H for W, rows for columns); "
+        "only square shapes work.",
+    ),
+    (
+        "non-square kernel",
+        "square: the kernel's height and width are swapped somewhere (kh for kw); only square kernels work.",
+    ),
+    (
+        "overlapping windows",
+        "+=: where windows overlap a pixel gets contributions from several windows; "
+        "accumulate them with += (overlap).",
+    ),
+    (
+        "rows no window reaches",
+        "stride: when (H + 2p - k) mod s != 0 the last rows or columns belong to no "
+        "window; output sizes use floor, and those rows stay in dx with gradient 0.",
+    ),
+    ("stride > kernel", "stride: with the stride larger than the window some pixels belong to no window."),
+    (
+        "stride > 1",
+        "stride: check where the stride places each window (row i·s + m) and, in the "
+        "full-correlation form, that δ is dilated by s.",
+    ),
+    ("padding > 0", "padding: check the zero padding and the crop (p rows and columns from each side)."),
+    ("N > 1", "batch: only batches of one work; loop over (or sum over) every sample n."),
+    ("stride != size", "stride: only stride = window size works; windows start at i·s."),
+    ("C == D", "channel: only C != D works, check the channel indices."),
+    ("stride 1", "stride: only strides above 1 work."),
+]
+
+
+def tag_sentence(tag, key, op, label):
+    """One sentence naming the bug ``tag`` found in output ``key`` (shown as ``label``)."""
+    fwd = op == "conv_forward"
+    pool = op.startswith(("maxpool", "avgpool"))
+    if tag == "flip":
+        if fwd:
+            return (
+                "flip: your forward flips the kernel (rot180, a true convolution); the layer is a "
+                "cross-correlation: y[i, j] = Σ w[m, n]·xp[i·s + m, j·s + n], no flip."
+            )
+        if key == "dw":
+            return (
+                f"flip: {label} is rot180 of the right gradient; ∂E/∂w[m, n] = Σ δ[i, j]·xp[i·s + m, "
+                "j·s + n] pairs δ with the input at offset (m, n), with no flip."
+            )
+        return (
+            f"flip: {label} matches a kernel flipped by rot180 once too often (or once too few): "
+            "scattering δ·w into each window needs no flip; the full correlation of δ needs rot180(w) once."
+        )
+    if tag in ("flip rows", "flip cols"):
+        axis = "rows" if tag == "flip rows" else "columns"
+        return (
+            f"flip: {label} matches a kernel flipped along its {axis} only; rot180 flips both axes "
+            "(w[..., ::-1, ::-1])."
+        )
+    if tag == "kernel transposed":
+        return (
+            f"height/width: {label} matches a kernel with its height and width swapped (w[..., n, m] "
+            "for w[..., m, n]); it only goes unnoticed with square kernels."
+        )
+    if tag == "channel":
+        if key == "dw":
+            return (
+                f"channel: {label}[d, c] holds the gradient of w[c, d]; the filter index d comes "
+                "first, the input channel c second."
+            )
+        return (
+            f"channel: {label} matches w with its channel indices swapped (w[c, d] used for w[d, c]); "
+            "it runs only when C == D and fails with an IndexError or a shape error otherwise."
+        )
+    if tag == "stride":
+        if pool:
+            return (
+                f"stride: {label} matches windows placed at row i instead of i·s (stride ignored); "
+                "window (i, j) covers rows i·s .. i·s + kh - 1."
+            )
+        if fwd:
+            return (
+                "stride: your forward moves the window by 1 instead of by the stride s; output (i, j) "
+                "reads rows i·s .. i·s + kh - 1."
+            )
+        return (
+            f"stride: {label} matches windows at i + m instead of i·s + m (stride ignored); with "
+            "stride s, output (i, j) touches input rows i·s + m (dilate δ by s in the correlation form)."
+        )
+    if tag in ("crop end", "crop start"):
+        kept = "first" if tag == "crop end" else "last"
+        return (
+            f"crop: {label} is the padded gradient cropped on the wrong side (you kept its {kept} H "
+            "rows and W columns); the padding is p on each side: keep dxp[p:p + H, p:p + W]."
+        )
+    if tag in ("=", "= per d", "= winner", "= per sample"):
+        if key == "dw":
+            return (
+                f"+=: {label} holds only the last window's contribution (= instead of +=); "
+                "accumulate over every position and sample."
+            )
+        if tag == "= per d":
+            return (
+                f"+=: {label} keeps only the last filter's contribution (= inside the loop over d); "
+                "accumulate with +=, also where windows overlap."
+            )
+        return (
+            f"+=: where windows overlap, {label} keeps only the last window's contribution (= instead "
+            "of +=); accumulate every window's share with +=."
+        )
+    if tag == "dw / N":
+        return f"batch: {label} is divided by the batch size N; it is the plain sum over the batch."
+    if tag in ("dw first sample", "dw last sample"):
+        return f"batch: {label} comes from one sample only; sum the contributions of every sample n."
+    if tag.startswith("db"):
+        why = {
+            "db / N": "is divided by the batch size N",
+            "db mean": "is the mean of δ over the batch and positions",
+            "db / (Ho·Wo)": "is divided by the number of output positions Ho·Wo",
+            "db first sample": "is summed over the first sample only",
+            "db last sample": "is summed over the last sample only",
+            "db =": "holds only the last δ (= instead of +=)",
+        }[tag]
+        return f"bias: {label} {why}; ∂E/∂b[d] = Σ_n Σ_i Σ_j δ[n, d, i, j], a plain sum (not averaged)."
+    if tag == "no bias":
+        return "bias: your forward does not add the bias b[d]."
+    if tag == "bias per channel":
+        return "bias: your forward adds b[d] once per input channel (C times); add it once per output entry."
+    if tag == "all ties":
+        return (
+            f"tie: where a window holds several equal maxima, {label} gets δ at every one of them "
+            "(mask = window == max); route δ to one maximum only (np.argmax picks the first)."
+        )
+    if tag == "average":
+        return (
+            f"{label} spreads δ evenly over each window (average pooling); "
+            "max pooling routes δ to the maximum."
+        )
+    if tag in ("divide kh*kh", "divide kw*kw"):
+        return f"square: {label} divides δ by {tag[7:]} instead of kh*kw (height times width of the window)."
+    if tag == "no divide":
+        return f"{label} is not divided by the window size: each of the kh·kw pixels gets δ / (kh·kw)."
+    return f"{label}: {tag}."
