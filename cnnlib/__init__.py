@@ -6,7 +6,7 @@ NumPy only: the teaching toolkit (matplotlib, ipywidgets) is ``cnnlib.course``, 
 by the notebooks, never by ``import cnnlib``.
 """
 
-from . import activations, curvature, data, gradcheck, losses, reference, shapes
+from . import activations, check, curvature, data, gradcheck, losses, reference, shapes
 from .conv import conv2d_backward, conv2d_forward, conv2d_forward_with_cache, dilate, pad, rot180
 from .gradcheck import gradcheck_layer, numerical_gradient, rel_error
 from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
@@ -16,7 +16,7 @@ from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, max
 from .shapes import conv_output_size
 
 __all__ = [
-    "activations", "curvature", "data", "gradcheck", "losses", "reference", "shapes",
+    "activations", "check", "curvature", "data", "gradcheck", "losses", "reference", "shapes",
     "conv2d_forward", "conv2d_forward_with_cache", "conv2d_backward", "pad", "dilate", "rot180",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "conv_output_size", "rel_error", "numerical_gradient", "gradcheck_layer",
