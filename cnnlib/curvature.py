@@ -32,7 +32,8 @@ def conv_regression_design(x, kernel_size, stride=1, padding=0):
 
     Notes
     -----
-    Derived in notebooks/06_debugging_backprop.ipynb.
+    Derived in notebooks/06_debugging_backprop.ipynb,
+    "A.1 Derivation: a linear convolution's loss is a quadratic bowl".
     """
     x = np.asarray(x, dtype=np.float64)
     kh, kw = check_size(kernel_size, "kernel_size")
@@ -63,7 +64,8 @@ def conv_regression_hessian(x, kernel_size, stride=1, padding=0):
     With y = x ★ w + b (one kernel) and ``mse_loss``, E(θ) = 1/(2N)·‖Aθ − t‖², so
     ∇E = Aᵀ(Aθ − t)/N and ∇²E = AᵀA/N, whatever the targets t. With D kernels the
     Hessian is block diagonal with D copies of this block (same eigenvalues).
-    Derived in notebooks/06_debugging_backprop.ipynb.
+    Derived in notebooks/06_debugging_backprop.ipynb,
+    "A.1 Derivation: a linear convolution's loss is a quadratic bowl".
     """
     x = np.asarray(x, dtype=np.float64)
     A = conv_regression_design(x, kernel_size, stride, padding)
@@ -109,7 +111,8 @@ def gd_direction_losses(lam, c0, lr, steps, stop_factor=1e6):
     -----
     Gradient descent θ ← θ − η ∇E on E = E* + ½ (θ − θ*)ᵀ H (θ − θ*) multiplies each
     component cᵢ by (1 − η λᵢ) per step: it shrinks iff η < 2/λᵢ.
-    Derived in notebooks/06_debugging_backprop.ipynb.
+    Derived in notebooks/06_debugging_backprop.ipynb,
+    "A.5 Why first down, then up: one direction at a time".
     """
     lam, c0 = np.asarray(lam, dtype=float), np.asarray(c0, dtype=float)
     k = np.arange(steps + 1)[:, None]

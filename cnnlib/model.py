@@ -95,9 +95,11 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
     Returns
     -------
     dict
-        "loss": the training loss of every step (list of float); with ``val``,
-        "val_loss" and "val_acc" (accuracy of argmax predictions, for integer
-        labels only) once per epoch.
+        "loss": the training loss of every step (list of float); once per epoch,
+        "train_loss" (the mean of that epoch's step losses) and, for integer labels,
+        "train_acc" (the fraction of the epoch's examples whose argmax prediction was
+        right when their batch was seen); with ``val``, "val_loss" and "val_acc"
+        (integer labels only) on (X_val, y_val) after each epoch.
     """
     X = as_float_array(X, "X")
     y = np.asarray(y)
@@ -107,15 +109,25 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     opt = SGD(model, lr)
-    history = {"loss": []}
+    classes = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+    history = {"loss": [], "train_loss": []}
+    if classes:
+        history["train_acc"] = []
     if val is not None:
         history["val_loss"], history["val_acc"] = [], []
     for _ in range(epochs):
+        first, right = len(history["loss"]), 0
         for idx in _batches(len(X), batch_size, rng):
-            E, dout = loss(model.forward(X[idx]), y[idx])
+            out = model.forward(X[idx])
+            E, dout = loss(out, y[idx])
             model.backward(dout)
             opt.step()
             history["loss"].append(E)
+            if classes:  # the predictions the step was taken on: no extra forward pass
+                right += int(np.sum(out.argmax(axis=1) == y[idx]))
+        history["train_loss"].append(float(np.mean(history["loss"][first:])))
+        if classes:
+            history["train_acc"].append(right / len(X))
         if val is not None:
             out = model.forward(as_float_array(val[0], "X_val"))
             history["val_loss"].append(loss(out, val[1])[0])

@@ -138,12 +138,30 @@ def test_fit_history_lengths_and_keys():
     Xv, yv = toy_data(1, 5)
     kw = {"loss": cl.softmax_cross_entropy, "lr": 0.05, "epochs": 2, "batch_size": 4}
     hist = cl.fit(small_cnn(0), X, y, rng=np.random.default_rng(0), val=(Xv, yv), **kw)
-    assert set(hist) == {"loss", "val_loss", "val_acc"}
+    assert set(hist) == {"loss", "train_loss", "train_acc", "val_loss", "val_acc"}
     assert len(hist["loss"]) == 6 and len(hist["val_loss"]) == 2 and len(hist["val_acc"]) == 2
+    assert len(hist["train_loss"]) == 2 and len(hist["train_acc"]) == 2
     assert all(isinstance(v, float) for v in hist["loss"] + hist["val_loss"] + hist["val_acc"])
     assert all(0.0 <= a <= 1.0 for a in hist["val_acc"])
     hist = cl.fit(small_cnn(0), X, y, rng=np.random.default_rng(0), **kw)
-    assert set(hist) == {"loss"} and len(hist["loss"]) == 6
+    assert set(hist) == {"loss", "train_loss", "train_acc"} and len(hist["loss"]) == 6
+
+
+def test_fit_training_metrics_per_epoch():
+    """train_loss is the mean of the epoch's step losses; with lr = 1e-300 (w − lr·g == w: a model that
+    does not change) train_acc is the model's accuracy on the training set; real-valued targets get no
+    train_acc."""
+    X, y = toy_data(10, 12)
+    model = small_cnn(11)
+    hist = cl.fit(model, X, y, loss=cl.softmax_cross_entropy, lr=1e-300, epochs=2, batch_size=5,
+                  rng=np.random.default_rng(12))  # fmt: skip
+    assert hist["train_loss"] == pytest.approx([np.mean(hist["loss"][:3]), np.mean(hist["loss"][3:])])
+    accuracy = float(np.mean(model.forward(X).argmax(axis=1) == y))
+    assert hist["train_acc"] == pytest.approx([accuracy, accuracy])
+    linear = cl.Sequential([cl.Dense(3, 1, rng=np.random.default_rng(0))])
+    hist = cl.fit(linear, np.ones((4, 3)), np.ones((4, 1)), loss=cl.mse_loss, lr=0.1, epochs=1, batch_size=2,
+                  rng=np.random.default_rng(0))  # fmt: skip
+    assert set(hist) == {"loss", "train_loss"}
 
 
 def test_fit_losses_mean_what_they_say():

@@ -3,34 +3,17 @@ commands match the repository."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+from conftest import notebook_headings
 
 from cnnlib.course import images
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 TEST_COMMAND = "python -m pytest --nbval --nbval-current-env -n 2 --dist loadscope"
-
-
-def _headings(notebook):
-    """The Markdown headings of a notebook as a reader sees them (code and bold marks removed)."""
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    found = set()
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "markdown":
-            continue
-        fenced = False
-        for line in "".join(cell["source"]).splitlines():
-            if line.lstrip().startswith("```"):
-                fenced = not fenced
-            m = re.match(r"#{1,6}\s+(.*?)\s*$", line)
-            if m and not fenced:
-                found.add(re.sub(r"\*\*|__", "", re.sub(r"`([^`]*)`", r"\1", m.group(1))))
-    return found
 
 
 def test_readme_shows_every_image():
@@ -63,7 +46,7 @@ def test_readme_cites_sections():
 )  # noqa: E501
 def test_cited_section_exists(notebook, section):
     section = section.replace("\\*", "*")  # Markdown escapes in the README
-    assert section in _headings(ROOT / notebook), f"{notebook} has no heading {section!r}"
+    assert section in notebook_headings(ROOT / notebook), f"{notebook} has no heading {section!r}"
 
 
 def test_readme_test_command_is_the_one_ci_and_make_run():

@@ -52,7 +52,6 @@ def stride_explorer(seed=0):
     from matplotlib.ticker import MaxNLocator
 
     from ..conv import conv2d_backward, dilate
-    from ..shapes import coverage_map
     from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
     from .explore import output_size_or_reason
 
@@ -190,7 +189,14 @@ def check_dilate(fn, seed=0):
     cases = [
         (rng.standard_normal(shape), s) for shape, s in [((2, 2), 2), ((3, 2), 3), ((1, 4), 2), ((3, 3), 1)]
     ]
-    return check(fn, conv.dilate, cases, "dilate")
+
+    def expected(delta, s):  # by the definition, entry by entry (the notebook shows cnnlib.dilate pass)
+        out = np.zeros(((delta.shape[0] - 1) * s + 1, (delta.shape[1] - 1) * s + 1))
+        for (i, j), v in np.ndenumerate(delta):
+            out[i * s, j * s] = v
+        return out
+
+    return check(fn, expected, cases, "dilate")
 
 
 def check_strided_dw(fn, seed=0):
@@ -219,8 +225,17 @@ def check_coverage(fn):
     """Exercise: fn(n, k, s, p) -> int array (n,): how many windows read each input position.
 
     One axis of ``cnnlib.shapes.coverage_map`` (the 2-D map is the outer product of
-    the row and the column counts). Derived in notebooks/03_stride.ipynb.
+    the row and the column counts). Derived in notebooks/03_stride.ipynb,
+    "6 · The coverage map: how many outputs read each pixel".
     """
 
     cases = [(7, 3, 2, 0), (8, 4, 2, 1), (7, 2, 3, 0), (9, 3, 3, 1), (6, 5, 2, 2), (5, 1, 1, 0)]
-    return check(fn, lambda n, k, s, p: coverage_map(n, 1, (k, 1), (s, 1), (p, 0))[:, 0], cases, "coverage")
+
+    def expected(n, k, s, p):  # ∂E/∂x with δ = 1 and w = 1 counts the windows over each position
+        Ho = conv_output_size(n, k, s, p)
+        dx = conv.conv2d_backward(
+            np.ones((1, 1, Ho, 1)), np.zeros((1, 1, n, 1)), np.ones((1, 1, k, 1)), s, (p, 0)
+        )[0]
+        return np.rint(dx[0, 0, :, 0]).astype(int)
+
+    return check(fn, expected, cases, "coverage")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import check as learner_check
 from .. import conv
 from ..shapes import conv_output_size
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit, text_colour
-from .grading import check
+from .grading import check, library_check
 
 
 def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabel="column j", ylabel="row i"):
@@ -170,13 +171,13 @@ def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):
 
 
 def training_curves(history, title="Training"):
-    """Loss (log scale) and accuracy per epoch, train and test side by side.
+    """Loss (log scale) and accuracy per epoch, training and test side by side, from ``cl.fit``.
 
     Parameters
     ----------
-    history : dict of str -> list of float
-        "train_loss", "test_loss", "train_acc", "test_acc", one value per epoch
-        (measured on the whole set after the epoch; epoch 0 = before training).
+    history : dict, or list of dicts (one per learning-rate phase, drawn one after the other)
+        What ``cl.fit(..., val=(X_test, y_test))`` returns: "train_loss" and "train_acc"
+        (measured during each epoch) and "val_loss" and "val_acc" (on the test set after it).
     title : str
 
     Returns
@@ -187,21 +188,29 @@ def training_curves(history, title="Training"):
     -----
     Used in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
+    phases = [history] if isinstance(history, dict) else list(history)
+    keys = ("train_loss", "train_acc", "val_loss", "val_acc")
+    h = {k: [v for phase in phases for v in phase[k]] for k in keys}
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 3.8))
-    epochs = np.arange(len(history["train_loss"]))
-    for key, style in (("train", "-o"), ("test", "-s")):
-        ax_l.plot(epochs, history[f"{key}_loss"], style, ms=3, label=key)
-        ax_a.plot(epochs, 100 * np.asarray(history[f"{key}_acc"]), style, ms=3, label=key)
+    epochs = np.arange(1, len(h["train_loss"]) + 1)
+    for key, style, label in (
+        ("train", "-o", "training (during the epoch)"),
+        ("val", "-s", "test (after it)"),
+    ):
+        ax_l.plot(epochs, h[f"{key}_loss"], style, ms=3, label=label)
+        ax_a.plot(epochs, 100 * np.asarray(h[f"{key}_acc"]), style, ms=3, label=label)
+    boundary = len(phases[0]["train_loss"]) + 0.5
+    for ax in (ax_l, ax_a):
+        if len(phases) > 1:
+            ax.axvline(boundary, color="0.5", ls=":", lw=1)
+        ax.set_xlabel("epoch")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=9)
     ax_l.set_yscale("log")
-    ax_l.set_xlabel("epoch")
     ax_l.set_ylabel("cross-entropy loss E (log scale)")
     ax_l.set_title("loss")
-    ax_a.set_xlabel("epoch")
     ax_a.set_ylabel("accuracy (%)")
-    ax_a.set_title(f"accuracy (final test: {100 * history['test_acc'][-1]:.1f}%)")
-    for ax in (ax_l, ax_a):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+    ax_a.set_title(f"accuracy (final test: {100 * h['val_acc'][-1]:.1f}%)")
     fig.suptitle(title)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.83, bottom=0.14, wspace=0.25)
     return fig
@@ -308,45 +317,18 @@ def pool_routing_explorer(x, size=2, stride=None):
     return fig, update
 
 
-def random_pool_cases(seed=0, *, ties=True):
-    """(dy, x, size, stride) cases for pooling backward, small enough for loops.
-
-    They cover stride = size, overlapping windows (stride < size), stride > size with
-    leftover rows, non-square windows and (with ``ties``) inputs of small integers,
-    where windows hold several equal maxima (the first one in row-major order wins).
-    """
-    from ..shapes import check_pool_args
-
-    rng = np.random.default_rng(seed)
-    shapes = [((1, 1, 4, 4), 2, None), ((2, 2, 5, 5), 3, 1), ((1, 3, 7, 6), (2, 3), (3, 2)),
-              ((2, 1, 6, 6), 2, 1)]  # fmt: skip
-    cases = []
-    for k, (shape, size, stride) in enumerate(shapes):
-        if ties and k % 2 == 1:
-            x = rng.integers(0, 3, size=shape).astype(float)  # many equal maxima
-        else:
-            x = rng.standard_normal(shape)
-        out_shape = check_pool_args(x, size, stride)[3]
-        cases.append((rng.standard_normal(out_shape), x, size, stride))
-    return cases
-
-
 def check_maxpool_backward(fn, seed=0):
     """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
 
     Each window's δ goes to its maximum, the first one in row-major order on ties;
     overlapping windows add up. Compared with ``cnnlib.maxpool2d_backward``.
     """
-    from ..pool import maxpool2d_backward
-
-    return check(fn, maxpool2d_backward, random_pool_cases(seed), "maxpool backward")
+    return library_check(fn, learner_check.maxpool_backward(fn, convention="cnnlib"))
 
 
 def check_avgpool_backward(fn, seed=0):
     """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW)."""
-    from ..pool import avgpool2d_backward
-
-    return check(fn, avgpool2d_backward, random_pool_cases(seed, ties=False), "avgpool backward")
+    return library_check(fn, learner_check.avgpool_backward(fn, convention="cnnlib"))
 
 
 def check_kernel_and_bias_grads(fn, seed=0):

@@ -1,105 +1,179 @@
-"""What the exercise checkers of every chapter share.
+"""What the exercise checkers of every chapter share, built on ``cnnlib.check``'s core.
 
-A checker runs the learner's function and the library's on several random cases and
-prints a verdict: "not implemented yet" while the stub returns None, the first wrong
-entry (index, expected, got) when it is wrong, or how many cases passed. It returns a
-bool and never raises, so stored notebooks hold no error outputs.
+A checker runs the learner's function and an independent right answer (the reference
+loops, a formula, or a count) on EVERY case and prints one line per case: its arguments
+(shapes, stride, padding), the verdict and the largest relative error; under a failing
+case the first wrong entry (index, expected, got); at the end the tally. Tolerances
+follow the answer's dtype as in ``cnnlib.check`` (float32 answers right to float32
+precision pass). A stub that returns None gets "not implemented yet". The learner's
+exceptions are printed with their case, never raised, so stored notebooks hold no error
+outputs. A checker returns a ``Verdict``, truthy when every case passed.
+
+Checkers of a whole convolution or pooling backward call ``cnnlib.check`` itself, which
+also names the likely bug.
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
+
 import numpy as np
 
-from .. import conv
+from ..check.run import relative_error, tolerance
 
 
-def compare(name, got, expected, rtol=1e-6, atol=1e-9):
-    """Print whether ``got`` matches ``expected``; on a mismatch print the first wrong entry.
+@dataclass
+class Verdict:
+    """What a checker found: the tally; truthy when at least one case ran and all passed."""
 
-    Returns
-    -------
-    bool
-    """
-    if got is None:
-        print(f"{name}: not implemented yet (your function returned None).")
-        return False
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    if got.shape != expected.shape:
-        print(f"{name}: wrong shape: expected {expected.shape}, got {got.shape}.")
-        return False
-    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
-    if bad.any():
-        idx = tuple(int(v) for v in np.argwhere(bad)[0])
-        print(
-            f"{name}: {int(bad.sum())} of {bad.size} entries wrong; first at index {idx}: "
-            f"expected {expected[idx]:.6g}, got {got[idx]:.6g}."
-        )
-        return False
-    return True
+    name: str
+    passed_cases: int
+    total: int
+
+    def __bool__(self):
+        return self.total > 0 and self.passed_cases == self.total
+
+    passed = property(__bool__)
+
+
+def describe(args, names):
+    """One case's arguments as text: arrays by their shape, everything else by value."""
+    parts = []
+    for name, a in zip(names, args, strict=False):
+        if isinstance(a, np.ndarray):
+            parts.append(f"{name} {'×'.join(map(str, a.shape)) or 'scalar'}")
+        else:
+            parts.append(f"{name}={a!r}")
+    return ", ".join(parts)
+
+
+def first_wrong(got, expected, tol):
+    """Text naming the first entry of ``got`` off by more than ``tol`` of the scale, or ''."""
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    scale = max(1e-8, 2 * float(np.max(np.abs(e)))) if e.size else 1.0
+    with np.errstate(invalid="ignore"):
+        bad = np.argwhere(~(np.abs(g - e) <= tol * scale))
+    if not len(bad):
+        return ""
+    idx = tuple(int(i) for i in bad[0])
+    return f"first wrong entry at {idx}: expected {e[idx]:.6g}, got {g[idx]:.6g}"
+
+
+def compare_case(got, expected):
+    """(ok, max relative error or None, message) for one case's answer against the right one."""
+    exp_parts = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return False, None, f"expected a tuple of {len(expected)} results, got {type(got).__name__}"
+        got_parts = tuple(got)
+    else:
+        got_parts = (got,)
+    worst, notes = 0.0, []
+    for part, (g, e) in enumerate(zip(got_parts, exp_parts, strict=True)):
+        label = f"result {part}: " if len(exp_parts) > 1 else ""
+        try:
+            g_arr = np.asarray(g)
+            if g_arr.dtype.kind not in "biuf":
+                raise TypeError(f"dtype {g_arr.dtype}")
+        except (TypeError, ValueError) as err:
+            return False, None, f"{label}not an array of numbers ({err})"
+        e_arr = np.asarray(e, dtype=np.float64)
+        if g_arr.shape != e_arr.shape:
+            return False, None, f"{label}wrong shape: expected {e_arr.shape}, got {g_arr.shape}"
+        tol = tolerance(g_arr.dtype) if g_arr.dtype.kind == "f" else tolerance(np.float64)
+        err = relative_error(g_arr, e_arr)
+        worst = max(worst, err)
+        if not err <= tol:
+            notes.append(label + first_wrong(g_arr, e_arr, tol))
+    return not notes, worst, "; ".join(notes)
 
 
 def check(learner_fn, expected_fn, cases, name=None):
-    """Run ``learner_fn(*args)`` and ``expected_fn(*args)`` on every case and compare.
+    """Run ``learner_fn(*args)`` and ``expected_fn(*args)`` on every case, print a line per case.
 
     Parameters
     ----------
     learner_fn, expected_fn : callable
         expected_fn may return a tuple of arrays; learner_fn must then return the same.
+        expected_fn must be an independent right answer (not the function the notebook
+        shows passing), so that a passing check means something.
     cases : list of tuple
-        Positional arguments of each case.
+        Positional arguments of each case; described by ``expected_fn``'s parameter names.
     name : str or None
 
     Returns
     -------
-    bool
-        True when every case matches.
+    Verdict
+        Truthy when every case matches.
     """
     name = name or getattr(learner_fn, "__name__", "your function")
-    for k, args in enumerate(cases):
+    try:
+        names = list(inspect.signature(expected_fn).parameters)
+    except (TypeError, ValueError):
+        names = [f"arg{i}" for i in range(len(cases[0]))]
+    lines, passed, stub = [], 0, False
+    for k, args in enumerate(cases, 1):
+        head = f"  case {k} ({describe(args, names)}): "
         try:
             got = learner_fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
         except Exception as e:  # a learner's bug must print, not crash the notebook
-            print(f"{name}: case {k + 1} raised {type(e).__name__}: {e}")
-            return False
-        expected = expected_fn(*args)
+            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
+            continue
         if got is None:
-            return compare(name, None, None)
-        if isinstance(expected, tuple):
-            if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-                print(f"{name}: case {k + 1}: expected a tuple of {len(expected)} arrays.")
-                return False
-            pairs = list(zip(got, expected, strict=True))
-        else:
-            pairs = [(got, expected)]
-        for part, (g, e) in enumerate(pairs):
-            label = f"{name} (case {k + 1}" + (f", output {part})" if len(pairs) > 1 else ")")
-            if not compare(label, g, e):
-                return False
-    print(f"{name}: correct on all {len(cases)} cases.")
-    return True
+            stub = True
+            break
+        ok, err, note = compare_case(got, expected_fn(*args))
+        shown = "" if err is None else f" (rel. error {err:.1e})"
+        lines.append(head + ("pass" if ok else "FAIL") + shown + ("" if ok else f"\n      {note}"))
+        passed += ok
+    if stub:
+        return not_implemented(name)
+    return report(name, lines, passed, len(cases))
 
 
-def random_conv_cases(seed=0, n=4, *, channels=True, stride=True, padding=True):
-    """Random (x, w, stride, padding) cases, small enough for loop solutions.
+def not_implemented(name):
+    """What a checker says about a stub that still returns None."""
+    print(f"{name}: not implemented yet (your function returned None).")
+    return Verdict(name, 0, 0)
 
-    With channels=False the arrays are single images (N = C = D = 1).
+
+def report(name, lines, passed, total):
+    """Print the per-case lines and the tally; return the Verdict."""
+    print("\n".join(lines))
+    if passed == total:
+        print(f"{name}: correct on all {total} cases.")
+    else:
+        print(f"{name}: {passed} of {total} cases correct.")
+    return Verdict(name, passed, total)
+
+
+def library_check(fn, report):
+    """Print a ``cnnlib.check`` report on fn; a stub (None on every case) is "not implemented yet".
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function (only its name is used here).
+    report : cnnlib.check.Report
+        ``check.conv_backward(fn)`` or another of ``cnnlib.check``'s checks, already run.
     """
+    if report.cases and all("None" in (c.message or "") for c in report.cases if c.verdict != "skipped"):
+        return not_implemented(getattr(fn, "__name__", "your function"))
+    print(report)
+    return report
+
+
+def random_conv_cases(seed=0, n=4):
+    """Random (x, w, stride, padding) cases: channels, strides 1-3, padding 0-2; small enough for loops."""
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(n):
-        C, D = (int(rng.integers(1, 4)), int(rng.integers(1, 4))) if channels else (1, 1)
+        C, D = int(rng.integers(1, 4)), int(rng.integers(1, 4))
         kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        s = int(rng.integers(1, 4)) if stride else 1
-        p = int(rng.integers(0, 3)) if padding else 0
+        s, p = int(rng.integers(1, 4)), int(rng.integers(0, 3))
         H, W = kh + int(rng.integers(0, 5)), kw + int(rng.integers(0, 5))
         x = rng.standard_normal((int(rng.integers(1, 3)), C, H, W))
         w = rng.standard_normal((D, C, kh, kw))
         cases.append((x, w, s, p))
     return cases
-
-
-def check_conv_forward(fn, seed=0):
-    """Exercise: fn(x, w, stride, padding) -> y, the layer's forward without bias."""
-    return check(
-        fn, lambda x, w, s, p: conv.conv2d_forward(x, w, None, s, p), random_conv_cases(seed), "conv forward"
-    )

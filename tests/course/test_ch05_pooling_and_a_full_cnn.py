@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
+from cnnlib import reference
 from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
 from cnnlib.course import draw, explore
 
@@ -19,7 +20,7 @@ def _norm(size, stride):
 
 
 def _maxpool_last_max(dy, x, size, stride):
-    """A plausible bug: ties go to the LAST maximum."""
+    """Ties go to the LAST maximum: another valid (sub)gradient, which the checker accepts."""
     (kh, kw), (sh, sw) = _norm(size, stride)
     dx = np.zeros_like(x)
     N, C, Ho, Wo = dy.shape
@@ -30,6 +31,18 @@ def _maxpool_last_max(dy, x, size, stride):
                     win = x[a, c, i * sh : i * sh + kh, j * sw : j * sw + kw][::-1, ::-1]
                     m, n = np.unravel_index(np.argmax(win), win.shape)
                     dx[a, c, i * sh + kh - 1 - m, j * sw + kw - 1 - n] += dy[a, c, i, j]
+    return dx
+
+
+def _maxpool_every_max(dy, x, size, stride):
+    """The widely copied bug: a window's δ goes to EVERY tied maximum (mask = window == max)."""
+    (kh, kw), (sh, sw) = _norm(size, stride)
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            win = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+            mask = win == win.max(axis=(2, 3), keepdims=True)
+            dx[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += mask * dy[:, :, i, j, None, None]
     return dx
 
 
@@ -92,15 +105,24 @@ def test_confusion_counts_and_plot():
         cl.model.confusion_counts([0, 1], [0])
 
 
-def test_training_curves():
-    history = {"train_loss": [2.3, 0.5, 0.2], "test_loss": [2.3, 0.6, 0.3],
-               "train_acc": [0.1, 0.9, 0.95], "test_acc": [0.1, 0.85, 0.9]}  # fmt: skip
-    fig = ch05.training_curves(history, "t")
-    ax_loss, ax_acc = fig.axes
+def test_training_curves_read_fits_history():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 1, 4, 4)), rng.integers(0, 3, 40)
+    model = cl.Sequential([cl.Flatten(), cl.Dense(16, 3, rng=rng)])
+    kw = dict(loss=cl.softmax_cross_entropy, batch_size=8, rng=rng, val=(X[:10], y[:10]))
+    phases = [cl.fit(model, X, y, lr=0.1, epochs=3, **kw), cl.fit(model, X, y, lr=0.01, epochs=2, **kw)]
+    fig = ch05.training_curves(phases, "t")
+    ax_loss, ax_acc = fig.axes[:2]
     assert ax_loss.get_yscale() == "log"
-    assert len(ax_loss.lines) == 2 and len(ax_acc.lines) == 2
-    assert np.allclose(ax_acc.lines[1].get_ydata(), [10, 85, 90])
-    assert "90.0%" in ax_acc.get_title()
+    train, test = [line for line in ax_acc.lines if len(line.get_xdata()) == 5]
+    np.testing.assert_allclose(
+        train.get_ydata(), 100 * np.array(phases[0]["train_acc"] + phases[1]["train_acc"])
+    )
+    np.testing.assert_allclose(test.get_ydata(), 100 * np.array(phases[0]["val_acc"] + phases[1]["val_acc"]))
+    assert list(train.get_xdata()) == [1, 2, 3, 4, 5]
+    assert f"{100 * phases[1]['val_acc'][-1]:.1f}%" in ax_acc.get_title()
+    # one dict (a single phase) works too
+    assert len(ch05.training_curves(phases[0]).axes[0].lines) == 2
 
 
 def test_pool_routing_explorer_matches_the_library_and_redraws_in_place():
@@ -133,30 +155,30 @@ def test_pool_routing_explorer_rejects_non_2d():
         ch05.pool_routing_explorer(np.zeros((1, 4, 4)))
 
 
-def test_pool_cases_include_ties_and_overlap():
-    cases = ch05.random_pool_cases()
-    assert any(len(np.unique(x)) < x.size for _, x, _, _ in cases)  # repeated values: ties
-    assert any(s is not None and np.all(np.asarray(s) < np.asarray(k)) for _, _, k, s in cases)
-
-
-def test_checkers_accept_the_library_and_reject_stubs(capsys):
-    assert ch05.check_maxpool_backward(cl.maxpool2d_backward)
-    assert ch05.check_avgpool_backward(cl.avgpool2d_backward)
+def test_checkers_accept_the_reference_loops_and_reject_stubs(capsys):
+    # the loops of cnnlib.reference, not the fast functions cnnlib.check compares with
+    assert ch05.check_maxpool_backward(reference.maxpool2d_backward)
+    assert ch05.check_avgpool_backward(reference.avgpool2d_backward)
+    assert "PASSED" in capsys.readouterr().out
     assert not ch05.check_maxpool_backward(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
 
 
 def test_checkers_catch_tie_and_overlap_bugs(capsys):
-    assert not ch05.check_maxpool_backward(_maxpool_last_max)
-    assert "first at index" in capsys.readouterr().out
+    assert ch05.check_maxpool_backward(_maxpool_last_max)  # any one of the tied maxima is right
+    capsys.readouterr()
+    assert not ch05.check_maxpool_backward(_maxpool_every_max)
+    out = capsys.readouterr().out
+    assert "first wrong entry" in out and "tie" in out  # cnnlib.check names the bug
     assert not ch05.check_avgpool_backward(_avgpool_assign)
-    assert "first at index" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "first wrong entry" in out and "+=" in out
 
 
 def test_kernel_and_bias_checker():
-    def right(x, delta):
+    def right(x, delta):  # the loops of cnnlib.reference (the checker compares with cnnlib.conv2d_backward)
         kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
-        _, dw, db = cl.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))
+        _, dw, db = reference.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))
         return dw, db
 
     def bias_per_image(x, delta):  # forgets to sum the bias gradient over the batch

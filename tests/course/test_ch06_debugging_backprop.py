@@ -8,16 +8,31 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
+from cnnlib import reference
 from cnnlib.course import ch06_debugging_backprop as ch06
 
 
 def test_check_lr_max_verdicts(capsys):
-    assert ch06.check_lr_max(cl.curvature.largest_stable_lr) is True
+    # the design-matrix route of cnnlib.curvature; the checker builds the Hessian from gradients
+    assert ch06.check_lr_max(cl.curvature.largest_stable_lr)
     assert "correct on all 3 cases" in capsys.readouterr().out
-    assert ch06.check_lr_max(lambda *a: None) is False
+    assert not ch06.check_lr_max(lambda *a: None)
     assert "not implemented" in capsys.readouterr().out
-    assert ch06.check_lr_max(lambda x, k, s, p: 2 * cl.curvature.largest_stable_lr(x, k, s, p)) is False
-    assert "wrong" in capsys.readouterr().out
+    assert not ch06.check_lr_max(lambda x, k, s, p: 2 * cl.curvature.largest_stable_lr(x, k, s, p))
+    assert "first wrong entry" in capsys.readouterr().out
+
+
+def test_conv_backward_checker_names_the_bug(capsys):
+    def bias_averaged(dy, x, w, stride, padding):
+        dx, dw, db = reference.conv2d_backward(dy, x, w, stride, padding)
+        return dx, dw, db / dy.shape[0]
+
+    assert ch06.check_conv_backward(reference.conv2d_backward)
+    assert "PASSED" in capsys.readouterr().out
+    assert not ch06.check_conv_backward(bias_averaged)
+    assert "bias" in capsys.readouterr().out
+    assert not ch06.check_conv_backward(lambda *a: None)
+    assert "not implemented yet" in capsys.readouterr().out
 
 
 def test_step_size_explorer_updates_in_place():

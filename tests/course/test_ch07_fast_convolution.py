@@ -22,9 +22,16 @@ def _face_counts(ax):
 
 
 def test_checkers_accept_right_and_reject_wrong_answers(capsys):
-    assert ch07.check_im2col(lambda xp, kh, kw, s: cl.reference.im2col_windows(xp, kh, kw, s))
+    def im2col_loops(xp, kh, kw, s):  # by the definition (the checker uses sliding_window_view)
+        N, C, Hp, Wp = xp.shape
+        cols = np.empty((N, C, kh, kw, (Hp - kh) // s + 1, (Wp - kw) // s + 1))
+        for img, c, m, n, i, j in np.ndindex(cols.shape):
+            cols[img, c, m, n, i, j] = xp[img, c, i * s + m, j * s + n]
+        return cols
+
+    assert ch07.check_im2col(im2col_loops)
     # forgetting the stride is caught
-    assert not ch07.check_im2col(lambda xp, kh, kw, s: cl.reference.im2col_windows(xp, kh, kw, 1))
+    assert not ch07.check_im2col(lambda xp, kh, kw, s: im2col_loops(xp, kh, kw, 1))
     assert not ch07.check_im2col(lambda *a: None)
     assert ch07.check_dilated_route_counts(cl.shapes.dilated_route_counts)
     # counting only the dilated delta's zeros (no border, no k-fold reuse) is caught
@@ -35,7 +42,6 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
         )
     )
     assert ch07.check_input_gradient(cl.reference.conv2d_backward_input)
-    assert ch07.check_input_gradient(lambda dy, w, xs, s, p: cl.conv2d_backward(dy, np.zeros(xs), w, s, p)[0])
     # the stride left out of the backward is caught
     assert not ch07.check_input_gradient(
         lambda dy, w, xs, s, p: cl.reference.conv2d_backward_input(
@@ -43,7 +49,7 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
         )
     )
     out = capsys.readouterr().out
-    assert "correct on all" in out and "not implemented yet" in out and "wrong" in out
+    assert "correct on all" in out and "not implemented yet" in out and "FAIL" in out
 
 
 def test_input_gradient_checker_has_a_phase_no_kernel_weight_reaches():
