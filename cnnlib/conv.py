@@ -170,8 +170,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     ----------
     dy : array-like of shape (N, D, Ho, Wo)
         δ = ∂E/∂y.
-    x : array-like of shape (N, C, H, W)
-        The forward input.
+    x : array-like of shape (N, C, H, W), or None when ``cache`` is given
+        The forward input. The cache holds a copy of it, so a layer need not keep x
+        (which its caller may change in place before the backward).
     w : array-like of shape (D, C, kh, kw)
     stride, padding : int or pair, as in the forward.
     cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w, stride, padding
@@ -194,6 +195,15 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     As matrices: dw = δ (D, N·Ho·Wq) @ im2col(xp)ᵀ and ∂E/∂xp = col2im(wᵀ @ δ).
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
     """
+    x_given = x is not None
+    if not x_given:
+        if not isinstance(cache, _fastconv.ConvCache):
+            raise ValueError(
+                "x may be None only when cache comes from conv2d_forward_with_cache, "
+                f"got cache={type(cache).__name__}"
+            )
+        # stands in for x in the checks below (shape and dtype, no memory); the values come from the cache
+        x = np.broadcast_to(np.zeros((), cache.x_dtype), cache.layout.x_shape)
     x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
     dy = as_float_array(dy, "dy")
     check_dy(dy, out_shape)
@@ -202,4 +212,4 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
             "cache must come from conv2d_forward_with_cache with the same shapes, stride and padding "
             f"(x {x.shape}, w {w.shape}, stride {stride}, padding {padding}), got {type(cache).__name__}"
         )
-    return _fastconv.backward(dy, x, w, stride, padding, out_shape, cache)
+    return _fastconv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache)
