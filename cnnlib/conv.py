@@ -7,7 +7,25 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-The buffer machinery that makes them fast lives in ``cnnlib._fastconv``.
+The buffer machinery that makes them fast lives in ``cnnlib._fastconv``; shapes
+where its grid would be mostly wasted (a kernel as large as the input, a stride far
+beyond it) go to ``cnnlib._windowconv``, so that time and memory follow
+N·D·Ho·Wo·C·kh·kw.
+
+Edge rules (the same in ``cnnlib.reference``):
+
+- NaN and inf: every entry equals the reference's loops, NaN and inf positions
+  included: an inf or NaN reaches only the outputs and gradients that depend on
+  it (0·inf = NaN where the loops multiply it by a zero δ or weight), never an
+  entry whose windows do not read it.
+- dtypes: float32 arrays stay float32, any other real numbers (ints, bools,
+  nested lists) become float64; complex, datetime64, timedelta64, strings and
+  objects are a TypeError naming the dtype. y has ``np.result_type(x, w, b)``;
+  dx, dw and db all have ``np.result_type(dy, x, w)``.
+- Empty arrays: N = 0, C = 0 or D = 0 give arrays of the right shapes (y is the
+  bias where there is an output: a sum over no channel is 0); an empty H or W
+  with enough padding is a convolution of zeros, as ``conv_output_size`` counts.
+- ``stride`` and ``padding`` take an int, a pair, a 0-d or a length-2 integer array.
 
 Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; made fast in
 notebooks/07_fast_convolution.ipynb.
@@ -77,7 +95,8 @@ def dilate(a, stride):
     Returns
     -------
     ndarray of shape (..., (Ho - 1)·sh + 1, (Wo - 1)·sw + 1)
-        out[..., i·sh, j·sw] = a[..., i, j], zeros elsewhere.
+        out[..., i·sh, j·sw] = a[..., i, j], zeros elsewhere; an empty axis (Ho = 0)
+        stays empty.
 
     Notes
     -----
@@ -90,7 +109,8 @@ def dilate(a, stride):
         raise ValueError(f"a must have at least 2 dimensions (..., H, W), got shape {a.shape}")
     sh, sw = check_stride(stride)
     Ho, Wo = a.shape[-2:]
-    out = np.zeros(a.shape[:-2] + ((Ho - 1) * sh + 1, (Wo - 1) * sw + 1), dtype=a.dtype)
+    # max(0, ·): an empty axis stays empty (no entry, so no zeros between entries)
+    out = np.zeros(a.shape[:-2] + (max(0, (Ho - 1) * sh + 1), max(0, (Wo - 1) * sw + 1)), dtype=a.dtype)
     out[..., ::sh, ::sw] = a
     return out
 

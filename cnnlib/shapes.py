@@ -144,6 +144,8 @@ def check_layer_dtype(dtype) -> np.dtype:
     float16 has too few digits for the gradient checks the course relies on.
     """
     try:
+        if dtype is None:  # np.dtype(None) would silently mean float64
+            raise TypeError
         dt = np.dtype(dtype)
     except TypeError as e:
         raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from e
