@@ -7,7 +7,25 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-The buffer machinery that makes them fast lives in ``cnnlib._fastconv``.
+The buffer machinery that makes them fast lives in ``cnnlib._fastconv``; shapes
+where its grid would be mostly wasted (a kernel as large as the input, a stride far
+beyond it) go to ``cnnlib._windowconv``, so that time and memory follow
+N·D·Ho·Wo·C·kh·kw.
+
+Edge rules (the same in ``cnnlib.reference``):
+
+- NaN and inf: every entry equals the reference's loops, NaN and inf positions
+  included: an inf or NaN reaches only the outputs and gradients that depend on
+  it (0·inf = NaN where the loops multiply it by a zero δ or weight), never an
+  entry whose windows do not read it.
+- dtypes: float32 arrays stay float32, any other real numbers (ints, bools,
+  nested lists) become float64; complex, datetime64, timedelta64, strings and
+  objects are a TypeError naming the dtype. y has ``np.result_type(x, w, b)``;
+  dx, dw and db all have ``np.result_type(dy, x, w)``.
+- Empty arrays: N = 0, C = 0 or D = 0 give arrays of the right shapes (y is the
+  bias where there is an output: a sum over no channel is 0); an empty H or W
+  with enough padding is a convolution of zeros, as ``conv_output_size`` counts.
+- ``stride`` and ``padding`` take an int, a pair, a 0-d or a length-2 integer array.
 
 Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; made fast in
 notebooks/07_fast_convolution.ipynb.
@@ -77,7 +95,8 @@ def dilate(a, stride):
     Returns
     -------
     ndarray of shape (..., (Ho - 1)·sh + 1, (Wo - 1)·sw + 1)
-        out[..., i·sh, j·sw] = a[..., i, j], zeros elsewhere.
+        out[..., i·sh, j·sw] = a[..., i, j], zeros elsewhere; an empty axis (Ho = 0)
+        stays empty.
 
     Notes
     -----
@@ -90,7 +109,8 @@ def dilate(a, stride):
         raise ValueError(f"a must have at least 2 dimensions (..., H, W), got shape {a.shape}")
     sh, sw = check_stride(stride)
     Ho, Wo = a.shape[-2:]
-    out = np.zeros(a.shape[:-2] + ((Ho - 1) * sh + 1, (Wo - 1) * sw + 1), dtype=a.dtype)
+    # max(0, ·): an empty axis stays empty (no entry, so no zeros between entries)
+    out = np.zeros(a.shape[:-2] + (max(0, (Ho - 1) * sh + 1), max(0, (Wo - 1) * sw + 1)), dtype=a.dtype)
     out[..., ::sh, ::sw] = a
     return out
 
@@ -170,8 +190,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     ----------
     dy : array-like of shape (N, D, Ho, Wo)
         δ = ∂E/∂y.
-    x : array-like of shape (N, C, H, W)
-        The forward input.
+    x : array-like of shape (N, C, H, W), or None when ``cache`` is given
+        The forward input. The cache holds a copy of it, so a layer need not keep x
+        (which its caller may change in place before the backward).
     w : array-like of shape (D, C, kh, kw)
     stride, padding : int or pair, as in the forward.
     cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w, stride, padding
@@ -194,6 +215,15 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     As matrices: dw = δ (D, N·Ho·Wq) @ im2col(xp)ᵀ and ∂E/∂xp = col2im(wᵀ @ δ).
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
     """
+    x_given = x is not None
+    if not x_given:
+        if not isinstance(cache, _fastconv.ConvCache):
+            raise ValueError(
+                "x may be None only when cache comes from conv2d_forward_with_cache, "
+                f"got cache={type(cache).__name__}"
+            )
+        # stands in for x in the checks below (shape and dtype, no memory); the values come from the cache
+        x = np.broadcast_to(np.zeros((), cache.x_dtype), cache.layout.x_shape)
     x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
     dy = as_float_array(dy, "dy")
     check_dy(dy, out_shape)
@@ -202,4 +232,4 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
             "cache must come from conv2d_forward_with_cache with the same shapes, stride and padding "
             f"(x {x.shape}, w {w.shape}, stride {stride}, padding {padding}), got {type(cache).__name__}"
         )
-    return _fastconv.backward(dy, x, w, stride, padding, out_shape, cache)
+    return _fastconv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache)

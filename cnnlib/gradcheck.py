@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shapes import as_float_array
+from .shapes import as_float_array, as_rng
 
 
 def rel_error(a, b):
@@ -31,7 +31,7 @@ def numerical_gradient(f, x, eps=1e-6):
     Parameters
     ----------
     f : callable
-        f(array of the shape of x) -> float.
+        f(array of the shape of x) -> float (a scalar; an array of another size is a ValueError).
     x : array-like, float64
         Point at which to differentiate; not modified (f receives copies).
     eps : float
@@ -47,12 +47,22 @@ def numerical_gradient(f, x, eps=1e-6):
     for k in np.ndindex(x.shape):
         old = x[k]
         x[k] = old + eps
-        up = float(f(x.copy()))
+        up = _scalar(f(x.copy()))
         x[k] = old - eps
-        down = float(f(x.copy()))
+        down = _scalar(f(x.copy()))
         x[k] = old
         grad[k] = (up - down) / (2 * eps)
     return grad
+
+
+def _scalar(value):
+    """f's value as a float; anything but one real number is an error naming what f returned."""
+    arr = as_float_array(value, "the value f returns")
+    if arr.size != 1:
+        raise ValueError(
+            f"f must return a scalar (e.g. the loss E, or np.sum(y * r)), got an array of shape {arr.shape}"
+        )
+    return float(arr.reshape(()))
 
 
 def gradcheck(f, x, analytic, eps=1e-6):
@@ -85,7 +95,7 @@ def gradcheck_layer(layer, x, rng, eps=1e-6):
     ----------
     layer : Layer or Sequential
     x : ndarray, float64
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator, int seed or None
 
     Returns
     -------
@@ -93,6 +103,7 @@ def gradcheck_layer(layer, x, rng, eps=1e-6):
         {"x": rel_error of ∂E/∂x, "<layer index>.<key>": rel_error of each parameter}.
     """
     x = np.array(as_float_array(x, "x"), dtype=np.float64)
+    rng = as_rng(rng)
     layers = layer.layers if hasattr(layer, "layers") else [layer]
     r = rng.standard_normal(layer.forward(x).shape)
     errors = {"x": gradcheck(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}

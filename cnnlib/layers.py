@@ -1,21 +1,50 @@
-"""Layers: objects that remember their forward input so that backward can use it.
+"""Layers: objects that keep what their backward needs from the forward.
 
 Every layer has ``forward(x) -> y`` and ``backward(dy) -> dx``. Layers with
 parameters keep them in ``layer.params`` and, after ``backward``, their gradients in
 ``layer.grads`` under the same keys ("w", "b"). ``backward`` overwrites ``grads``
 (it never accumulates across calls), so no zero_grad is needed.
 
+Edge rules:
+
+- What a layer keeps is its own: a copy of x (activations, Dense, MaxPool2D), only
+  its shape (Flatten, AvgPool2D) or the convolution's cache, itself a copy
+  (Conv2D). Changing x in place between forward and backward changes nothing.
+- A layer remembers one forward, so one instance cannot appear twice in a
+  ``Sequential`` (a ValueError says so); use two instances.
+- dtypes: a layer's ``dtype=`` is np.float32 or np.float64, anything else is a
+  TypeError at construction (integers would initialise every weight to 0). Inputs
+  convert as everywhere in cnnlib: float32 stays, other real numbers become
+  float64, other dtypes are a TypeError naming the dtype; outputs have the
+  ``np.result_type`` of input and parameters.
+- NaN and inf propagate as in the functions the layers call (see cnnlib.conv and
+  cnnlib.pool).
+- Empty batches (N = 0) flow through every layer, forward and backward, as
+  arrays of the right shapes.
+- ``rng`` is a Generator, an int seed or None, as ``np.random.default_rng`` takes.
+
 Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from . import activations
 from .conv import conv2d_backward, conv2d_forward_with_cache
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
-from .shapes import as_float_array, check_dy, check_ndim, check_padding, check_size, check_stride
+from .shapes import (
+    as_float_array,
+    as_rng,
+    check_dy,
+    check_layer_dtype,
+    check_ndim,
+    check_padding,
+    check_size,
+    check_stride,
+)
 
 
 class Layer:
@@ -24,15 +53,30 @@ class Layer:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self._x = None
+        self._saved = None
+
+    def _save(self, value):
+        self._saved = value
 
     def _saved_input(self):
-        if self._x is None:
+        if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._x
+        return self._saved
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+def _own_copy(x, x_in):
+    """x (already converted from the caller's x_in) as an array no caller can change."""
+    if isinstance(x_in, np.ndarray) and np.may_share_memory(x, x_in):
+        return x.copy()
+    return x  # converting already made a new array
+
+
+def _shape_only(x):
+    """A stand-in of x's shape and dtype that takes no memory, for backwards that read only those."""
+    return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
 
 
 def _uniform_init(rng, shape, fan_in, dtype):
@@ -58,10 +102,10 @@ class Conv2D(Layer):
         D, number of kernels (channels of the output).
     kernel_size : int or (kh, kw)
     stride, padding : int or pair
-    rng : numpy.random.Generator or None
+    rng : numpy.random.Generator, int seed or None
         For the initial weights; None makes a fresh unseeded generator.
-    dtype : numpy dtype
-        float64 (default) or float32.
+    dtype : np.float64 (default) or np.float32
+        Anything else is a TypeError.
 
     Notes
     -----
@@ -79,12 +123,11 @@ class Conv2D(Layer):
         self.out_channels = _check_count(out_channels, "out_channels")
         self.kernel_size = check_size(kernel_size, "kernel_size")
         self.stride, self.padding = check_stride(stride), check_padding(padding)
-        rng = np.random.default_rng() if rng is None else rng
+        rng, dtype = as_rng(rng), check_layer_dtype(dtype)
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
         self.params["w"] = _uniform_init(rng, (self.out_channels, self.in_channels, kh, kw), fan_in, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
-        self._cache = None
 
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
@@ -95,17 +138,15 @@ class Conv2D(Layer):
                 f"Conv2D expects in_channels={self.in_channels}, got an input with C={x.shape[1]} "
                 f"channels (x.shape={x.shape})"
             )
-        self._x = x
-        # keep the im2col columns of x: the backward needs the same ones for ∂E/∂w
-        y, self._cache = conv2d_forward_with_cache(
-            x, self.params["w"], self.params["b"], self.stride, self.padding
-        )
+        # keep only the cache: a copy of the padded x, laid out as the backward reads it
+        y, cache = conv2d_forward_with_cache(x, self.params["w"], self.params["b"], self.stride, self.padding)
+        self._save(cache)
         return y
 
     def backward(self, dy):
         """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
-        x, w = self._saved_input(), self.params["w"]
-        dx, dw, db = conv2d_backward(dy, x, w, self.stride, self.padding, cache=self._cache)
+        cache, w = self._saved_input(), self.params["w"]
+        dx, dw, db = conv2d_backward(dy, None, w, self.stride, self.padding, cache=cache)
         self.grads = {"w": dw, "b": db}
         return dx
 
@@ -118,6 +159,7 @@ class Conv2D(Layer):
 
 class _Pool(Layer):
     _forward = _backward = None
+    _needs_values = True  # False: the backward reads only x's shape
 
     def __init__(self, size, stride=None):
         super().__init__()
@@ -126,8 +168,10 @@ class _Pool(Layer):
 
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, C, Ho, Wo)."""
-        self._x = as_float_array(x, "x")
-        return type(self)._forward(self._x, self.size, self.stride)
+        x_in, x = x, as_float_array(x, "x")
+        y = type(self)._forward(x, self.size, self.stride)
+        self._save(_own_copy(x, x_in) if self._needs_values else _shape_only(x))
+        return y
 
     def backward(self, dy):
         """dy : (N, C, Ho, Wo) -> dx : (N, C, H, W)."""
@@ -138,7 +182,10 @@ class _Pool(Layer):
 
 
 class MaxPool2D(_Pool):
-    """Max pooling layer; see ``maxpool2d_forward``/``maxpool2d_backward``."""
+    """Max pooling layer; see ``maxpool2d_forward``/``maxpool2d_backward``.
+
+    Keeps a copy of x: the backward finds each window's winner again from it.
+    """
 
     _forward, _backward = staticmethod(maxpool2d_forward), staticmethod(maxpool2d_backward)
 
@@ -147,15 +194,17 @@ class AvgPool2D(_Pool):
     """Average pooling layer; see ``avgpool2d_forward``/``avgpool2d_backward``."""
 
     _forward, _backward = staticmethod(avgpool2d_forward), staticmethod(avgpool2d_backward)
+    _needs_values = False
 
 
 class _Activation(Layer):
     f = f_prime = None
 
     def forward(self, x):
-        """Element-wise f(x); any shape."""
-        self._x = as_float_array(x, "x")
-        return type(self).f(self._x)
+        """Element-wise f(x); any shape. Keeps a copy of x for f′(x)."""
+        x_in, x = x, as_float_array(x, "x")
+        self._save(_own_copy(x, x_in))
+        return type(self).f(x)
 
     def backward(self, dy):
         """δ_in = δ_out ⊙ f′(x)."""
@@ -184,20 +233,21 @@ class Tanh(_Activation):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C·H·W), row-major; backward reshapes δ back."""
+    """(N, C, H, W) -> (N, C·H·W), row-major; backward reshapes δ back. Keeps only x's shape."""
 
     def forward(self, x):
         x = as_float_array(x, "x")
         if x.ndim < 1:
             raise ValueError(f"x must have a batch axis: shape (N, ...), got shape {x.shape}")
-        self._x = x
-        return x.reshape(x.shape[0], -1)
+        self._save(x.shape)
+        # the size, not -1: reshape cannot infer it from an empty batch
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, dy):
-        x = self._saved_input()
+        shape = self._saved_input()
         dy = as_float_array(dy, "dy")
-        check_dy(dy, (x.shape[0], int(np.prod(x.shape[1:]))))
-        return dy.reshape(x.shape)
+        check_dy(dy, (shape[0], math.prod(shape[1:])))
+        return dy.reshape(shape)
 
 
 class Dense(Layer):
@@ -206,8 +256,9 @@ class Dense(Layer):
     Parameters
     ----------
     in_features, out_features : int
-    rng : numpy.random.Generator or None
-    dtype : numpy dtype
+    rng : numpy.random.Generator, int seed or None
+    dtype : np.float64 (default) or np.float32
+        Anything else is a TypeError.
 
     Notes
     -----
@@ -220,19 +271,19 @@ class Dense(Layer):
         super().__init__()
         self.in_features = _check_count(in_features, "in_features")
         self.out_features = _check_count(out_features, "out_features")
-        rng = np.random.default_rng() if rng is None else rng
+        rng, dtype = as_rng(rng), check_layer_dtype(dtype)
         shape = (self.out_features, self.in_features)
         self.params["w"] = _uniform_init(rng, shape, self.in_features, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_features,), self.in_features, dtype)
 
     def forward(self, x):
-        """x : (N, in_features) -> y : (N, out_features)."""
-        x = as_float_array(x, "x")
+        """x : (N, in_features) -> y : (N, out_features). Keeps a copy of x for ∂E/∂w."""
+        x_in, x = x, as_float_array(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"Dense expects input of shape (N, in_features) = (N, {self.in_features}), got {x.shape}"
             )
-        self._x = x
+        self._save(_own_copy(x, x_in))
         return x @ self.params["w"].T + self.params["b"]
 
     def backward(self, dy):

@@ -1,5 +1,7 @@
 """Losses E and their gradients ∂E/∂(prediction), averaged over the batch.
 
+An empty batch (N = 0) is a ValueError: the mean over zero samples has no value.
+
 Derived in notebooks/01_single_kernel.ipynb (squared error) and
 05_pooling_and_a_full_cnn.ipynb (softmax cross-entropy).
 """
@@ -11,6 +13,13 @@ import numbers
 import numpy as np
 
 from .shapes import as_float_array
+
+
+def _batch_size(a):
+    """N, which must be >= 1: the mean over zero samples has no value (it would be 0/0)."""
+    if a.shape[0] == 0:
+        raise ValueError(f"a loss needs at least one sample, got an empty batch of shape {a.shape}")
+    return a.shape[0]
 
 
 def mse_loss(y, t):
@@ -35,7 +44,7 @@ def mse_loss(y, t):
         raise ValueError(f"y and t must have the same shape, got y.shape={y.shape}, t.shape={t.shape}")
     if y.ndim == 0:
         raise ValueError("y must have a batch axis: shape (N, ...), got a scalar")
-    N = y.shape[0]
+    N = _batch_size(y)
     diff = y - t
     return float(np.sum(diff * diff) / (2 * N)), diff / N
 
@@ -69,18 +78,20 @@ def softmax_cross_entropy(logits, labels):
     labels = np.asarray(labels)
     if labels.shape != (z.shape[0],):
         raise ValueError(f"labels must have shape (N,) = ({z.shape[0]},), got {labels.shape}")
-    if labels.size and not (
-        np.issubdtype(labels.dtype, np.integer)
-        or all(isinstance(v, numbers.Integral) for v in labels.tolist())
+    # kinds i/u only: NumPy counts timedelta64 as an integer and Python counts bool as
+    # one, but neither names a class
+    if labels.dtype.kind not in "iu" and not (
+        labels.dtype == object
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in labels.tolist())
     ):
         raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    N = _batch_size(z)
     labels = labels.astype(np.intp)
     K = z.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= K):
         raise ValueError(
             f"labels must lie in 0..{K - 1} (K={K} classes), got min {labels.min()}, max {labels.max()}"
         )
-    N = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     loss = -float(log_p[np.arange(N), labels].sum() / N)

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .layers import Layer
-from .shapes import as_float_array
+from .shapes import as_float_array, as_rng
 
 
 class Sequential:
@@ -19,14 +19,31 @@ class Sequential:
     Parameters
     ----------
     layers : list of Layer
+        Each instance at most once (a layer remembers one forward); classes instead
+        of instances are a TypeError.
     """
 
     def __init__(self, layers):
         layers = list(layers)
+        positions = {}
         for i, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise TypeError(
+                    f"layer {i} is the class {layer.__name__}, not a layer: write {layer.__name__}(...)"
+                )
             if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
                 raise TypeError(
                     f"layer {i} must have forward and backward methods, got {type(layer).__name__}"
+                )
+            positions.setdefault(id(layer), []).append(i)
+        for where in positions.values():
+            if len(where) > 1:
+                # a layer remembers only its last forward input: the backward through its
+                # earlier position would use the later one's and give a wrong gradient
+                raise ValueError(
+                    f"the same {layers[where[0]]!r} instance is at positions {where}: a layer keeps "
+                    "one forward input, so each position needs its own instance (use two instances, "
+                    "e.g. Tanh() and Tanh())"
                 )
         self.layers = layers
 
@@ -59,7 +76,15 @@ class SGD:
     def __init__(self, model, lr):
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
-        self.layers = model.layers if hasattr(model, "layers") else [model]
+        layers = model.layers if hasattr(model, "layers") else [model]
+        for layer in layers:
+            if not (isinstance(getattr(layer, "params", None), dict) and hasattr(layer, "grads")):
+                what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
+                raise TypeError(
+                    f"SGD needs a Sequential or a Layer (with params and grads), got {what} "
+                    f"(type {type(layer).__name__})"
+                )
+        self.layers = layers
         self.lr = lr
 
     def step(self):
@@ -88,7 +113,7 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
         loss(prediction, y_batch) -> (E, ∂E/∂prediction), e.g. cnnlib.softmax_cross_entropy.
     lr : float
     epochs, batch_size : int
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator, int seed or None
         Shuffles the examples each epoch.
     val : (X_val, y_val) or None
 
@@ -103,8 +128,15 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
     """
     X = as_float_array(X, "X")
     y = np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"X and y must have a batch axis, shape (N, ...), got X.shape={X.shape}, y.shape={y.shape}"
+        )
     if len(X) != len(y):
         raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+    if len(X) == 0:
+        raise ValueError("X holds no examples (N = 0): there is nothing to train on")
+    rng = as_rng(rng)
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")

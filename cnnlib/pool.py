@@ -5,6 +5,18 @@ gradient of every window a pixel belongs to. Max pooling routes each window's
 gradient to its first maximum in row-major order, the rule ``np.argmax`` follows
 and ``cnnlib.reference`` spells out.
 
+Edge rules (the same in ``cnnlib.reference``):
+
+- NaN: a window holding a NaN has maximum NaN (as ``np.max`` and PyTorch), and
+  its δ goes to the first NaN in row-major order; a NaN is never silently dropped.
+  Average pooling propagates NaN and inf like any sum.
+- Ties: the first maximum in row-major order gets the window's δ.
+- dtypes: float32 input stays float32; any other real numbers (ints, bools, lists)
+  become float64; other dtypes (complex, datetime64, timedelta64, strings,
+  objects) are a TypeError naming the dtype. The backward's dx has
+  ``np.result_type(dy, x)``.
+- Empty arrays: N = 0 or C = 0 give empty results of the right shape.
+
 How it is fast (measured in benchmarks/bench_train.py): a pooling window has few
 offsets (m, n) (4 for 2x2) but the batch has many windows, so the functions loop
 over the offsets and, per offset, do one whole-array operation on the strided view
@@ -61,19 +73,23 @@ def maxpool2d_forward(x, size, stride=None):
 
     Notes
     -----
-    y[c, i, j] = max_{m, n} x[c, i·s + m, j·s + n].
+    y[c, i, j] = max_{m, n} x[c, i·s + m, j·s + n]; NaN if the window holds a NaN
+    (as ``np.max`` and PyTorch: a NaN is never silently dropped).
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
     x, size, stride, out_shape = check_pool_args(x, size, stride)
     views = _offset_views(x, size, stride, out_shape)
     y = next(views).copy()
     for v in views:
-        np.fmax(y, v, out=y)  # fmax skips NaN, as the reference's `>` comparisons do
+        np.maximum(y, v, out=y)  # a NaN in the window makes its maximum NaN (np.max's and PyTorch's rule)
     return y
 
 
 def _first_max_offset(x, size, stride, out_shape):
-    """For every window, where its first maximum (np.argmax's rule) sits: m·W + n from its top-left pixel.
+    """For every window, where its winner sits: m·W + n from its top-left pixel.
+
+    The winner is the first maximum in row-major order (np.argmax's rule), or the
+    first NaN when the window holds one (the pixel that made the output NaN).
 
     Scans the offsets (m, n) in row-major order keeping the best value so far; an
     offset wins where it is strictly greater, so a later equal value never takes over
@@ -86,16 +102,21 @@ def _first_max_offset(x, size, stride, out_shape):
     # int32 halves the memory traffic of the index arrays; it holds any index of x
     # up to 2**31 entries (the caller adds the window's position to it)
     winner = np.zeros(out_shape, dtype=np.int32 if x.size < 2**31 else np.intp)
+    offsets = [divmod(k, size[1]) for k in range(size[0] * size[1])]
     views = _offset_views(x, size, stride, out_shape)
-    best = np.fmax(next(views), -np.inf)  # a NaN never becomes the best, as in the reference
-    for k, v in enumerate(views, start=1):
+    best = np.array(next(views))
+    for (m, n), v in zip(offsets[1:], views, strict=True):
         v = np.ascontiguousarray(v)
-        better = v > best
-        np.fmax(best, v, out=best)
+        better = v > best  # False wherever best or v is NaN: a NaN best stays, NaN v never wins here
+        np.maximum(best, v, out=best)  # NaN-propagating: best is NaN from a window's first NaN on
         # m·W + n only grows along the scan (n < kw <= W), so "it where better, else
         # keep" is a maximum
-        m, n = divmod(k, size[1])
         np.maximum(winner, better * winner.dtype.type(m * W + n), out=winner)
+    nan_windows = np.isnan(best)  # one pass over the output, which is smaller than x
+    if nan_windows.any():  # rare: point those windows at their first NaN instead
+        views = list(_offset_views(x, size, stride, out_shape))
+        for (m, n), v in reversed(list(zip(offsets, views, strict=True))):  # the first offset last
+            winner[nan_windows & np.isnan(v)] = m * W + n
     return winner
 
 
@@ -116,7 +137,10 @@ def maxpool2d_backward(dy, x, size, stride=None):
     Notes
     -----
     ∂E/∂x[c, u, v] = Σ over windows (i, j) whose winner is (u, v) of δ[c, i, j].
-    Ties: the first maximum in row-major order wins (np.argmax's rule).
+    Ties: the first maximum in row-major order wins (np.argmax's rule). A window
+    holding a NaN (whose output is NaN) routes its δ to its first NaN, the pixel
+    the output came from: np.argmax's rule (PyTorch also routes it to a NaN; its
+    CPU kernel picks the last one when a window holds several).
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
     x, size, stride, out_shape = check_pool_args(x, size, stride)

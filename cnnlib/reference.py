@@ -269,7 +269,7 @@ def maxpool2d_forward(x, size, stride=None):
 
     Notes
     -----
-    y[c, i, j] = max_{m, n} x[c, i·s + m, j·s + n].
+    y[c, i, j] = max_{m, n} x[c, i·s + m, j·s + n]; NaN if the window holds a NaN.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
     x, (kh, kw), (sh, sw), (N, C, Ho, Wo) = check_pool_args(x, size, stride)
@@ -278,10 +278,12 @@ def maxpool2d_forward(x, size, stride=None):
         for c in range(C):
             for i in range(Ho):
                 for j in range(Wo):
-                    best = -np.inf
+                    best = x[img, c, i * sh, j * sw]
                     for m in range(kh):
                         for n in range(kw):
-                            best = max(best, x[img, c, i * sh + m, j * sw + n])
+                            v = x[img, c, i * sh + m, j * sw + n]
+                            if v > best or (np.isnan(v) and not np.isnan(best)):  # a NaN beats every number
+                                best = v
                     y[img, c, i, j] = best
     return y
 
@@ -304,7 +306,9 @@ def maxpool2d_backward(dy, x, size, stride=None):
     ∂y[c, i, j]/∂x[c, u, v] is 1 for the winner (u, v) of window (i, j) and 0 for
     every other pixel, so ∂E/∂x[c, u, v] = Σ over the windows that (u, v) wins of
     δ[c, i, j] (+=: with overlapping windows one pixel can win several). Ties go
-    to the first maximum in row-major order (smallest m, then smallest n).
+    to the first maximum in row-major order (smallest m, then smallest n). A NaN
+    counts as larger than every number: a window holding one sends its δ to its
+    first NaN, the pixel its NaN output came from.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
     x, (kh, kw), (sh, sw), out_shape = check_pool_args(x, size, stride)
@@ -320,8 +324,10 @@ def maxpool2d_backward(dy, x, size, stride=None):
                     best, winner = x[img, c, i * sh, j * sw], (0, 0)
                     for m in range(kh):
                         for n in range(kw):
-                            if x[img, c, i * sh + m, j * sw + n] > best:  # '>' keeps the first max
-                                best, winner = x[img, c, i * sh + m, j * sw + n], (m, n)
+                            v = x[img, c, i * sh + m, j * sw + n]
+                            # '>' keeps the first max; the first NaN beats every number
+                            if v > best or (np.isnan(v) and not np.isnan(best)):
+                                best, winner = v, (m, n)
                     m, n = winner
                     dx[img, c, i * sh + m, j * sw + n] += dy[img, c, i, j]
     return dx

@@ -30,6 +30,8 @@ def as_pair(value, name: str) -> tuple[int, int]:
     (int, int)
         The value along the height axis and along the width axis.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array is its one entry: np.array(2) means 2
     if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
@@ -86,7 +88,8 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
     Returns
     -------
     int
-        floor((n + 2p - k) / s) + 1.
+        floor((n + 2p - k) / s) + 1. n = 0 is allowed when the padding makes room for
+        the window (a convolution of an empty axis with padding reads only zeros).
 
     Notes
     -----
@@ -95,17 +98,18 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
     (n + 2p - k) is not divisible by s, the last (n + 2p - k) mod s rows are
     never covered by any window. Derived in notebooks/00_correlation_and_notation.ipynb.
     """
-    for name, v in (("n", n), ("k", k)):
+    for name, v, low in (("n", n, 0), ("k", k, 1)):
         _as_int(v, name, v)
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v!r}")
+        if v < low:
+            raise ValueError(f"{name} must be >= {low}, got {v!r}")
     for name, v in (("stride", stride), ("padding", padding)):
-        if isinstance(v, (tuple, list, np.ndarray)):
+        if isinstance(v, (tuple, list)) or np.ndim(v) > 0:
             raise TypeError(
                 f"conv_output_size works along one axis: {name} must be an int, got {v!r}; "
                 "call it once per axis with that axis' value"
             )
     (s, _), (p, _) = check_stride(stride), check_padding(padding)
+    n, k = int(n), int(k)
     if k > n + 2 * p:
         raise ValueError(
             f"window of size {k} is larger than the padded input of size {n} + 2*{p} = {n + 2 * p}"
@@ -126,11 +130,42 @@ def as_float_array(a, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a rectangular array, got {type(a).__name__}: {e}") from e
     if arr.dtype == np.float32:
         return arr
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
+    # dtype kinds: b bool, i/u integers, f floats; c complex, m timedelta64 (which NumPy
+    # counts as a number), M datetime64, O object, U/S strings, V records are not numbers
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
+
+
+def check_layer_dtype(dtype) -> np.dtype:
+    """Return a layer's parameter dtype: float32 or float64, anything else is a TypeError.
+
+    Integer weights would be initialised to zeros (the uniform draw truncates) and
+    float16 has too few digits for the gradient checks the course relies on.
+    """
+    try:
+        if dtype is None:  # np.dtype(None) would silently mean float64
+            raise TypeError
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from e
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def as_rng(rng, name: str = "rng") -> np.random.Generator:
+    """A Generator from a Generator, an int seed or None (fresh, unseeded), as ``np.random.default_rng``."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)  # a Generator is returned as is
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator, an int seed or None, "
+            f"got {rng!r} (type {type(rng).__name__})"
+        )
+    if rng < 0:
+        raise ValueError(f"{name} must be a non-negative int seed, got {rng!r}")
+    return np.random.default_rng(int(rng))
 
 
 def check_ndim(a: np.ndarray, ndim: int, name: str, layout: str) -> None:

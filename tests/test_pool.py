@@ -269,3 +269,43 @@ def test_dy_wrong_shape(f):
     """dy of the wrong shape names the forward output's shape and what it got."""
     with pytest.raises(ValueError, match=r"\(1, 2, 2, 2\).*\(1, 2, 2, 3\)"):
         _call(f, dy=np.zeros((1, 2, 2, 3)))
+
+
+# --- NaN (issue 13): never hidden, δ to the first NaN ---------------------------------
+
+
+@pytest.mark.parametrize("stride", [None, 1])
+def test_max_nan_propagates_and_takes_the_gradient(stride):
+    """A window [[nan, 1], [2, 3]] has maximum NaN (it was 3) and its δ goes to the NaN; with
+    several NaN, to the first in row-major order; fast and reference agree, also with
+    overlapping windows."""
+    x = np.array([[[[np.nan, 1.0], [2.0, 3.0]]]])
+    for fwd, bwd in (
+        (cl.maxpool2d_forward, cl.maxpool2d_backward),
+        (reference.maxpool2d_forward, reference.maxpool2d_backward),
+    ):
+        assert np.isnan(fwd(x, 2, stride)).all()
+        assert bwd(np.array([[[[5.0]]]]), x, 2, stride)[0, 0].tolist() == [[5.0, 0.0], [0.0, 0.0]]
+    two = np.array([[[[1.0, np.nan], [np.nan, 3.0]]]])
+    for bwd in (cl.maxpool2d_backward, reference.maxpool2d_backward):
+        assert bwd(np.array([[[[5.0]]]]), two, 2, stride)[0, 0].tolist() == [[0.0, 5.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("stride", [None, (1, 1), (1, 2)])
+def test_max_with_scattered_nan_matches_reference(stride):
+    """Random NaN (and inf) scattered over a batch: forward NaN positions and the routing of δ
+    equal the loops'; windows without NaN keep the first-maximum rule."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 7, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[rng.random(x.shape) < 0.05] = np.inf
+    y, y_ref = cl.maxpool2d_forward(x, (2, 3), stride), reference.maxpool2d_forward(x, (2, 3), stride)
+    np.testing.assert_array_equal(y, y_ref)
+    assert np.isnan(y).any() and not np.isnan(y).all()
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(
+        cl.maxpool2d_backward(dy, x, (2, 3), stride),
+        reference.maxpool2d_backward(dy, x, (2, 3), stride),
+        rtol=1e-12,
+        atol=1e-12,
+    )

@@ -64,7 +64,8 @@ def test_conv_output_size_rejects_pairs():
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"n": 0, "k": 1}, ValueError, r"n must be >= 1, got 0"),
+        ({"n": -1, "k": 1}, ValueError, r"n must be >= 0, got -1"),
+        ({"n": 0, "k": 1}, ValueError, r"window of size 1 is larger than the padded input of size 0"),
         ({"n": 4, "k": 0}, ValueError, r"k must be >= 1, got 0"),
         ({"n": 4.0, "k": 1}, TypeError, r"n must be an int.*4\.0"),
         ({"n": 4, "k": 1, "stride": 0}, ValueError, r"stride must be >= 1.*got 0"),
