@@ -38,11 +38,11 @@ import numpy as np
 from . import _fastconv
 from .shapes import (
     as_float_array,
-    as_pair,
     check_bias,
     check_conv_args,
     check_dy,
     check_stride,
+    padding_sides,
 )
 
 
@@ -65,11 +65,7 @@ def pad(x, padding):
     x = as_float_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have at least 2 dimensions (..., H, W), got shape {x.shape}")
-    if isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(padding[0], (tuple, list)):
-        (top, bottom), (left, right) = as_pair(padding[0], "padding"), as_pair(padding[1], "padding")
-    else:
-        (top, left) = as_pair(padding, "padding")
-        bottom, right = top, left
+    (top, bottom), (left, right) = padding_sides(padding)
     H, W = x.shape[-2:]
     Ho, Wo = H + top + bottom, W + left + right
     if Ho < 0 or Wo < 0:

@@ -130,6 +130,17 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     return dx, dw, db
 
 
+def _valid_2d(a, k):
+    """Checked 2-D a (H, W), k (kh, kw) and the zeros (H − kh + 1, W − kw + 1) of their valid output."""
+    a, k = as_float_array(a, "a"), as_float_array(k, "k")
+    check_ndim(a, 2, "a", "(H, W)")
+    check_ndim(k, 2, "k", "(kh, kw)")
+    (H, W), (kh, kw) = a.shape, k.shape
+    if kh > H or kw > W:
+        raise ValueError(f"kernel {k.shape} is larger than the array {a.shape}")
+    return a, k, np.zeros((H - kh + 1, W - kw + 1), dtype=np.result_type(a, k))
+
+
 def correlate2d(a, k):
     """Valid cross-correlation of one 2-D array with one 2-D kernel (no flip).
 
@@ -147,13 +158,8 @@ def correlate2d(a, k):
     out[i, j] = Σ_m Σ_n a[i + m, j + n] · k[m, n]   (cross-correlation, a ★ k).
     Derived in notebooks/00_correlation_and_notation.ipynb.
     """
-    a, k = as_float_array(a, "a"), as_float_array(k, "k")
-    check_ndim(a, 2, "a", "(H, W)")
-    check_ndim(k, 2, "k", "(kh, kw)")
-    (H, W), (kh, kw) = a.shape, k.shape
-    if kh > H or kw > W:
-        raise ValueError(f"kernel {k.shape} is larger than the array {a.shape}")
-    out = np.zeros((H - kh + 1, W - kw + 1), dtype=np.result_type(a, k))
+    a, k, out = _valid_2d(a, k)
+    kh, kw = k.shape
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             for m in range(kh):
@@ -171,13 +177,8 @@ def convolve2d(a, k):
     which equals correlate2d(a, rot180(k)): a ∗ k = a ★ rot180(k).
     Derived in notebooks/00_correlation_and_notation.ipynb.
     """
-    a, k = as_float_array(a, "a"), as_float_array(k, "k")
-    check_ndim(k, 2, "k", "(kh, kw)")
-    check_ndim(a, 2, "a", "(H, W)")
-    (H, W), (kh, kw) = a.shape, k.shape
-    if kh > H or kw > W:
-        raise ValueError(f"kernel {k.shape} is larger than the array {a.shape}")
-    out = np.zeros((H - kh + 1, W - kw + 1), dtype=np.result_type(a, k))
+    a, k, out = _valid_2d(a, k)
+    kh, kw = k.shape
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             for m in range(kh):

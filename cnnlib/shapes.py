@@ -47,6 +47,17 @@ def _as_int(v, name: str, whole) -> int:
     return int(v)
 
 
+def padding_sides(padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) from an int, an (ph, pw) pair or that nested form.
+
+    Amounts may be negative (a crop), as ``cnnlib.pad`` takes them.
+    """
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(padding[0], (tuple, list)):
+        return as_pair(padding[0], "padding"), as_pair(padding[1], "padding")
+    top, left = as_pair(padding, "padding")
+    return (top, top), (left, left)
+
+
 def check_stride(stride, name: str = "stride") -> tuple[int, int]:
     """Return stride as an (sh, sw) pair; each must be an integer >= 1."""
     s = as_pair(stride, name)

@@ -163,11 +163,6 @@ POOL_EXAMPLES = [
 ]
 
 
-def linear_probe(seed: int, shape):
-    """A fixed random r: E = Σ y ⊙ r makes δ = ∂E/∂y = r a generic upstream gradient."""
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Close every figure a test drew, so memory does not grow across the suite."""

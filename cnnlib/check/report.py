@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CaseResult", "FirstWrong", "Report", "VERDICTS"]
+__all__ = ["CaseResult", "FirstWrong", "Report", "VERDICTS", "error_text"]
 
 VERDICTS = ("pass", "fail", "error", "skipped")
+
+
+def error_text(err):
+    """A relative error as printed: "< 1e-12" below that (the last bits of a right answer differ
+    from machine to machine, so a notebook stores only the bound), else one significant digit."""
+    return "< 1e-12" if err < 1e-12 else f"{err:.0e}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class CaseResult:
             hyper = f"size {_pair(self.size)}, " + hyper
         else:
             hyper += f", p {_pair(self.padding)}"
-        err = "" if self.max_error is None else f"{self.max_error:.1e}"
+        err = "" if self.max_error is None else error_text(self.max_error)
         return [str(self.number), shapes, hyper, self.verdict, err]
 
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Patch, Rectangle
 
-from ..conv import conv2d_forward
+from ..conv import conv2d_forward, rot180
+from ..reference import convolve2d, correlate2d
 from ..shapes import (
     coverage_map,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, symmetric_limit
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
+from .explore import output_size_or_reason
 from .grading import check
 
 _INPUT_RGB = (1.0, 1.0, 1.0)
@@ -47,8 +50,6 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
     (a ★ k)[i, j] = Σ_m Σ_n a[i + m, j + n] · k[m, n] and a ∗ k = a ★ rot180(k).
     Derived in notebooks/00_correlation_and_notation.ipynb.
     """
-    from ..conv import rot180
-    from ..reference import convolve2d, correlate2d
 
     a, k = np.asarray(a, dtype=float), np.asarray(k, dtype=float)
     if a.ndim != 2 or k.ndim != 2:
@@ -130,10 +131,6 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     never read, and so are the s − k rows between two windows when s > k.
     Derived in notebooks/00_correlation_and_notation.ipynb.
     """
-    from matplotlib.collections import LineCollection
-    from matplotlib.patches import Patch
-
-    from .explore import output_size_or_reason
 
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9.5, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     blank = np.ones((1, 1, 3))
@@ -159,10 +156,7 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
 
     def show(im, ax, cells):
         rows, cols = cells.shape[:2]
-        im.set_data(cells)
-        im.set_extent((-0.5, cols - 0.5, rows - 0.5, -0.5))
-        ax.set_xlim(-0.5, cols - 0.5)
-        ax.set_ylim(rows - 0.5, -0.5)
+        set_image(im, cells)
         horizontal = [[(-0.5, r - 0.5), (cols - 0.5, r - 0.5)] for r in range(rows + 1)]
         vertical = [[(c - 0.5, -0.5), (c - 0.5, rows - 0.5)] for c in range(cols + 1)]
         grids[ax].set_segments(horizontal + vertical)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from .. import conv
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, heatmap, symmetric_limit, text_colour
 from .grading import check
 
 
@@ -40,9 +42,6 @@ def backward_accumulation_explorer(x, w, delta):
     At t = Ho·Wo: ∂E/∂w = x ★ δ and ∂E/∂x = pad(δ, k − 1) ★ rot180(w) (full
     cross-correlation). Derived in notebooks/01_single_kernel.ipynb.
     """
-    from matplotlib.patches import Rectangle
-
-    from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, heatmap, symmetric_limit, text_colour
 
     x, w, delta = (np.asarray(v, dtype=float) for v in (x, w, delta))
     (H, W), (kh, kw) = x.shape, w.shape

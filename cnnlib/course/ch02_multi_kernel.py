@@ -7,39 +7,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .. import conv
-from .draw import fix_layout, heatmaps
+from ..conv import conv2d_backward
+from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
 from .grading import check
-
-
-def channel_heatmaps(a, name, index="d", suptitle=None, *, shared_scale=True, **kw):
-    """One labelled heatmap per channel of a (K, H, W) array, in a row.
-
-    Parameters
-    ----------
-    a : ndarray of shape (K, H, W)
-        E.g. δ (D, Ho, Wo) or ∂E/∂x (C, H, W) of one example.
-    name : str
-        Panel titles read "{name}[{index} = k]".
-    index : str
-        Name of the channel index ("d" for kernels, "c" for input channels).
-    shared_scale : bool
-        One colour limit for all panels, so that magnitudes compare (default).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Notes
-    -----
-    Derived in notebooks/02_multi_kernel.ipynb.
-    """
-    a = np.asarray(a, dtype=float)
-    if a.ndim != 3:
-        raise ValueError(f"channel_heatmaps needs a (K, H, W) array, got shape {a.shape}")
-    panels = {f"{name}[{index} = {k}]": a[k] for k in range(a.shape[0])}
-    return heatmaps(panels, suptitle, shared_scale=shared_scale, **kw)
 
 
 def delta_spike_explorer(x, w):
@@ -72,10 +45,6 @@ def delta_spike_explorer(x, w):
     tick labels costs more redraw time than the pixels do.
     Derived in notebooks/02_multi_kernel.ipynb.
     """
-    from matplotlib.ticker import MaxNLocator
-
-    from ..conv import conv2d_backward
-    from .draw import SIGNED_CMAP, symmetric_limit
 
     x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
     (C, H, W), (D, _, kh, kw) = x.shape, w.shape

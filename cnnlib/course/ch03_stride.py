@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .. import conv
+from ..conv import conv2d_backward, dilate
 from ..shapes import (
     conv_output_size,
     coverage_map,
 )
-from .draw import fix_layout
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, set_image, symmetric_limit
+from .explore import output_size_or_reason
 from .grading import check
 
 
@@ -48,12 +52,6 @@ def stride_explorer(seed=0):
     r zero rows and columns and cropped by p. Text is what a redraw mostly costs, so
     the panels carry few tick labels. Derived in notebooks/03_stride.ipynb.
     """
-    from matplotlib.patches import Rectangle
-    from matplotlib.ticker import MaxNLocator
-
-    from ..conv import conv2d_backward, dilate
-    from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit
-    from .explore import output_size_or_reason
 
     fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(13, 4.2))
     blank = np.full((1, 1), np.nan)
@@ -84,13 +82,6 @@ def stride_explorer(seed=0):
     suptitle = fig.suptitle("")
     fix_layout(fig, rect=(0, 0, 1, 0.95))
 
-    def show(im, a, ax):
-        h, w = a.shape
-        im.set_data(a)
-        im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
-        ax.set_xlim(-0.5, w - 0.5)
-        ax.set_ylim(h - 0.5, -0.5)
-
     def update(input_size, kernel_size, stride, padding, row=0, col=0):
         H, k, s, p = int(input_size), int(kernel_size), int(stride), int(padding)
         drawn = {"input_size": H, "kernel_size": k, "stride": s, "padding": p}
@@ -98,7 +89,7 @@ def stride_explorer(seed=0):
         Ho, reason = output_size_or_reason(H, k, s, p)
         if not Ho:
             for im, ax in ((im_cov, ax_cov), (im_dil, ax_dil), (im_dx, ax_dx)):
-                show(im, blank, ax)
+                set_image(im, blank)
                 ax.set_title("")
             for patch in (window, inside, entry):
                 patch.set_visible(False)
@@ -117,7 +108,7 @@ def stride_explorer(seed=0):
 
         cov = coverage_map(H, H, k, s, p, padded=True)
         inner = cov[p : p + H, p : p + H]
-        show(im_cov, cov.astype(float), ax_cov)
+        set_image(im_cov, cov.astype(float))
         im_cov.set_clim(0, max(1, int(cov.max())))
         window.set_bounds(j * s - 0.5, i * s - 0.5, k, k)
         inside.set_bounds(p - 0.5, p - 0.5, H, H)
@@ -129,7 +120,7 @@ def stride_explorer(seed=0):
         delta = rng.standard_normal((Ho, Ho))
         w = np.random.default_rng(seed + k).standard_normal((k, k))
         dil = dilate(delta, s)
-        show(im_dil, dil, ax_dil)
+        set_image(im_dil, dil)
         lim = symmetric_limit(dil)
         im_dil.set_clim(-lim, lim)
         entry.set_bounds(j * s - 0.5, i * s - 0.5, 1, 1)
@@ -137,7 +128,7 @@ def stride_explorer(seed=0):
         ax_dil.set_title(f"(b) dilate(δ, {s}): {Ho}×{Ho} → {dil.shape[0]}×{dil.shape[1]}")
 
         dx = conv2d_backward(delta[None, None], np.zeros((1, 1, H, H)), w[None, None], s, p)[0][0, 0]
-        show(im_dx, dx, ax_dx)
+        set_image(im_dx, dx)
         lim = symmetric_limit(dx)
         im_dx.set_clim(-lim, lim)
         zero_rows = int(np.sum(inner.sum(axis=1) == 0))  # rows no window reads

@@ -8,23 +8,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .. import conv
+from ..conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
 from ..shapes import (
-    check_padding,
     conv_output_size,
+    padding_sides,
+    transposed_conv_padding,
 )
-from .draw import fix_layout, heatmap
+from .draw import SIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
+from .explore import output_size_or_reason
 from .grading import check, not_implemented, report
-
-
-def _padding_sides(padding):
-    """((top, bottom), (left, right)) from an int, an (ph, pw) pair or the nested form."""
-    if isinstance(padding, (tuple, list)) and len(padding) == 2 and isinstance(padding[0], (tuple, list)):
-        (top, bottom), (left, right) = padding
-        return (int(top), int(bottom)), (int(left), int(right))
-    ph, pw = check_padding(padding)
-    return (ph, ph), (pw, pw)
 
 
 def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradient of the padded input", **kw):
@@ -51,7 +46,7 @@ def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradien
     are the gradient of constants and are dropped. Derived in notebooks/04_padding.ipynb.
     """
     dxp = np.asarray(dxp, dtype=float)
-    (top, bottom), (left, right) = _padding_sides(padding)
+    (top, bottom), (left, right) = padding_sides(padding)
     H, W = dxp.shape[0] - top - bottom, dxp.shape[1] - left - right
     if H < 1 or W < 1:
         raise ValueError(f"padding {padding!r} leaves nothing of the {dxp.shape} array")
@@ -99,13 +94,6 @@ def padding_explorer(input_size=7, seed=0):
     = H + k − 1 rows, so its valid cross-correlation with rot180(w) is H×H, and it equals
     the centre of ∂E/∂xp. Derived in notebooks/04_padding.ipynb.
     """
-    from matplotlib.patches import Rectangle
-    from matplotlib.ticker import MaxNLocator
-
-    from ..conv import conv2d_backward, conv2d_forward, dilate, pad, rot180
-    from ..shapes import transposed_conv_padding
-    from .draw import SIGNED_CMAP, symmetric_limit
-    from .explore import output_size_or_reason
 
     H = int(input_size)
     fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=(14.5, 5.2))
@@ -139,14 +127,9 @@ def padding_explorer(input_size=7, seed=0):
     fix_layout(fig, rect=(0, 0, 1, 0.95))
 
     def show(key, ax, a):
-        h, w_ = a.shape
-        im = ims[key]
-        im.set_data(a)
-        im.set_extent((-0.5, w_ - 0.5, h - 0.5, -0.5))
-        ax.set_xlim(-0.5, w_ - 0.5)
-        ax.set_ylim(h - 0.5, -0.5)
+        set_image(ims[key], a)
         lim = symmetric_limit(a)
-        im.set_clim(-lim, lim)
+        ims[key].set_clim(-lim, lim)
 
     def update(stride, padding, kernel_size):
         s, p, k = int(stride), int(padding), int(kernel_size)
@@ -274,6 +257,51 @@ def padded_input_gradient(dy, w, x_hw, stride=1, padding=0):
         for j in range(dy.shape[1]):
             dxp[i * s : i * s + kh, j * s : j * s + kw] += dy[i, j] * w
     return dxp[p : p + H, p : p + W]
+
+
+def question_filter_gradient(dEdO, I, FS, s, p, *, as_printed=False):
+    """∂E/∂F of the stride-and-padding question, its equation (2), written in its own symbols.
+
+    Parameters
+    ----------
+    dEdO : ndarray of shape (H1, W1)
+        ∂E/∂O, the delta of the output (our δ).
+    I : ndarray of shape (H, W)
+        The input (our x), before padding; read as 0 outside (the zero padding).
+    FS : int
+        The filter size (square filters).
+    s, p : int
+    as_printed : bool
+        False: the first sum runs over the output rows, k < H1 (right for every shape).
+        True: the limits as the question prints them, k < W1 and h < H1. They agree
+        when H1 = W1; for any other output they ask for entries of ∂E/∂O that do not
+        exist (a row when W1 > H1, a column when W1 < H1): IndexError here. Code that
+        skips positions outside the input before reading ∂E/∂O (a padding guard)
+        skips those reads instead and returns a wrong gradient, silently.
+
+    Returns
+    -------
+    ndarray of shape (FS, FS)
+
+    Notes
+    -----
+    ∂E/∂F[i, j] = Σ_k Σ_h ∂E/∂O[k, h] · I[i + k·s − p, j + h·s − p], our ∂E/∂w = xp ★ dilate(δ, s).
+    Checked in notebooks/04_padding.ipynb, "4 · The equations of the stride-and-padding question, checked".
+    """
+    dEdO, I = np.asarray(dEdO, dtype=float), np.asarray(I, dtype=float)
+    H1, W1 = dEdO.shape
+    rows, cols = (W1, H1) if as_printed else (H1, W1)
+
+    def I_at(r, c):  # outside the input: the zero padding
+        return I[r, c] if 0 <= r < I.shape[0] and 0 <= c < I.shape[1] else 0.0
+
+    dF = np.zeros((FS, FS))
+    for i in range(FS):
+        for j in range(FS):
+            for k in range(rows):
+                for h in range(cols):
+                    dF[i, j] += dEdO[k, h] * I_at(i + k * s - p, j + h * s - p)
+    return dF
 
 
 def question_input_gradient(dEdO, F, I_shape, s, p):

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .. import check as learner_check
 from .. import conv
+from ..pool import avgpool2d_backward, maxpool2d_backward
 from ..shapes import conv_output_size
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, symmetric_limit, text_colour
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, heatmap, symmetric_limit, text_colour
 from .grading import check, library_check
 
 
@@ -246,11 +249,6 @@ def pool_routing_explorer(x, size=2, stride=None):
     Σ_{windows containing (u, v)} δ[i, j]/(kh·kw) (average). Rows and columns no window
     reaches (when (H − k) mod s ≠ 0) get 0. Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    from matplotlib.patches import Rectangle
-    from matplotlib.ticker import MaxNLocator
-
-    from ..pool import avgpool2d_backward, maxpool2d_backward
-    from .draw import heatmap, text_colour
 
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:

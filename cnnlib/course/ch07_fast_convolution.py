@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .. import conv
+from ..conv import dilate, pad
 from ..reference import im2col_windows
 from ..shapes import (
     check_size,
     check_stride,
     conv_output_size,
+    coverage_map,
+    dilated_route_counts,
 )
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, set_image
 from .grading import check, random_conv_cases
 
 _READ_RGB = (0.55, 0.75, 0.95)
@@ -235,13 +242,6 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     the accumulation route's count); the route computes ((Ho − 1)s + k)² pixels of
     k² products each. Derived in notebooks/07_fast_convolution.ipynb.
     """
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-    from matplotlib.ticker import MaxNLocator
-
-    from ..conv import dilate, pad
-    from ..shapes import coverage_map, dilated_route_counts
-    from .draw import SIGNED_CMAP, UNSIGNED_CMAP
 
     rng = np.random.default_rng(seed)
     delta = rng.integers(1, 4, size=(Ho, Ho)) * rng.choice([-1, 1], size=(Ho, Ho))
@@ -288,8 +288,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
         rgb = signed.to_rgba(full)[..., :3]
         rgb[full == 0] = 0.86
         for im, a in ((im_full, rgb), (im_use, use)):
-            im.set_data(a)
-            im.set_extent((-0.5, a.shape[1] - 0.5, a.shape[0] - 0.5, -0.5))
+            set_image(im, a, fit_axes=False)  # the axes keep the largest setting's size
         im_use.set_clim(0, k * k)
         total, zero = dilated_route_counts(Ho, Ho, k, k, s)
         shares = [dilated_route_counts(Ho, Ho, k, k, t)[1] / dilated_route_counts(Ho, Ho, k, k, t)[0]

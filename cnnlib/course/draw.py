@@ -90,6 +90,21 @@ def heatmap(
     return im
 
 
+def set_image(im, a, *, fit_axes=True):
+    """Show array ``a`` in an existing image, one cell per entry centred on integer coordinates.
+
+    What an explorer's redraw does instead of drawing a new image: ``set_data``, the extent
+    that puts entry (i, j) at (j, i), and (with ``fit_axes``) axis limits that follow the
+    array's size. Arrays of (h, w) or RGB (h, w, 3).
+    """
+    h, w = a.shape[:2]
+    im.set_data(a)
+    im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
+    if fit_axes:
+        im.axes.set_xlim(-0.5, w - 0.5)
+        im.axes.set_ylim(h - 0.5, -0.5)
+
+
 def text_colour(im, value):
     """ "w" or "k": the text colour readable on the cell colour ``im`` gives ``value``.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..check.report import error_text
 from ..check.run import relative_error, tolerance
 
 
@@ -124,7 +125,7 @@ def check(learner_fn, expected_fn, cases, name=None):
             stub = True
             break
         ok, err, note = compare_case(got, expected_fn(*args))
-        shown = "" if err is None else f" (rel. error {err:.1e})"
+        shown = "" if err is None else f" (rel. error {error_text(err)})"
         lines.append(head + ("pass" if ok else "FAIL") + shown + ("" if ok else f"\n      {note}"))
         passed += ok
     if stub:

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from cnnlib.course import ch02_multi_kernel as ch02
 from cnnlib.course import explore
-
-
-def test_channel_heatmaps_panels_and_errors():
-    a = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4) - 10
-    fig = ch02.channel_heatmaps(a, "δ", "d", "suptitle")
-    images = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title() for ax in images[:2]] == ["δ[d = 0]  (3×4)", "δ[d = 1]  (3×4)"]
-    # shared symmetric scale across panels
-    lims = {im.get_clim() for ax in images[:2] for im in ax.images}
-    assert lims == {(-13.0, 13.0)}
-    with pytest.raises(ValueError, match=r"\(K, H, W\)"):
-        ch02.channel_heatmaps(a[0], "δ")
 
 
 def test_delta_spike_explorer_shows_window_and_stamp():
