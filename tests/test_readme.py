@@ -58,7 +58,34 @@ def test_readme_test_command_is_the_one_ci_and_make_run():
     assert "$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope" in (
         ROOT / "Makefile"
     ).read_text(encoding="utf-8")
-    commands = ["make lab", "make test", "pip install -r requirements.txt"]
-    commands.append("python -m cnnlib.course.images images/")
+    commands = ["make lab", "make test", "make fresh NB=", "python -m cnnlib.course.images images/"]
     for command in commands:
         assert command in README
+
+
+def _requirements(name):
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def _package(line):
+    return re.split(r"[~=<>!\[ ]", line, maxsplit=1)[0].lower()
+
+
+TEST_ONLY = {"pytest", "pytest-xdist", "nbval", "nbconvert", "hypothesis", "ruff", "playwright"}
+
+
+def test_readme_names_both_requirement_files_and_the_course_needs_no_test_tool():
+    # the course (make lab) and the tests on top (make test, CI), installed in that order
+    course, tests = "pip install -r requirements.txt", "pip install -r requirements-test.txt"
+    assert course in README and tests in README
+    assert README.index(course) < README.index(tests) < README.index(TEST_COMMAND)
+    assert _requirements("requirements-test.txt")[0] == "-r requirements.txt"
+    in_course = {_package(line) for line in _requirements("requirements.txt")}
+    assert not in_course & TEST_ONLY, f"test-only packages in requirements.txt: {in_course & TEST_ONLY}"
+    in_tests = {_package(line) for line in _requirements("requirements-test.txt")[1:]}
+    assert in_tests >= TEST_ONLY - {"nbconvert"}
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -q -r requirements-test.txt" in ci
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "pip install -q -r requirements.txt" in make and "pip install -q -r requirements-test.txt" in make
