@@ -38,11 +38,11 @@ import numpy as np
 from . import _fastconv
 from .shapes import (
     as_float_array,
-    check_bias,
-    check_conv_args,
-    check_dy,
-    check_stride,
     padding_sides,
+    validate_bias,
+    validate_conv_args,
+    validate_dy,
+    validate_stride,
 )
 
 
@@ -103,7 +103,7 @@ def dilate(a, stride):
     a = as_float_array(a, "a")
     if a.ndim < 2:
         raise ValueError(f"a must have at least 2 dimensions (..., H, W), got shape {a.shape}")
-    sh, sw = check_stride(stride)
+    sh, sw = validate_stride(stride)
     Ho, Wo = a.shape[-2:]
     # max(0, ·): an empty axis stays empty (no entry, so no zeros between entries)
     out = np.zeros(a.shape[:-2] + (max(0, (Ho - 1) * sh + 1), max(0, (Wo - 1) * sw + 1)), dtype=a.dtype)
@@ -174,8 +174,8 @@ def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0):
         for ∂E/∂w; handing it back skips that copy (the ``Conv2D`` layer does this).
         It holds no reference to the caller's x.
     """
-    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
-    b = check_bias(b, out_shape[1])
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding)
+    b = validate_bias(b, out_shape[1])
     return _fastconv.forward(x, w, b, stride, padding, out_shape)
 
 
@@ -220,9 +220,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
             )
         # stands in for x in the checks below (shape and dtype, no memory); the values come from the cache
         x = np.broadcast_to(np.zeros((), cache.x_dtype), cache.layout.x_shape)
-    x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, stride, padding, out_shape):
         raise ValueError(
             "cache must come from conv2d_forward_with_cache with the same shapes, stride and padding "

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .conv import pad
-from .shapes import check_conv_args, check_size
+from .shapes import validate_conv_args, validate_size
 
 
 def conv_regression_design(x, kernel_size, stride=1, padding=0):
@@ -36,9 +36,11 @@ def conv_regression_design(x, kernel_size, stride=1, padding=0):
     "A.1 Derivation: a linear convolution's loss is a quadratic bowl".
     """
     x = np.asarray(x, dtype=np.float64)
-    kh, kw = check_size(kernel_size, "kernel_size")
+    kh, kw = validate_size(kernel_size, "kernel_size")
     C = x.shape[1] if x.ndim == 4 else 1
-    x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = check_conv_args(x, np.zeros((1, C, kh, kw)), stride, padding)
+    x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = validate_conv_args(
+        x, np.zeros((1, C, kh, kw)), stride, padding
+    )
     xp = pad(x, (ph, pw))
     win = sliding_window_view(xp, (kh, kw), axis=(2, 3))
     win = win[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo, kh, kw)

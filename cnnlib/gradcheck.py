@@ -25,6 +25,35 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
 
 
+def error_bound(err, tol=1e-7):
+    """A relative error as a learner should read it, and as a notebook can store it.
+
+    The order of magnitude a decade above ``err`` (its last digits differ from machine to
+    machine), set against the tolerance: ``"rel. error < 1e-10, well below 1e-7"``, or
+    ``"rel. error 3e-02, ABOVE 1e-07: the gradient is wrong"``. Errors of a correct float64
+    gradient against central differences are ~1e-12 .. 1e-9; a wrong index or a missing
+    term gives 1e-2 or more, so the bound is stable and the verdict is unmistakable.
+
+    Parameters
+    ----------
+    err : float
+        A relative error, e.g. ``rel_error(analytic, numerical)``.
+    tol : float
+        The threshold the course uses for float64 finite differences.
+
+    Returns
+    -------
+    str
+    """
+    err = float(err)
+    if err <= tol:
+        bound = 10.0 ** np.ceil(np.log10(err) + 1e-9) if err > 0 else 1e-16
+        if bound <= tol / 10:  # a decade or more below the tolerance
+            return f"rel. error < {bound:.0e}, well below {tol:.0e}"
+        return f"rel. error < {bound:.0e}, below {tol:.0e}"
+    return f"rel. error {err:.0e}, ABOVE {tol:.0e}: the gradient is wrong"
+
+
 def numerical_gradient(f, x, eps=1e-6):
     """Central finite differences of a scalar function.
 
@@ -65,7 +94,7 @@ def _scalar(value):
     return float(arr.reshape(()))
 
 
-def gradcheck(f, x, analytic, eps=1e-6):
+def gradient_error(f, x, analytic, eps=1e-6):
     """Relative error between an analytic gradient and central finite differences of f at x.
 
     Parameters
@@ -106,7 +135,7 @@ def gradcheck_layer(layer, x, rng, eps=1e-6):
     rng = as_rng(rng)
     layers = layer.layers if hasattr(layer, "layers") else [layer]
     r = rng.standard_normal(layer.forward(x).shape)
-    errors = {"x": gradcheck(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
+    errors = {"x": gradient_error(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
     grads = {(i, k): g.copy() for i, lay in enumerate(layers) for k, g in lay.grads.items()}
     for (i, key), g in grads.items():
         p = layers[i].params[key]
@@ -119,5 +148,5 @@ def gradcheck_layer(layer, x, rng, eps=1e-6):
             finally:
                 p[...] = saved
 
-        errors[f"{i}.{key}" if len(layers) > 1 else key] = gradcheck(f, p, g, eps)
+        errors[f"{i}.{key}" if len(layers) > 1 else key] = gradient_error(f, p, g, eps)
     return errors

@@ -38,12 +38,12 @@ from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, max
 from .shapes import (
     as_float_array,
     as_rng,
-    check_dy,
-    check_layer_dtype,
-    check_ndim,
-    check_padding,
-    check_size,
-    check_stride,
+    validate_dy,
+    validate_layer_dtype,
+    validate_ndim,
+    validate_padding,
+    validate_size,
+    validate_stride,
 )
 
 
@@ -85,7 +85,7 @@ def _uniform_init(rng, shape, fan_in, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def _check_count(value, name):
+def _validate_count(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
@@ -119,11 +119,11 @@ class Conv2D(Layer):
         self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float64
     ):
         super().__init__()
-        self.in_channels = _check_count(in_channels, "in_channels")
-        self.out_channels = _check_count(out_channels, "out_channels")
-        self.kernel_size = check_size(kernel_size, "kernel_size")
-        self.stride, self.padding = check_stride(stride), check_padding(padding)
-        rng, dtype = as_rng(rng), check_layer_dtype(dtype)
+        self.in_channels = _validate_count(in_channels, "in_channels")
+        self.out_channels = _validate_count(out_channels, "out_channels")
+        self.kernel_size = validate_size(kernel_size, "kernel_size")
+        self.stride, self.padding = validate_stride(stride), validate_padding(padding)
+        rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
         kh, kw = self.kernel_size
         fan_in = self.in_channels * kh * kw
         self.params["w"] = _uniform_init(rng, (self.out_channels, self.in_channels, kh, kw), fan_in, dtype)
@@ -132,7 +132,7 @@ class Conv2D(Layer):
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
         x = as_float_array(x, "x")
-        check_ndim(x, 4, "x", "(N, C, H, W)")
+        validate_ndim(x, 4, "x", "(N, C, H, W)")
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"Conv2D expects in_channels={self.in_channels}, got an input with C={x.shape[1]} "
@@ -163,8 +163,8 @@ class _Pool(Layer):
 
     def __init__(self, size, stride=None):
         super().__init__()
-        self.size = check_size(size, "size")
-        self.stride = self.size if stride is None else check_stride(stride)
+        self.size = validate_size(size, "size")
+        self.stride = self.size if stride is None else validate_stride(stride)
 
     def forward(self, x):
         """x : (N, C, H, W) -> y : (N, C, Ho, Wo)."""
@@ -210,7 +210,7 @@ class _Activation(Layer):
         """δ_in = δ_out ⊙ f′(x)."""
         x = self._saved_input()
         dy = as_float_array(dy, "dy")
-        check_dy(dy, x.shape)
+        validate_dy(dy, x.shape)
         return dy * type(self).f_prime(x)
 
 
@@ -246,7 +246,7 @@ class Flatten(Layer):
     def backward(self, dy):
         shape = self._saved_input()
         dy = as_float_array(dy, "dy")
-        check_dy(dy, (shape[0], math.prod(shape[1:])))
+        validate_dy(dy, (shape[0], math.prod(shape[1:])))
         return dy.reshape(shape)
 
 
@@ -269,9 +269,9 @@ class Dense(Layer):
 
     def __init__(self, in_features, out_features, rng=None, dtype=np.float64):
         super().__init__()
-        self.in_features = _check_count(in_features, "in_features")
-        self.out_features = _check_count(out_features, "out_features")
-        rng, dtype = as_rng(rng), check_layer_dtype(dtype)
+        self.in_features = _validate_count(in_features, "in_features")
+        self.out_features = _validate_count(out_features, "out_features")
+        rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
         shape = (self.out_features, self.in_features)
         self.params["w"] = _uniform_init(rng, shape, self.in_features, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_features,), self.in_features, dtype)
@@ -290,7 +290,7 @@ class Dense(Layer):
         """dy : (N, out_features) -> dx : (N, in_features); sets grads["w"], grads["b"]."""
         x = self._saved_input()
         dy = as_float_array(dy, "dy")
-        check_dy(dy, (x.shape[0], self.out_features))
+        validate_dy(dy, (x.shape[0], self.out_features))
         self.grads = {"w": dy.T @ x, "b": dy.sum(axis=0)}
         return dy @ self.params["w"]
 

@@ -35,8 +35,8 @@ import numpy as np
 
 from .shapes import (
     as_float_array,
-    check_dy,
-    check_pool_args,
+    validate_dy,
+    validate_pool_args,
 )
 
 
@@ -77,7 +77,7 @@ def maxpool2d_forward(x, size, stride=None):
     (as ``np.max`` and PyTorch: a NaN is never silently dropped).
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, size, stride, out_shape = check_pool_args(x, size, stride)
+    x, size, stride, out_shape = validate_pool_args(x, size, stride)
     views = _offset_views(x, size, stride, out_shape)
     y = next(views).copy()
     for v in views:
@@ -143,9 +143,9 @@ def maxpool2d_backward(dy, x, size, stride=None):
     CPU kernel picks the last one when a window holds several).
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, size, stride, out_shape = check_pool_args(x, size, stride)
+    x, size, stride, out_shape = validate_pool_args(x, size, stride)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     # the flat index in x of every window's winner: its top-left pixel + m·W + n
     (sh, sw), (N, C, Ho, Wo), (H, W) = stride, out_shape, x.shape[2:]
     winner = _first_max_offset(x, size, stride, out_shape)
@@ -184,7 +184,7 @@ def avgpool2d_forward(x, size, stride=None):
     y[c, i, j] = 1/(kh·kw) · Σ_m Σ_n x[c, i·s + m, j·s + n].
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, size, stride, out_shape = check_pool_args(x, size, stride)
+    x, size, stride, out_shape = validate_pool_args(x, size, stride)
     views = _offset_views(x, size, stride, out_shape)
     y = next(views).copy()
     for v in views:
@@ -212,9 +212,9 @@ def avgpool2d_backward(dy, x, size, stride=None):
     ∂E/∂x[c, i·s + m, j·s + n] += δ[c, i, j] / (kh·kw), accumulated over overlapping windows.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, size, stride, out_shape = check_pool_args(x, size, stride)
+    x, size, stride, out_shape = validate_pool_args(x, size, stride)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     share = dy / (size[0] * size[1])
     dx = np.zeros(x.shape, dtype=np.result_type(dy, x))
     overlapping = _overlapping(size, stride)

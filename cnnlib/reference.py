@@ -14,14 +14,14 @@ import numpy as np
 
 from .shapes import (
     as_float_array,
-    check_bias,
-    check_conv_args,
-    check_dy,
-    check_ndim,
-    check_padding,
-    check_pool_args,
-    check_stride,
     output_shape,
+    validate_bias,
+    validate_conv_args,
+    validate_dy,
+    validate_ndim,
+    validate_padding,
+    validate_pool_args,
+    validate_stride,
 )
 
 
@@ -56,9 +56,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     a cross-correlation (the kernel is not flipped). Derived in
     notebooks/01_single_kernel.ipynb, 02_multi_kernel.ipynb, 03_stride.ipynb, 04_padding.ipynb.
     """
-    x, w, (sh, sw), (ph, pw), (N, D, Ho, Wo) = check_conv_args(x, w, stride, padding)
+    x, w, (sh, sw), (ph, pw), (N, D, Ho, Wo) = validate_conv_args(x, w, stride, padding)
     C, kh, kw = w.shape[1:]
-    b = check_bias(b, D)
+    b = validate_bias(b, D)
     xp = _zero_pad(x, ph, pw)
     y = np.zeros((N, D, Ho, Wo), dtype=np.result_type(x, w))
     for img in range(N):
@@ -105,9 +105,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     share: one input pixel feeds many outputs. Derived in notebooks/01_single_kernel.ipynb
     to 04_padding.ipynb.
     """
-    x, w, (sh, sw), (ph, pw), out_shape = check_conv_args(x, w, stride, padding)
+    x, w, (sh, sw), (ph, pw), out_shape = validate_conv_args(x, w, stride, padding)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     N, D, Ho, Wo = out_shape
     C, kh, kw = w.shape[1:]
     xp = _zero_pad(x, ph, pw)
@@ -133,8 +133,8 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
 def _valid_2d(a, k):
     """Checked 2-D a (H, W), k (kh, kw) and the zeros (H − kh + 1, W − kw + 1) of their valid output."""
     a, k = as_float_array(a, "a"), as_float_array(k, "k")
-    check_ndim(a, 2, "a", "(H, W)")
-    check_ndim(k, 2, "k", "(kh, kw)")
+    validate_ndim(a, 2, "a", "(H, W)")
+    validate_ndim(k, 2, "k", "(kh, kw)")
     (H, W), (kh, kw) = a.shape, k.shape
     if kh > H or kw > W:
         raise ValueError(f"kernel {k.shape} is larger than the array {a.shape}")
@@ -218,14 +218,14 @@ def conv2d_backward_input(dy, w, x_shape, stride=1, padding=0):
     Derived in notebooks/01_single_kernel.ipynb, 03_stride.ipynb, 04_padding.ipynb.
     """
     dy, w = as_float_array(dy, "dy"), as_float_array(w, "w")
-    check_ndim(dy, 4, "dy", "(N, D, Ho, Wo)")
-    check_ndim(w, 4, "w", "(D, C, kh, kw)")
+    validate_ndim(dy, 4, "dy", "(N, D, Ho, Wo)")
+    validate_ndim(w, 4, "w", "(D, C, kh, kw)")
     x_shape = tuple(x_shape)
     if len(x_shape) != 4:
         raise ValueError(f"x_shape must be the 4-tuple (N, C, H, W) of the forward input, got {x_shape}")
     out_shape = output_shape(x_shape, w.shape, stride, padding)
-    check_dy(dy, out_shape)
-    (sh, sw), (ph, pw) = check_stride(stride), check_padding(padding)
+    validate_dy(dy, out_shape)
+    (sh, sw), (ph, pw) = validate_stride(stride), validate_padding(padding)
     N, C, H, W = x_shape
     D, _, kh, kw = w.shape
     Ho, Wo = dy.shape[2:]
@@ -273,7 +273,7 @@ def maxpool2d_forward(x, size, stride=None):
     y[c, i, j] = max_{m, n} x[c, i·s + m, j·s + n]; NaN if the window holds a NaN.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, (kh, kw), (sh, sw), (N, C, Ho, Wo) = check_pool_args(x, size, stride)
+    x, (kh, kw), (sh, sw), (N, C, Ho, Wo) = validate_pool_args(x, size, stride)
     y = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
     for img in range(N):
         for c in range(C):
@@ -312,9 +312,9 @@ def maxpool2d_backward(dy, x, size, stride=None):
     first NaN, the pixel its NaN output came from.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, (kh, kw), (sh, sw), out_shape = check_pool_args(x, size, stride)
+    x, (kh, kw), (sh, sw), out_shape = validate_pool_args(x, size, stride)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     N, C, Ho, Wo = out_shape
     dx = np.zeros(x.shape, dtype=np.result_type(dy, x))
     for img in range(N):
@@ -342,7 +342,7 @@ def avgpool2d_forward(x, size, stride=None):
     y[c, i, j] = 1/(kh·kw) · Σ_m Σ_n x[c, i·s + m, j·s + n].
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, (kh, kw), (sh, sw), (N, C, Ho, Wo) = check_pool_args(x, size, stride)
+    x, (kh, kw), (sh, sw), (N, C, Ho, Wo) = validate_pool_args(x, size, stride)
     y = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
     for img in range(N):
         for c in range(C):
@@ -365,9 +365,9 @@ def avgpool2d_backward(dy, x, size, stride=None):
     receives δ[c, i, j]/(kh·kw), accumulated (+=) over overlapping windows.
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
-    x, (kh, kw), (sh, sw), out_shape = check_pool_args(x, size, stride)
+    x, (kh, kw), (sh, sw), out_shape = validate_pool_args(x, size, stride)
     dy = as_float_array(dy, "dy")
-    check_dy(dy, out_shape)
+    validate_dy(dy, out_shape)
     N, C, Ho, Wo = out_shape
     dx = np.zeros(x.shape, dtype=np.result_type(dy, x))
     for img in range(N):

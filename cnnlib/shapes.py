@@ -58,7 +58,7 @@ def padding_sides(padding) -> tuple[tuple[int, int], tuple[int, int]]:
     return (top, top), (left, left)
 
 
-def check_stride(stride, name: str = "stride") -> tuple[int, int]:
+def validate_stride(stride, name: str = "stride") -> tuple[int, int]:
     """Return stride as an (sh, sw) pair; each must be an integer >= 1."""
     s = as_pair(stride, name)
     if min(s) < 1:
@@ -66,7 +66,7 @@ def check_stride(stride, name: str = "stride") -> tuple[int, int]:
     return s
 
 
-def check_padding(padding, name: str = "padding") -> tuple[int, int]:
+def validate_padding(padding, name: str = "padding") -> tuple[int, int]:
     """Return zero padding as a (ph, pw) pair; each must be an integer >= 0."""
     p = as_pair(padding, name)
     if min(p) < 0:
@@ -74,7 +74,7 @@ def check_padding(padding, name: str = "padding") -> tuple[int, int]:
     return p
 
 
-def check_size(size, name: str = "size") -> tuple[int, int]:
+def validate_size(size, name: str = "size") -> tuple[int, int]:
     """Return a kernel or pool window size as a (kh, kw) pair; each must be >= 1."""
     k = as_pair(size, name)
     if min(k) < 1:
@@ -119,7 +119,7 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
                 f"conv_output_size works along one axis: {name} must be an int, got {v!r}; "
                 "call it once per axis with that axis' value"
             )
-    (s, _), (p, _) = check_stride(stride), check_padding(padding)
+    (s, _), (p, _) = validate_stride(stride), validate_padding(padding)
     n, k = int(n), int(k)
     if k > n + 2 * p:
         raise ValueError(
@@ -148,7 +148,7 @@ def as_float_array(a, name: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def check_layer_dtype(dtype) -> np.dtype:
+def validate_layer_dtype(dtype) -> np.dtype:
     """Return a layer's parameter dtype: float32 or float64, anything else is a TypeError.
 
     Integer weights would be initialised to zeros (the uniform draw truncates) and
@@ -179,7 +179,7 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(int(rng))
 
 
-def check_ndim(a: np.ndarray, ndim: int, name: str, layout: str) -> None:
+def validate_ndim(a: np.ndarray, ndim: int, name: str, layout: str) -> None:
     """Raise ValueError unless ``a`` has ``ndim`` dimensions (layout like "(N, C, H, W)")."""
     if a.ndim != ndim:
         raise ValueError(
@@ -202,7 +202,7 @@ def output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int, int]
         )
     if kh < 1 or kw < 1:
         raise ValueError(f"kernel must be at least 1x1, got w.shape={tuple(w_shape)}")
-    (sh, sw), (ph, pw) = check_stride(stride), check_padding(padding)
+    (sh, sw), (ph, pw) = validate_stride(stride), validate_padding(padding)
     if kh > H + 2 * ph or kw > W + 2 * pw:
         raise ValueError(
             f"kernel {kh}x{kw} is larger than the padded input "
@@ -220,7 +220,7 @@ def pool_output_shape(x_shape, size, stride) -> tuple[int, int, int, int]:
     return N, C, (H - kh) // sh + 1, (W - kw) // sw + 1
 
 
-def check_dy(dy: np.ndarray, expected: tuple, name: str = "dy") -> None:
+def validate_dy(dy: np.ndarray, expected: tuple, name: str = "dy") -> None:
     """Raise ValueError unless the upstream gradient has the forward output's shape."""
     if dy.shape != tuple(expected):
         raise ValueError(
@@ -228,7 +228,7 @@ def check_dy(dy: np.ndarray, expected: tuple, name: str = "dy") -> None:
         )
 
 
-def check_conv_args(x, w, stride, padding):
+def validate_conv_args(x, w, stride, padding):
     """Convert and validate the arguments of a convolution.
 
     Returns
@@ -238,13 +238,13 @@ def check_conv_args(x, w, stride, padding):
     out_shape : (N, D, Ho, Wo)
     """
     x, w = as_float_array(x, "x"), as_float_array(w, "w")
-    check_ndim(x, 4, "x", "(N, C, H, W)")
-    check_ndim(w, 4, "w", "(D, C, kh, kw)")
+    validate_ndim(x, 4, "x", "(N, C, H, W)")
+    validate_ndim(w, 4, "w", "(D, C, kh, kw)")
     out = output_shape(x.shape, w.shape, stride, padding)
-    return x, w, check_stride(stride), check_padding(padding), out
+    return x, w, validate_stride(stride), validate_padding(padding), out
 
 
-def check_bias(b, D: int):
+def validate_bias(b, D: int):
     """Convert b to a float array of shape (D,), or pass None through."""
     if b is None:
         return None
@@ -254,7 +254,7 @@ def check_bias(b, D: int):
     return b
 
 
-def check_pool_args(x, size, stride):
+def validate_pool_args(x, size, stride):
     """Convert and validate the arguments of a pooling; stride None means stride = size.
 
     Returns
@@ -264,9 +264,9 @@ def check_pool_args(x, size, stride):
     out_shape : (N, C, Ho, Wo)
     """
     x = as_float_array(x, "x")
-    check_ndim(x, 4, "x", "(N, C, H, W)")
-    size = check_size(size, "size")
-    stride = size if stride is None else check_stride(stride)
+    validate_ndim(x, 4, "x", "(N, C, H, W)")
+    size = validate_size(size, "size")
+    stride = size if stride is None else validate_stride(stride)
     return x, size, stride, pool_output_shape(x.shape, size, stride)
 
 
@@ -307,9 +307,9 @@ def coverage_map(H, W, kernel_size, stride=1, padding=0, *, padded=False):
     Derived in notebooks/03_stride.ipynb.
     """
     (kh, kw), (sh, sw), (ph, pw) = (
-        check_size(kernel_size, "kernel_size"),
-        check_stride(stride),
-        check_padding(padding),
+        validate_size(kernel_size, "kernel_size"),
+        validate_stride(stride),
+        validate_padding(padding),
     )
     rows, cols = _axis_coverage(H, kh, sh, ph), _axis_coverage(W, kw, sw, pw)
     full = np.outer(rows, cols)

@@ -70,11 +70,11 @@ def test_numerical_gradient_leaves_x_alone():
 def test_gradcheck_accepts_right_and_rejects_wrong():
     """gradcheck is tiny for the true gradient of Σ sin(x) and large for a wrong one."""
     x = np.random.default_rng(0).standard_normal((3, 4))
-    assert cl.gradcheck.gradcheck(lambda v: np.sum(np.sin(v)), x, np.cos(x)) < 1e-8
-    assert cl.gradcheck.gradcheck(lambda v: np.sum(np.sin(v)), x, np.sin(x)) > 1e-2
+    assert cl.gradcheck.gradient_error(lambda v: np.sum(np.sin(v)), x, np.cos(x)) < 1e-8
+    assert cl.gradcheck.gradient_error(lambda v: np.sum(np.sin(v)), x, np.sin(x)) > 1e-2
     wrong_one = np.cos(x)
     wrong_one[1, 2] += 1e-3  # a single entry off by 1e-3 is still caught
-    assert cl.gradcheck.gradcheck(lambda v: np.sum(np.sin(v)), x, wrong_one) > 1e-5
+    assert cl.gradcheck.gradient_error(lambda v: np.sum(np.sin(v)), x, wrong_one) > 1e-5
 
 
 # --- gradcheck_layer ------------------------------------------------------------------------------------
@@ -127,3 +127,17 @@ def test_gradcheck_layer_on_sequential_names_each_parameter():
     after = [p for layer in model.layers for p in layer.params.values()]
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("err", "text"),
+    [
+        (3.2e-11, "rel. error < 1e-10, well below 1e-07"),
+        (1e-10, "rel. error < 1e-09, well below 1e-07"),
+        (2e-8, "rel. error < 1e-07, below 1e-07"),
+        (0.0, "rel. error < 1e-16, well below 1e-07"),
+        (0.03, "rel. error 3e-02, ABOVE 1e-07: the gradient is wrong"),
+    ],
+)
+def test_error_bound_reads_as_a_decade_above_and_a_verdict(err, text):
+    assert cl.gradcheck.error_bound(err) == text

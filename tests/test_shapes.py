@@ -107,15 +107,15 @@ def test_as_pair_not_integer(bad):
 
 def test_check_helpers_bounds():
     """stride and size must be >= 1, padding >= 0, on each axis separately."""
-    assert shapes.check_stride((1, 3)) == (1, 3)
-    assert shapes.check_padding(0) == (0, 0)
-    assert shapes.check_size((1, 4)) == (1, 4)
+    assert shapes.validate_stride((1, 3)) == (1, 3)
+    assert shapes.validate_padding(0) == (0, 0)
+    assert shapes.validate_size((1, 4)) == (1, 4)
     with pytest.raises(ValueError, match=r"stride must be >= 1 along both axes, got \(2, 0\)"):
-        shapes.check_stride((2, 0))
+        shapes.validate_stride((2, 0))
     with pytest.raises(ValueError, match=r"padding must be >= 0 along both axes, got \(-1, 0\)"):
-        shapes.check_padding((-1, 0))
+        shapes.validate_padding((-1, 0))
     with pytest.raises(ValueError, match=r"size must be >= 1 along both axes, got 0"):
-        shapes.check_size(0)
+        shapes.validate_size(0)
 
 
 def test_as_float_array_dtypes():

@@ -45,9 +45,9 @@ def _all_cases(max_hw=6, max_k=4, max_s=3, max_p=3):
 def test_coverage_map_is_the_input_gradient_of_ones(H, W, k, s, p):
     """With δ = 1 and w = 1, ∂E/∂x[u, v] counts the outputs whose window holds (u, v)."""
     (kh, kw), (sh, sw), (ph, pw) = (
-        cl.shapes.check_size(k),
-        cl.shapes.check_stride(s),
-        cl.shapes.check_padding(p),
+        cl.shapes.validate_size(k),
+        cl.shapes.validate_stride(s),
+        cl.shapes.validate_padding(p),
     )
     Ho, Wo = cl.conv_output_size(H, kh, sh, ph), cl.conv_output_size(W, kw, sw, pw)
     dx = cl.conv2d_backward(np.ones((1, 1, Ho, Wo)), np.zeros((1, 1, H, W)), np.ones((1, 1, kh, kw)), s, p)[0]

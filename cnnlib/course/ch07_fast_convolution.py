@@ -17,11 +17,11 @@ from .. import conv
 from ..conv import dilate, pad
 from ..reference import im2col_windows
 from ..shapes import (
-    check_size,
-    check_stride,
     conv_output_size,
     coverage_map,
     dilated_route_counts,
+    validate_size,
+    validate_stride,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, set_image
 from .grading import check, random_conv_cases
@@ -69,7 +69,7 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
     j < Wo) makes i·Wp + j run over 0 … Ho·Wp − 1 without gaps, so each offset is a
     shifted slice. Derived in notebooks/07_fast_convolution.ipynb.
     """
-    kh, kw = check_size(kernel_size, "kernel_size")
+    kh, kw = validate_size(kernel_size, "kernel_size")
     m, n = offset
     if not (0 <= m < kh and 0 <= n < kw):
         raise ValueError(f"offset must lie in the {kh}x{kw} kernel, got {offset!r}")
@@ -158,12 +158,12 @@ def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
     as in a stride-1 convolution, and no zeros are inserted anywhere.
     Derived in notebooks/07_fast_convolution.ipynb.
     """
-    s = check_stride(stride)[0]
+    s = validate_stride(stride)[0]
     if s * s > len(_PHASE_RGB):
         raise ValueError(f"at most {len(_PHASE_RGB)} phases can be coloured, stride {s} makes {s * s}")
     read = set()
     if offset is not None:
-        kh, kw = check_size(kernel_size, "kernel_size")
+        kh, kw = validate_size(kernel_size, "kernel_size")
         m, n = offset
         Ho, Wo = conv_output_size(Hp, kh, s, 0), conv_output_size(Wp, kw, s, 0)
         read = {(i * s + m, j * s + n) for i in range(Ho) for j in range(Wo)}

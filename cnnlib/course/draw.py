@@ -12,10 +12,10 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..shapes import (
-    check_padding,
-    check_size,
-    check_stride,
     conv_output_size,
+    validate_padding,
+    validate_size,
+    validate_stride,
 )
 
 SIGNED_CMAP = "RdBu_r"
@@ -261,9 +261,9 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
     notebooks/00_correlation_and_notation.ipynb.
     """
     (kh, kw), (sh, sw), (ph, pw) = (
-        check_size(kernel_size, "kernel_size"),
-        check_stride(stride),
-        check_padding(padding),
+        validate_size(kernel_size, "kernel_size"),
+        validate_stride(stride),
+        validate_padding(padding),
     )
     Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
     i, j = out_index
