@@ -29,7 +29,7 @@ def error_bound(err, tol=1e-7):
     """A relative error as a learner should read it, and as a notebook can store it.
 
     The order of magnitude a decade above ``err`` (its last digits differ from machine to
-    machine), set against the tolerance: ``"rel. error < 1e-10, well below 1e-7"``, or
+    machine), at least 1e-12 (below that, rounding alone decides the digits), set against the tolerance: ``"rel. error < 1e-10, well below 1e-7"``, or
     ``"rel. error 3e-02, ABOVE 1e-07: the gradient is wrong"``. Errors of a correct float64
     gradient against central differences are ~1e-12 .. 1e-9; a wrong index or a missing
     term gives 1e-2 or more, so the bound is stable and the verdict is unmistakable.
@@ -47,7 +47,7 @@ def error_bound(err, tol=1e-7):
     """
     err = float(err)
     if err <= tol:
-        bound = 10.0 ** np.ceil(np.log10(err) + 1e-9) if err > 0 else 1e-16
+        bound = max(10.0 ** np.ceil(np.log10(err) + 1e-9), 1e-12) if err > 0 else 1e-12
         if bound <= tol / 10:  # a decade or more below the tolerance
             return f"rel. error < {bound:.0e}, well below {tol:.0e}"
         return f"rel. error < {bound:.0e}, below {tol:.0e}"

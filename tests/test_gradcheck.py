@@ -135,7 +135,8 @@ def test_gradcheck_layer_on_sequential_names_each_parameter():
         (3.2e-11, "rel. error < 1e-10, well below 1e-07"),
         (1e-10, "rel. error < 1e-09, well below 1e-07"),
         (2e-8, "rel. error < 1e-07, below 1e-07"),
-        (0.0, "rel. error < 1e-16, well below 1e-07"),
+        (0.0, "rel. error < 1e-12, well below 1e-07"),
+        (4e-16, "rel. error < 1e-12, well below 1e-07"),
         (0.03, "rel. error 3e-02, ABOVE 1e-07: the gradient is wrong"),
     ],
 )

@@ -32,7 +32,7 @@ def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j",
         of how many windows used each pixel), to compare with the pattern of the error.
     xlabel, ylabel : str
     size : float
-        Inches per panel.
+        Inches per panel, at most: the figure stays within the notebook column (11 in).
 
     Returns
     -------
@@ -55,6 +55,7 @@ def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j",
         )
     extra = dict(extra or {})
     n = 3 + len(extra)
+    size = min(size, 11.0 / n)
     # flat arrays (e.g. a bias gradient of shape (1, D)) get a flatter figure, so colour bars fit
     height = size * min(1.0, max(0.5, analytic.shape[0] / analytic.shape[1] + 0.3))
     fig, axes = plt.subplots(1, n, figsize=(size * n, height))
