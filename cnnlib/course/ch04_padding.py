@@ -171,8 +171,9 @@ def padding_explorer(input_size=7, seed=0):
         dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
         used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
         crop = " (negative: crop)" if min(before, after) < 0 else ""
+        n_hat = hat.shape[0]
         ax_hat.set_title(f"(b) dilate(δ, {s}) (green, {L}×{L}), padded by {before} before,\n"
-                         f"{after} after{crop} → black, {hat.shape[0]}×{hat.shape[0]}", fontsize=9.5)  # fmt: skip
+                         f"{after} after{crop} → black, {n_hat}×{n_hat}", fontsize=9.5)  # fmt: skip
 
         dx = conv2d_forward(hat[None, None], rot180(w)[None, None])[0, 0]
         diff = float(np.max(np.abs(dx - dxp[p : p + H, p : p + H])))
