@@ -56,7 +56,7 @@ def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradien
     ax = im.axes
     ax.add_patch(Rectangle((left - 0.5, top - 0.5), W, H, fill=False, edgecolor="k", lw=2.2, ls="--",
                            label=f"kept: ∂E/∂x ({H}×{W})"))  # fmt: skip
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9, frameon=False)
     return im
 
 
@@ -96,7 +96,7 @@ def padding_explorer(input_size=7, seed=0):
     """
 
     H = int(input_size)
-    fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=(14.5, 5.2))
+    fig, (ax_dxp, ax_hat, ax_dx) = plt.subplots(1, 3, figsize=(11, 4.2))
     blank = np.full((1, 1), np.nan)
     ims = {}
     specs = [
@@ -123,8 +123,8 @@ def padding_explorer(input_size=7, seed=0):
     patches = (inside, win0, win1, dil_box, used_box)
     suptitle = fig.suptitle("")
     for _, ax, *_ in specs:  # two-line titles, so that the layout leaves room for them
-        ax.set_title("(a)\n(b)", fontsize=10)
-    fix_layout(fig, rect=(0, 0, 1, 0.95))
+        ax.set_title("(a)\n(b)", fontsize=9.5)
+    fix_layout(fig, rect=(0, 0, 1, 0.96))
 
     def show(key, ax, a):
         set_image(ims[key], a)
@@ -143,15 +143,8 @@ def padding_explorer(input_size=7, seed=0):
             for patch in patches:
                 patch.set_visible(False)
             suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}: {reason}")
-            return {
-                **drawn,
-                "Ho": 0,
-                "r": None,
-                "before": None,
-                "after": None,
-                "max_abs_diff": None,
-                "reason": reason,
-            }
+            none = dict.fromkeys(("r", "before", "after", "max_abs_diff"))
+            return {**drawn, "Ho": 0, **none, "reason": reason}
         r = (Hp - k) % s
         w = np.random.default_rng(seed + 100 + k).standard_normal((k, k))
         delta = np.random.default_rng(seed + 1).standard_normal((Ho, Ho))
@@ -163,9 +156,8 @@ def padding_explorer(input_size=7, seed=0):
         win0.set_bounds(-0.5, -0.5, k, k)
         win1.set_bounds(s - 0.5, -0.5, k, k)
         win1.set_visible(Ho > 1)
-        ax_dxp.set_title(f"(a) ∂E/∂xp on the padded grid, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
-                         f"y[0, 1] (orange); the crop keeps the input's {H}×{H} (dashed)",
-                         fontsize=10)  # fmt: skip
+        ax_dxp.set_title(f"(a) ∂E/∂xp, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
+                         f"y[0, 1] (orange); the crop keeps {H}×{H} (dashed)", fontsize=9.5)  # fmt: skip
 
         before, after = transposed_conv_padding(H, k, s, p)
         dil = dilate(delta, s)
@@ -179,15 +171,15 @@ def padding_explorer(input_size=7, seed=0):
         dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
         used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
         crop = " (negative: crop)" if min(before, after) < 0 else ""
-        ax_hat.set_title(f"(b) dilate(δ, {s}) (green, {L}×{L}) padded by k−p−1 = {before}\n"
-                         f"before, k−p−1+r = {after} after{crop} → black, {hat.shape[0]}×{hat.shape[0]}",
-                         fontsize=10)  # fmt: skip
+        n_hat = hat.shape[0]
+        ax_hat.set_title(f"(b) dilate(δ, {s}) (green, {L}×{L}), padded by {before} before,\n"
+                         f"{after} after{crop} → black, {n_hat}×{n_hat}", fontsize=9.5)  # fmt: skip
 
         dx = conv2d_forward(hat[None, None], rot180(w)[None, None])[0, 0]
         diff = float(np.max(np.abs(dx - dxp[p : p + H, p : p + H])))
         show("dx", ax_dx, dx)
         ax_dx.set_title(f"(c) ∂E/∂x = (b) ★ rot180(w), {H}×{H};\nequals the crop of (a): {diff < 1e-10}",
-                        fontsize=10)  # fmt: skip
+                        fontsize=9.5)  # fmt: skip
         for patch in (inside, win0, dil_box, used_box):
             patch.set_visible(True)
         suptitle.set_text(f"H={H}, k={k}, s={s}, p={p}:  Ho = floor(({H} + 2·{p} − {k})/{s}) + 1 = {Ho},  "

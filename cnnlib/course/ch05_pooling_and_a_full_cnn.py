@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 from .. import check as learner_check
 from .. import conv
@@ -82,6 +82,44 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabe
     return fig
 
 
+def routing_picture(x, delta, size=2, title="δ back through a pool: max pooling routes, average spreads"):
+    """One map's δ sent back through max and average pooling (stride = size), side by side.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+        The pool's input; its values are printed in the cells.
+    delta : ndarray of shape (Ho, Wo)
+        δ = ∂E/∂z of the pool's output.
+    size : int
+        Square window, stride = size.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Four panels: x, δ, ∂E/∂x of max pooling and of average pooling; δ and the two
+        gradients share one colour scale, so that routed and spread values compare.
+
+    Notes
+    -----
+    Max: each window's δ to its first maximum; average: δ/size² to every pixel of the
+    window. Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
+    """
+    x, delta = np.asarray(x, dtype=float), np.asarray(delta, dtype=float)
+    dx_max = maxpool2d_backward(delta[None, None], x[None, None], size)[0, 0]
+    dx_avg = avgpool2d_backward(delta[None, None], x[None, None], size)[0, 0]
+    lim = symmetric_limit(delta, dx_max, dx_avg)
+    fig, axes = plt.subplots(1, 4, figsize=(11, 3.3))
+    heatmap(x, "input x", axes[0], signed=False, fmt="{:g}")
+    names = ("δ of the pool", "max: ∂E/∂x", "average: ∂E/∂x")
+    for ax, a, name in zip(axes[1:], (delta, dx_max, dx_avg), names, strict=True):
+        heatmap(a, name, ax, vmax=lim, fmt="{:g}")
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.04, right=0.95, top=0.8, bottom=0.15, wspace=0.5)
+    return fig
+
+
 def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
     """The first ``n`` images of a (N, 1, H, W) batch with their labels.
 
@@ -110,7 +148,7 @@ def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
     n = min(n, len(X))
     cols = min(n, 10)
     nrows = -(-n // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(1.05 * cols + 1.4, 1.3 * nrows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(0.95 * cols + 1.4, 1.3 * nrows + 0.9), squeeze=False)
     H, W = X.shape[2:]
     for k, ax in enumerate(axes.ravel()):
         ax.set_xticks([])
@@ -210,12 +248,16 @@ def training_curves(history, title="Training"):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=9)
     ax_l.set_yscale("log")
+    # plain numbers on the log axis (0.2, not 2×10⁻¹): short tick labels leave room for the axis label
+    ax_l.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_l.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ax_l.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax_l.set_ylabel("cross-entropy loss E (log scale)")
     ax_l.set_title("loss")
     ax_a.set_ylabel("accuracy (%)")
     ax_a.set_title(f"accuracy (final test: {100 * h['val_acc'][-1]:.1f}%)")
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.83, bottom=0.14, wspace=0.25)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.83, bottom=0.14, wspace=0.25)
     return fig
 
 

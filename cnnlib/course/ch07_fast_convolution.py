@@ -23,7 +23,7 @@ from ..shapes import (
     validate_size,
     validate_stride,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, set_image
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
 from .grading import check, random_conv_cases
 
 _READ_RGB = (0.55, 0.75, 0.95)
@@ -36,7 +36,7 @@ _PHASE_RGB = [
 ]  # fmt: skip
 
 
-def _cell(ax, r, c, face, text=None, *, hatch=None, edge="0.6", lw=0.8, fontsize=7):
+def _cell(ax, r, c, face, text=None, *, hatch=None, edge="0.6", lw=0.8, fontsize=9):
     ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=face, edgecolor=edge, hatch=hatch, lw=lw))
     if text is not None:
         ax.text(c, r, text, ha="center", va="center", fontsize=fontsize)
@@ -85,7 +85,8 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
 
     strip_cols = min(size, 40)
     strip_rows = -(-size // strip_cols)
-    fig = plt.figure(figsize=(max(7.5, 0.3 * strip_cols + 1.5), 0.5 * Hp + 0.35 * strip_rows + 2.6))
+    width = min(11.0, max(7.5, 0.3 * strip_cols + 1.5))  # at most 1,100 px at 100 dpi
+    fig = plt.figure(figsize=(width, 0.5 * Hp + 0.35 * strip_rows + 2.6))
     grid = fig.add_gridspec(2, 1, height_ratios=[Hp + 0.6, strip_rows + 0.6], hspace=0.55)
     ax, ax_mem = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     for r in range(Hp):
@@ -127,7 +128,7 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
                   label="read by a wide-row window (j ≥ Wo): output thrown away"),
         Rectangle((0, 0), 1, 1, facecolor=_TAIL_RGB, edgecolor="0.6", label=f"zero tail ({kw - 1} entries)"),
     ]  # fmt: skip
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
     return fig
 
 
@@ -197,8 +198,8 @@ def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
             # no tick labels: the cells carry their input coordinates, and text is what drawing costs
             sub.set_xticks([])
             sub.set_yticks([])
-            sub.set_xlabel("phase column", fontsize=8, labelpad=2)
-            sub.set_ylabel("phase row", fontsize=8, labelpad=2)
+            sub.set_xlabel("phase column", fontsize=9, labelpad=2)
+            sub.set_ylabel("phase row", fontsize=9, labelpad=2)
     if offset is not None:
         (m, n), phase, shift = offset, (offset[0] % s, offset[1] % s), (offset[0] // s, offset[1] // s)
         fig.suptitle(
@@ -248,7 +249,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     big_full = (Ho - 1) * max_stride + 1 + 2 * (max_kernel - 1)
     big_out = (Ho - 1) * max_stride + max_kernel
     fig, (ax_full, ax_use, ax_frac) = plt.subplots(
-        1, 3, figsize=(12.0, 3.9), gridspec_kw={"width_ratios": [1, 1, 1.15]}
+        1, 3, figsize=(11.0, 4.0), gridspec_kw={"width_ratios": [1, 1, 1.15]}
     )
     blank = np.zeros((1, 1))
     # zeros painted grey in an RGB image: cheaper to draw than a marker on each of hundreds of cells
@@ -270,7 +271,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     ax_frac.plot(strides, (strides**2 - 1) / strides**2, "k--", lw=1, label="(s² − 1)/s²: large δ")
     (curve,) = ax_frac.plot(strides, np.zeros(len(strides)), "o-", color="tab:blue", label="exact")
     (now,) = ax_frac.plot([1], [0], "o", ms=12, mfc="none", mec="tab:red", mew=2, label="current s")
-    legend = ax_frac.legend(loc="lower right", fontsize=8)
+    legend = ax_frac.legend(loc="lower right", fontsize=9)
     ax_frac.set_xticks(strides)
     ax_frac.set_ylim(-0.02, 1.0)
     ax_frac.set_yticks([0, 0.5, 1])
@@ -279,7 +280,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     ax_frac.grid(alpha=0.3)
     titles = [ax.set_title("", fontsize=10) for ax in (ax_full, ax_use, ax_frac)]
     # fixed margins, no layout engine: it would make every savefig lay the figure out again
-    fig.subplots_adjust(left=0.05, right=0.98, top=0.86, bottom=0.14, wspace=0.45)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.84, bottom=0.13, wspace=0.45)
 
     def update(stride, kernel_size):
         s, k = int(stride), int(kernel_size)
@@ -297,12 +298,41 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
         legend.get_texts()[1].set_text(f"exact, δ {Ho}×{Ho}, k = {k}")
         now.set_data([s], [zero / total])
         zeros = int(np.count_nonzero(full == 0))
-        titles[0].set_text(f"(a) pad(dilate(δ, {s}), {k - 1}): {zeros} of {full.size} entries are 0")
-        titles[1].set_text(f"(b) {use.mean():.1f} of each pixel's k² = {k * k} products meet δ")
-        titles[2].set_text(f"(c) by zero: {zero} of {total} multiply-adds ({100 * zero / total:.0f}%)")
+        n_all = full.size
+        titles[0].set_text(f"(a) pad(dilate(δ, {s}), {k - 1}):\n{zeros} of {n_all} entries are 0")
+        titles[1].set_text(f"(b) of each pixel's k² = {k * k} products,\n{use.mean():.1f} meet a δ (mean)")
+        titles[2].set_text(f"(c) by zero: {zero} of {total}\nmultiply-adds ({100 * zero / total:.0f}%)")
         return {"stride": s, "kernel_size": k, "total": total, "zero": zero}
 
     return fig, update
+
+
+def true_and_learned_kernels(w_true, w_learned, title="True and learned kernels"):
+    """Two (D, C, kh, kw) weight arrays side by side: true kernels left, learned right, one colour scale.
+
+    Row d, column c of each block is the kernel w[d, c], its entries printed in the cells.
+    Used in notebooks/07_fast_convolution.ipynb.
+    """
+    w_true, w_learned = np.asarray(w_true, dtype=float), np.asarray(w_learned, dtype=float)
+    D, C = w_true.shape[:2]
+    lim = symmetric_limit(w_true, w_learned)
+    fig, axes = plt.subplots(D, 2 * C, figsize=(2.0 * C * 2 + 1.6, 2.0 * D + 1.0), squeeze=False)
+    for col, (name, w) in enumerate((("true", w_true), ("learned", w_learned))):
+        for d in range(D):
+            for c in range(C):
+                ax = axes[d, col * C + c]
+                im = ax.imshow(w[d, c], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+                annotate_cells(ax, w[d, c], im, "{:.2f}")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if d == 0:
+                    ax.set_title(f"{name} w[d, {c}]", fontsize=10)
+                if col * C + c == 0:
+                    ax.set_ylabel(f"kernel d = {d}")
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.06, right=0.86, top=0.84, bottom=0.04, wspace=0.15, hspace=0.15)
+    fig.colorbar(im, ax=list(axes.ravel()), fraction=0.03, pad=0.03, label="weight")
+    return fig
 
 
 def check_im2col(fn, seed=0):

@@ -188,3 +188,14 @@ def test_kernel_and_bias_checker():
     assert ch05.check_kernel_and_bias_grads(right)
     assert not ch05.check_kernel_and_bias_grads(bias_per_image)
     assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
+
+
+def test_routing_picture_shares_one_scale_and_fits_the_column():
+    import matplotlib.pyplot as plt
+
+    x = np.array([[1, 3, 2, 0], [4, 2, 1, 5], [0, 1, 3, 3], [2, 6, 3, 1]], dtype=float)
+    fig = ch05.routing_picture(x, np.array([[4.0, 8.0], [-4.0, 12.0]]))
+    assert fig.get_size_inches()[0] * 100 <= 1100
+    limits = {ax.images[0].get_clim() for ax in fig.axes[1:4]}
+    assert limits == {(-12.0, 12.0)}  # δ and both gradients on one symmetric scale
+    plt.close(fig)

@@ -113,3 +113,18 @@ def test_dilated_delta_explorer_updates_in_place():
         assert np.allclose(curve.get_ydata()[s - 1], zero / total)
         assert f"{zero} of {total}" in fig.axes[2].get_title()
     assert (len(fig.axes), [len(ax.get_children()) for ax in fig.axes]) == n_artists
+
+
+def test_true_and_learned_kernels_one_scale_labelled_blocks():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    w_true = rng.standard_normal((2, 2, 3, 3))
+    fig = ch07.true_and_learned_kernels(w_true, 0.5 * w_true)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 8
+    assert {im.get_clim() for im in images} == {(-np.abs(w_true).max(), np.abs(w_true).max())}
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["true w[d, 0]", "true w[d, 1]", "learned w[d, 0]", "learned w[d, 1]"]
+    assert fig.get_size_inches()[0] * 100 <= 1100
+    plt.close(fig)
