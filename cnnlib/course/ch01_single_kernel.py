@@ -10,8 +10,58 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from .. import conv
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, heatmap, symmetric_limit, text_colour
+from .draw import heatmap, symmetric_limit, text_colour
 from .grading import check
+
+
+def two_layer_figure(i, w1, w2):
+    """The two-layer example of the question "Convolution backpropagation" as five heatmaps.
+
+    Input i (3×3) ★ kernel w¹ (2×2) gives o¹ (2×2); o¹ ★ w² (2×2) gives the single o².
+    The window of o¹₁ is framed in i, and o¹₁ itself in o¹: the four products in which the
+    top-left weight w¹₁ takes part are i₁, i₂, i₄, i₅ times it, one per entry of o¹.
+
+    Parameters
+    ----------
+    i : ndarray of shape (3, 3)
+    w1, w2 : ndarray of shape (2, 2)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        10.5 in wide (inside the notebook column), signed colours with symmetric limits
+        and a colour bar per panel.
+
+    Notes
+    -----
+    o¹ = i ★ w¹ and o² = o¹ ★ w² (cross-correlations). Derived in notebooks/01_single_kernel.ipynb.
+    """
+    i, w1, w2 = (np.asarray(v, dtype=float) for v in (i, w1, w2))
+    o1 = conv.conv2d_forward(i[None, None], w1[None, None])[0, 0]
+    o2 = conv.conv2d_forward(o1[None, None], w2[None, None])[0, 0]
+    fig, axes = plt.subplots(1, 5, figsize=(10.5, 2.9), gridspec_kw={"width_ratios": [3, 2, 2, 2, 1]})
+    panels = [(i, "input i"), (w1, "kernel w¹"), (o1, "o¹ = i ★ w¹"), (w2, "kernel w²"), (o2, "o² = o¹ ★ w²")]
+    for ax, (a, name) in zip(axes, panels, strict=True):
+        heatmap(a, name, ax, fmt="{:g}", annotate=True, xlabel="", ylabel="")
+        ax.set_title(name, fontsize=11)
+        ax.figure.axes[-1].tick_params(labelsize=9)
+    for ax, (r, c, h, w) in ((axes[0], (0, 0, 2, 2)), (axes[1], (0, 0, 1, 1)), (axes[2], (0, 0, 1, 1))):
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, ec="tab:red", lw=2.5))
+    fig.suptitle("Two layers, no bias: C = (o² − t)².  Red: the window of o¹₁, the weight w¹₁", fontsize=11)
+    fig.subplots_adjust(left=0.03, right=0.97, top=0.78, bottom=0.08, wspace=0.6)
+    return fig
+
+
+def agreement(a, b):
+    """How closely two exact computations of the same array agree, as a stable printout.
+
+    For a hand computation against the library (no finite differences): their relative
+    error is rounding only, ~1e-16, and is printed with a floor as "rel. error < 1e-12,
+    well below 1e-07" (the last bits of a right answer differ between machines).
+    """
+    from ..gradcheck import error_bound, rel_error
+
+    return error_bound(max(rel_error(a, b), 1e-13))
 
 
 def backward_accumulation_explorer(x, w, delta):
@@ -32,8 +82,9 @@ def backward_accumulation_explorer(x, w, delta):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Four panels: x, δ (numbers in every cell), ∂E/∂w so far, ∂E/∂x so far (colour
-        bars fixed to the final gradients, so partial sums are comparable).
+        Four panels in a 2 × 2 grid, numbers in every cell and a colour bar each (all
+        signed: diverging colours, symmetric limits): x, δ, ∂E/∂w so far and ∂E/∂x so far
+        (their colour bars fixed to the final gradients, so partial sums are comparable).
     update : callable(step)
         step in 0 .. Ho·Wo (clamped). Returns a dict: "step" drawn, "dw" and "dx", the partial sums.
 
@@ -56,26 +107,18 @@ def backward_accumulation_explorer(x, w, delta):
             dx = dxs[-1].copy()
             dx[i : i + kh, j : j + kw] += delta[i, j] * w
             dxs.append(dx)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1, 1.2, 1.2]})
-    # x and δ carry their numbers in every cell, so they get no colour bar: fewer texts per redraw
-    lim_d = symmetric_limit(delta)
-    panels = [
-        (axes[0], x, "input x", UNSIGNED_CMAP, None, None),
-        (axes[1], delta, "δ = ∂E/∂y", SIGNED_CMAP, -lim_d, lim_d),
-    ]
-    for ax, a, name, cmap, lo, hi in panels:
-        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
-        annotate_cells(ax, a, im, "{:g}")
-        ax.set_title(f"{name}  ({a.shape[0]}×{a.shape[1]})")
-        ax.set_xticks(range(a.shape[1]))
-        ax.set_yticks(range(a.shape[0]))
-        ax.set_xlabel("column j")
-        ax.set_ylabel("row i")
+    # 2 x 2 panels, 9.4 in wide: inside the notebook column, so nothing is scaled down
+    fig, axes2 = plt.subplots(2, 2, figsize=(9.4, 7.6))
+    axes = axes2.ravel()
+    # x and δ are signed: diverging colours, symmetric limits, a colour bar each (like the gradients)
+    lim_xin, lim_d = symmetric_limit(x), symmetric_limit(delta)
+    heatmap(x, "input x", axes[0], vmax=lim_xin, fmt="{:g}", annotate=True, cbar_label="x")
+    heatmap(delta, "δ = ∂E/∂y", axes[1], vmax=lim_d, fmt="{:g}", annotate=True, cbar_label="δ")
     lim_w, lim_x = symmetric_limit(dws[-1]), symmetric_limit(dxs[-1])
-    im_w = heatmap(dws[-1], "∂E/∂w", axes[2], vmax=lim_w, fmt="{:g}",
+    im_w = heatmap(dws[-1], "∂E/∂w", axes[2], vmax=lim_w, fmt="{:g}", annotate=True, cbar_label="∂E/∂w",
                    xlabel="kernel column n", ylabel="kernel row m")  # fmt: skip
-    im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}")
-    for cax, lim in ((fig.axes[-2], lim_w), (fig.axes[-1], lim_x)):
+    im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}", annotate=True, cbar_label="∂E/∂x")
+    for cax, lim in zip(fig.axes[4:], (lim_xin, lim_d, lim_w, lim_x), strict=True):  # the colour bars
         cax.set_yticks([-lim, 0, lim])
     texts_w, texts_x = list(axes[2].texts), list(axes[3].texts)
     win = axes[0].add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="tab:red", lw=2.5))
@@ -102,7 +145,7 @@ def backward_accumulation_explorer(x, w, delta):
             cell.set_xy((j - 0.5, i - 0.5))
             place.set_xy((j - 0.5, i - 0.5))
             title.set_text(
-                f"after {t} of {Ho * Wo} outputs: output ({i}, {j}) adds δ[{i},{j}]·window to ∂E/∂w "
+                f"after {t} of {Ho * Wo} outputs: output ({i}, {j}) adds δ[{i},{j}]·window to ∂E/∂w\n"
                 f"and δ[{i},{j}]·w to the window's place in ∂E/∂x"
             )
         else:
@@ -113,7 +156,7 @@ def backward_accumulation_explorer(x, w, delta):
 
     update()
     # fixed margins, no layout engine: a layout engine would make every savefig draw the figure twice
-    fig.subplots_adjust(left=0.04, right=0.96, top=0.8, bottom=0.14, wspace=0.35)
+    fig.subplots_adjust(left=0.07, right=0.93, top=0.86, bottom=0.08, wspace=0.35, hspace=0.4)
     return fig, update
 
 

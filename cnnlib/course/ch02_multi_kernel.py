@@ -15,6 +15,23 @@ from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
 from .grading import check
 
 
+def gradient_grid(dw, title="∂E/∂w[d, c]"):
+    """All slices ∂E/∂w[d, c] of a (D, C, kh, kw) gradient: ``draw.kernel_grid`` with its colour bar named.
+
+    ``kernel_grid`` labels its colour bar "weight"; a gradient is not a weight, so the bar
+    says "∂E/∂w" here. Signed: diverging colours, symmetric limits, one scale for all slices.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .draw import kernel_grid
+
+    fig = kernel_grid(dw, title)
+    fig.axes[-1].set_ylabel("∂E/∂w")  # the colour bar, drawn last
+    return fig
+
+
 def delta_spike_explorer(x, w):
     """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
 
@@ -58,7 +75,8 @@ def delta_spike_explorer(x, w):
         return out
 
     cmap = plt.get_cmap(SIGNED_CMAP).with_extremes(bad="0.85")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
+    # 10.8 in: inside the notebook column (1,100 px), so the text is not scaled down
+    fig, axes = plt.subplots(1, 3, figsize=(10.8, 4.2), width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
     im_delta = axes[0].imshow(np.zeros((Ho, Wo)), cmap=cmap, vmin=-1, vmax=1)
     fig.colorbar(im_delta, ax=axes[0], fraction=0.046, pad=0.04, ticks=[-1, 0, 1], label="δ")
     im_dw = axes[1].imshow(tile(np.zeros((C, kh, kw))), cmap=cmap)
@@ -89,14 +107,15 @@ def delta_spike_explorer(x, w):
         delta[0, d, i, j] = 1.0
         dx, dw, _ = conv2d_backward(delta, x[None], w)
         im_delta.set_data(delta[0, d])
-        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})")
+        axes[0].set_title(f"δ[{d}]: 1 at ({i}, {j})", fontsize=10)
         lim = symmetric_limit(dw[d], dx[0])
         im_dw.set_data(tile(dw[d]))
         im_dw.set_clim(-lim, lim)
-        axes[1].set_title(f"∂E/∂w[{d}, c] = x[c, {i}:{i + kh}, {j}:{j + kw}]")
+        axes[1].set_title(f"∂E/∂w[{d}, c] =\nx[c, {i}:{i + kh}, {j}:{j + kw}]", fontsize=10)
         im_dx.set_data(tile(dx[0]))
         im_dx.set_clim(-lim, lim)
-        axes[2].set_title(f"∂E/∂x[c]: w[{d}, c] stamped at rows {i}..{i + kh - 1}, columns {j}..{j + kw - 1}")
+        where = f"rows {i}..{i + kh - 1}, columns {j}..{j + kw - 1}"
+        axes[2].set_title(f"∂E/∂x[c]: w[{d}, c] stamped at\n{where}", fontsize=10)
         suptitle.set_text(f"δ = 1 at kernel d = {d}, output ({i}, {j}); the other kernels' ∂E/∂w are 0")
         return {"kernel": d, "row": i, "col": j}
 

@@ -16,9 +16,47 @@ from ..shapes import (
     conv_output_size,
     coverage_map,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, set_image, symmetric_limit
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import output_size_or_reason
 from .grading import check
+
+
+def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
+    """The opening picture of notebook 03: one strided window, and how often each pixel is read.
+
+    Left: the kernel-sliding picture (``draw.sliding_picture``) with the window of one
+    output. Right: the coverage map, the number of windows that read each pixel
+    (``cnnlib.shapes.coverage_map``), numbers in every cell, one colour scale from 0.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        10 in wide (inside the notebook column).
+
+    Notes
+    -----
+    Output (i, j) reads rows i·s .. i·s + k − 1; a pixel's coverage is the number of such
+    windows containing it, 0 for the (H − k) mod s rows after the last window and, when
+    s > k, for the s − k rows between windows. Derived in notebooks/03_stride.ipynb.
+    """
+    fig, (ax_win, ax_cov) = plt.subplots(1, 2, figsize=(10, 4.8))
+    sliding_picture(H, H, k, stride=s, out_index=out_index, ax=ax_win)
+    cov = coverage_map(H, H, k, s)
+    heatmap(cov, "windows reading each pixel", ax_cov, signed=False, vmax=max(1, int(cov.max())),
+            cbar_label="windows", fmt="{:g}", xlabel="input column", ylabel="input row")  # fmt: skip
+    fig.suptitle(f"A {k}×{k} kernel with stride {s} on a {H}×{H} input")
+    return fix_layout(fig)
+
+
+def mark_nonzero(ax, a, tol=1e-12):
+    """Dot every cell of ``a`` that is not zero, so that small non-zero values do not pass for white.
+
+    On a diverging scale set by max |a|, an entry 100 times smaller than the largest is
+    drawn almost white; a dot says it is not zero. Returns the number of dotted cells.
+    """
+    rows, cols = np.nonzero(np.abs(np.asarray(a)) > tol)
+    ax.plot(cols, rows, "o", ms=3, mfc="k", mec="w", mew=0.5, ls="none")
+    return len(rows)
 
 
 def stride_explorer(seed=0):
@@ -53,7 +91,8 @@ def stride_explorer(seed=0):
     the panels carry few tick labels. Derived in notebooks/03_stride.ipynb.
     """
 
-    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(13, 4.2))
+    # 10.8 in: inside the notebook column (1,100 px), so the text is not scaled down
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(10.8, 4.4))
     blank = np.full((1, 1), np.nan)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
@@ -80,7 +119,7 @@ def stride_explorer(seed=0):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
-    fix_layout(fig, rect=(0, 0, 1, 0.95))
+    fix_layout(fig, rect=(0, 0, 1, 0.9))
 
     def update(input_size, kernel_size, stride, padding, row=0, col=0):
         H, k, s, p = int(input_size), int(kernel_size), int(stride), int(padding)
@@ -114,7 +153,8 @@ def stride_explorer(seed=0):
         inside.set_bounds(p - 0.5, p - 0.5, H, H)
         window.set_visible(True)
         inside.set_visible(p > 0)
-        ax_cov.set_title(f"(a) coverage {int(inner.min())}..{int(inner.max())}; red: window of y[{i}, {j}]")
+        span = f"{int(inner.min())}..{int(inner.max())}"
+        ax_cov.set_title(f"(a) coverage {span};\nred: window of y[{i}, {j}]", fontsize=10)
 
         rng = np.random.default_rng(seed)
         delta = rng.standard_normal((Ho, Ho))
@@ -125,14 +165,14 @@ def stride_explorer(seed=0):
         im_dil.set_clim(-lim, lim)
         entry.set_bounds(j * s - 0.5, i * s - 0.5, 1, 1)
         entry.set_visible(True)
-        ax_dil.set_title(f"(b) dilate(δ, {s}): {Ho}×{Ho} → {dil.shape[0]}×{dil.shape[1]}")
+        ax_dil.set_title(f"(b) dilate(δ, {s}):\n{Ho}×{Ho} → {dil.shape[0]}×{dil.shape[1]}", fontsize=10)
 
         dx = conv2d_backward(delta[None, None], np.zeros((1, 1, H, H)), w[None, None], s, p)[0][0, 0]
         set_image(im_dx, dx)
         lim = symmetric_limit(dx)
         im_dx.set_clim(-lim, lim)
         zero_rows = int(np.sum(inner.sum(axis=1) == 0))  # rows no window reads
-        ax_dx.set_title(f"(c) ∂E/∂x {H}×{H}: {zero_rows} zero rows and columns")
+        ax_dx.set_title(f"(c) ∂E/∂x {H}×{H}:\n{zero_rows} zero rows and columns", fontsize=10)
         uneven = "" if k % s == 0 else f", k mod s = {k % s}: uneven"
         head = f"H={H}, k={k}, s={s}, p={p}: output {Ho}×{Ho}"
         suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
