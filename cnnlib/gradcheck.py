@@ -29,7 +29,8 @@ def error_bound(err, tol=1e-7):
     """A relative error as a learner should read it, and as a notebook can store it.
 
     The order of magnitude a decade above ``err`` (its last digits differ from machine to
-    machine), at least 1e-12 (below that, rounding alone decides the digits), set against the tolerance: ``"rel. error < 1e-10, well below 1e-7"``, or
+    machine), at least 1e-12 (below that, rounding alone decides the digits), set against
+    the tolerance: ``"rel. error < 1e-10, well below 1e-7"``, or
     ``"rel. error 3e-02, ABOVE 1e-07: the gradient is wrong"``. Errors of a correct float64
     gradient against central differences are ~1e-12 .. 1e-9; a wrong index or a missing
     term gives 1e-2 or more, so the bound is stable and the verdict is unmistakable.

@@ -105,9 +105,10 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
     Notes
     -----
     The last window must end inside the padded input: i·s + k <= n + 2p for
-    i = 0 .. out-1, which gives out = floor((n + 2p - k) / s) + 1. When
-    (n + 2p - k) is not divisible by s, the last (n + 2p - k) mod s rows are
-    never covered by any window. Derived in notebooks/00_correlation_and_notation.ipynb.
+    i = 0 .. out-1, which gives out = floor((n + 2p - k) / s) + 1. No window reads
+    the last (n + 2p - k) mod s rows, nor, when s > k, the s - k rows between two
+    windows (``coverage_map`` counts the windows over every row).
+    Derived in notebooks/00_correlation_and_notation.ipynb.
     """
     for name, v, low in (("n", n, 0), ("k", k, 1)):
         _as_int(v, name, v)

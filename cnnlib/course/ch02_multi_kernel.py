@@ -15,23 +15,6 @@ from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
 from .grading import check
 
 
-def gradient_grid(dw, title="∂E/∂w[d, c]"):
-    """All slices ∂E/∂w[d, c] of a (D, C, kh, kw) gradient: ``draw.kernel_grid`` with its colour bar named.
-
-    ``kernel_grid`` labels its colour bar "weight"; a gradient is not a weight, so the bar
-    says "∂E/∂w" here. Signed: diverging colours, symmetric limits, one scale for all slices.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from .draw import kernel_grid
-
-    fig = kernel_grid(dw, title)
-    fig.axes[-1].set_ylabel("∂E/∂w")  # the colour bar, drawn last
-    return fig
-
-
 def delta_spike_explorer(x, w):
     """Notebook 02's explorer: δ with a single 1 at (d, i, j), and the gradients it produces.
 

@@ -13,6 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..shapes import (
     conv_output_size,
+    coverage_map,
     validate_padding,
     validate_size,
     validate_stride,
@@ -169,8 +170,11 @@ def gradient_heatmaps(delta, dw, dx, suptitle="Backward pass", annotate=None):
     return fig
 
 
-def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None):
-    """All kernels of a (D, C, kh, kw) weight array: row d, column c, one shared colour scale.
+def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None, cbar_label="weight"):
+    """All kernels of a (D, C, kh, kw) array: row d, column c, one shared colour scale.
+
+    ``cbar_label`` names what the colours are: "weight" for kernels, "∂E/∂w" for a
+    weight gradient.
 
     Returns
     -------
@@ -196,7 +200,7 @@ def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None):
             if c == 0:
                 ax.set_ylabel(f"d = {d}")
     fig.suptitle(f"{title}  (D={D}, C={C}, {kh}×{kw})", wrap=True)
-    fig.colorbar(im, ax=axes, fraction=0.046, pad=0.04, label="weight")
+    fig.colorbar(im, ax=axes, fraction=0.046, pad=0.04, label=cbar_label)
     return fig
 
 
@@ -256,9 +260,9 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
 
     Notes
     -----
-    Padding cells are hatched grey; cells no window ever reaches (when
-    (H + 2p − k) mod s ≠ 0) are marked with a cross. Derived in
-    notebooks/00_correlation_and_notation.ipynb.
+    Padding cells are hatched grey; cells no window ever reads are marked with a cross:
+    the last (H + 2p − k) mod s rows and columns, and the s − k between two windows when
+    s > k. Derived in notebooks/00_correlation_and_notation.ipynb.
     """
     (kh, kw), (sh, sw), (ph, pw) = (
         validate_size(kernel_size, "kernel_size"),
@@ -272,7 +276,7 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    used_r, used_c = (Ho - 1) * sh + kh, (Wo - 1) * sw + kw
+    read = coverage_map(H, W, (kh, kw), (sh, sw), (ph, pw), padded=True) > 0  # (Hp, Wp)
     for r in range(Hp):
         for c in range(Wp):
             is_pad = not (ph <= r < ph + H and pw <= c < pw + W)
@@ -283,7 +287,7 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
                     hatch="//" if is_pad else None, lw=0.8,
                 )
             )  # fmt: skip
-            if r >= used_r or c >= used_c:
+            if not read[r, c]:
                 ax.plot([c - 0.3, c + 0.3], [r - 0.3, r + 0.3], color="0.5", lw=0.8)
                 ax.plot([c - 0.3, c + 0.3], [r + 0.3, r - 0.3], color="0.5", lw=0.8)
             elif values is not None and not is_pad:
