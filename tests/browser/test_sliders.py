@@ -49,9 +49,9 @@ MOVES = int(os.environ.get("CNN_BACKPROP_BROWSER_MOVES", "1"))
 VIEWPORT = {"width": 1280, "height": 800}  # a laptop screen, with the file browser open
 MOVE_TIMEOUT_MS = 15_000  # a redraw takes well under a second; this is "it never came"
 ROUND_TRIP_TARGET_MS = 300  # reported against, not a gate (CI machines vary)
-# Display equations cut off at the right edge of their cell: reported today, failed once the
-# notebooks' equations are split into narrow `aligned` blocks (next issue). One-line switch:
-FAIL_ON_CLIPPED = False
+# Display equations cut off at the right edge of their cell fail the test: every derivation is laid
+# out in narrow `aligned` blocks, so a clipped one is a regression a learner would see.
+FAIL_ON_CLIPPED = True
 CLIP_TOLERANCE_PX = 1  # sub-pixel rounding of a formula that fits exactly
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
