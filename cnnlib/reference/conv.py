@@ -12,6 +12,7 @@ from ..shapes import (
     output_shape,
     validate_bias,
     validate_conv_args,
+    validate_dilation,
     validate_dy,
     validate_ndim,
     validate_padding,
@@ -26,16 +27,20 @@ def _zero_pad(x, ph, pw):
     return xp
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0):
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Cross-correlation of x with D kernels, plus bias, as nested loops.
 
     Parameters
     ----------
     x : ndarray of shape (N, C, H, W)
-    w : ndarray of shape (D, C, kh, kw)
+    w : ndarray of shape (D, C, kh, kw), or (D, C/groups, kh, kw)
     b : ndarray of shape (D,) or None
     stride : int or (int, int)
     padding : int or (int, int)
+    dilation : int or (int, int)
+        1 for the plain convolution (notebooks 01 to 07).
+    groups : int
+        1 for the plain convolution.
 
     Returns
     -------
@@ -47,28 +52,33 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
 
         y[d, i, j] = b[d] + Σ_c Σ_m Σ_n w[d, c, m, n] · xp[c, i·s + m, j·s + n]
 
-    a cross-correlation (the kernel is not flipped). Derived in
-    notebooks/01_single_kernel.ipynb, 02_multi_kernel.ipynb, 03_stride.ipynb, 04_padding.ipynb.
+    a cross-correlation (the kernel is not flipped). Dilated by (dil_h, dil_w), offset
+    (m, n) reads row i·s + m·dil_h, column j·s + n·dil_w; with groups, kernel d reads
+    only the C = C_x/groups channels c0 .. c0 + C − 1 of its group. Derived in
+    notebooks/01_single_kernel.ipynb, 02_multi_kernel.ipynb, 03_stride.ipynb, 04_padding.ipynb;
+    dilation and groups taught in notebook 08 (planned).
     """
-    x, w, (sh, sw), (ph, pw), (N, D, Ho, Wo) = validate_conv_args(x, w, stride, padding)
-    C, kh, kw = w.shape[1:]
-    b = validate_bias(b, D)
+    x, w, (sh, sw), (ph, pw), (N, D, Ho, Wo) = validate_conv_args(x, w, stride, padding, dilation, groups)
+    C, kh, kw = w.shape[1:]  # C: the channels each kernel reads
+    b, (dil_h, dil_w) = validate_bias(b, D), validate_dilation(dilation)
     xp = _zero_pad(x, ph, pw)
     y = np.zeros((N, D, Ho, Wo), dtype=np.result_type(x, w))
     for img in range(N):
         for d in range(D):
+            c0 = d // (D // groups) * C  # the first input channel of kernel d's group
             for i in range(Ho):
                 for j in range(Wo):
                     total = 0.0 if b is None else b[d]
                     for c in range(C):
                         for m in range(kh):
                             for n in range(kw):
-                                total += w[d, c, m, n] * xp[img, c, i * sh + m, j * sw + n]
+                                u, v = i * sh + m * dil_h, j * sw + n * dil_w  # the pixel w[d, c, m, n] meets
+                                total += w[d, c, m, n] * xp[img, c0 + c, u, v]
                     y[img, d, i, j] = total
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0):
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     """Gradients of a strided, padded cross-correlation, as nested loops.
 
     Parameters
@@ -76,13 +86,15 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     dy : ndarray of shape (N, D, Ho, Wo)
         δ = ∂E/∂y, the upstream gradient.
     x : ndarray of shape (N, C, H, W)
-    w : ndarray of shape (D, C, kh, kw)
-    stride, padding : int or (int, int)
+    w : ndarray of shape (D, C, kh, kw), or (D, C/groups, kh, kw)
+    stride, padding, dilation : int or (int, int)
+    groups : int
+        dilation = groups = 1 for the plain convolution (notebooks 01 to 07).
 
     Returns
     -------
     dx : ndarray of shape (N, C, H, W)
-    dw : ndarray of shape (D, C, kh, kw)
+    dw : ndarray of the shape of w
     db : ndarray of shape (D,)
 
     Notes
@@ -96,10 +108,13 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
         ∂E/∂b[d] = Σ_i Σ_j δ[d, i, j]
 
     and ∂E/∂x is ∂E/∂xp with the padding cropped off. Each output adds (+=) its
-    share: one input pixel feeds many outputs. Derived in notebooks/01_single_kernel.ipynb
-    to 04_padding.ipynb.
+    share: one input pixel feeds many outputs. Dilated and grouped, the pixel is
+    xp[c0 + c, i·s + m·dil_h, j·s + n·dil_w] as in ``conv2d_forward``. Derived in
+    notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups taught in
+    notebook 08 (planned).
     """
-    x, w, (sh, sw), (ph, pw), out_shape = validate_conv_args(x, w, stride, padding)
+    x, w, (sh, sw), (ph, pw), out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
+    dil_h, dil_w = validate_dilation(dilation)
     dy = as_float_array(dy, "dy")
     validate_dy(dy, out_shape)
     N, D, Ho, Wo = out_shape
@@ -111,14 +126,16 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     db = np.zeros(D, dtype=dtype)
     for img in range(N):
         for d in range(D):
+            c0 = d // (D // groups) * C  # the first input channel of kernel d's group
             for i in range(Ho):
                 for j in range(Wo):
                     db[d] += dy[img, d, i, j]
                     for c in range(C):
                         for m in range(kh):
                             for n in range(kw):
-                                dw[d, c, m, n] += dy[img, d, i, j] * xp[img, c, i * sh + m, j * sw + n]
-                                dxp[img, c, i * sh + m, j * sw + n] += dy[img, d, i, j] * w[d, c, m, n]
+                                u, v = i * sh + m * dil_h, j * sw + n * dil_w  # the pixel w[d, c, m, n] meets
+                                dw[d, c, m, n] += dy[img, d, i, j] * xp[img, c0 + c, u, v]
+                                dxp[img, c0 + c, u, v] += dy[img, d, i, j] * w[d, c, m, n]
     H, W = x.shape[2:]
     dx = dxp[:, :, ph : ph + H, pw : pw + W].copy()
     return dx, dw, db

@@ -18,7 +18,10 @@ from .core import (
     pool_output_shape,
     validate_bias,
     validate_conv_args,
+    validate_conv_transpose_args,
+    validate_dilation,
     validate_dy,
+    validate_groups,
     validate_layer_dtype,
     validate_ndim,
     validate_padding,
@@ -30,7 +33,8 @@ from .windows import coverage_map, dilated_route_counts, transposed_conv_padding
 
 __all__ = [
     "as_float_array", "as_pair", "as_rng", "conv_output_size", "output_shape", "padding_sides",
-    "pool_output_shape", "validate_bias", "validate_conv_args", "validate_dy", "validate_layer_dtype",
-    "validate_ndim", "validate_padding", "validate_pool_args", "validate_size", "validate_stride",
+    "pool_output_shape", "validate_bias", "validate_conv_args", "validate_conv_transpose_args",
+    "validate_dilation", "validate_dy", "validate_groups", "validate_layer_dtype", "validate_ndim",
+    "validate_padding", "validate_pool_args", "validate_size", "validate_stride",
     "coverage_map", "dilated_route_counts", "transposed_conv_padding",
 ]  # fmt: skip
