@@ -10,7 +10,7 @@ from . import activations, check, curvature, data, gradcheck, losses, reference,
 from .conv import conv2d_backward, conv2d_forward, conv2d_forward_with_cache, dilate, pad, rot180
 from .conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .gradcheck import error_bound, gradcheck_layer, numerical_gradient, rel_error
-from .layers import AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
+from .layers import AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
 from .losses import mse_loss, softmax, softmax_cross_entropy
 from .model import SGD, Sequential, fit
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
@@ -23,6 +23,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "conv_output_size", "rel_error", "error_bound", "numerical_gradient", "gradcheck_layer",
     "mse_loss", "softmax", "softmax_cross_entropy",
-    "Layer", "Conv2D", "MaxPool2D", "AvgPool2D", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense",
+    "Layer", "Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D",
+    "ReLU", "Sigmoid", "Tanh", "Flatten", "Dense",
     "Sequential", "SGD", "fit",
 ]  # fmt: skip

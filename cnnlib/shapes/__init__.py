@@ -24,6 +24,7 @@ from .core import (
     validate_groups,
     validate_layer_dtype,
     validate_ndim,
+    validate_output_padding,
     validate_padding,
     validate_pool_args,
     validate_size,
@@ -35,6 +36,7 @@ __all__ = [
     "as_float_array", "as_pair", "as_rng", "conv_output_size", "output_shape", "padding_sides",
     "pool_output_shape", "validate_bias", "validate_conv_args", "validate_conv_transpose_args",
     "validate_dilation", "validate_dy", "validate_groups", "validate_layer_dtype", "validate_ndim",
-    "validate_padding", "validate_pool_args", "validate_size", "validate_stride",
+    "validate_output_padding", "validate_padding", "validate_pool_args", "validate_size",
+    "validate_stride",
     "coverage_map", "dilated_route_counts", "transposed_conv_padding",
 ]  # fmt: skip

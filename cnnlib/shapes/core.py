@@ -278,6 +278,17 @@ def validate_conv_args(x, w, stride, padding, dilation=1, groups=1):
     return x, w, validate_stride(stride), validate_padding(padding), out
 
 
+def validate_output_padding(output_padding, stride) -> tuple[int, int]:
+    """Return output_padding as a pair of ints >= 0, each smaller than the stride (a pair) along its axis."""
+    op = validate_padding(output_padding, "output_padding")
+    if op[0] >= stride[0] or op[1] >= stride[1]:
+        raise ValueError(
+            f"output_padding must be smaller than stride along each axis, got output_padding={op} "
+            f"and stride={tuple(stride)}"
+        )
+    return op
+
+
 def validate_conv_transpose_args(x, w, stride, padding, output_padding):
     """Convert and validate the arguments of a transposed convolution.
 
@@ -299,12 +310,7 @@ def validate_conv_transpose_args(x, w, stride, padding, output_padding):
     if kh < 1 or kw < 1:
         raise ValueError(f"kernel must be at least 1x1, got w.shape={w.shape}")
     s, p = validate_stride(stride), validate_padding(padding)
-    op = validate_padding(output_padding, "output_padding")
-    if op[0] >= s[0] or op[1] >= s[1]:
-        raise ValueError(
-            f"output_padding must be smaller than stride along each axis, got output_padding={op} "
-            f"and stride={s}"
-        )
+    op = validate_output_padding(output_padding, s)
     if H < 1 or W < 1:
         raise ValueError(
             f"a transposed convolution needs at least one input row and column, got x.shape={x.shape}"
