@@ -20,6 +20,12 @@ module assumes checked arrays. How it is fast (measured in benchmarks/bench_conv
 - A stride s becomes stride 1 by splitting the rows into s "row phases"
   (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
   phase m mod s from row m // s, every s-th column.
+- Dilation d only moves where offset (m, n) starts reading: padded row m·d, column
+  n·d (``_Layout.start``), so a dilated convolution makes the same copies and
+  products as the plain one with the same output size.
+- Groups split the rows of the columns (channel-major) and the kernels into G
+  blocks: the products become G stacked products of 1/G the size each
+  (``_windowconv.group_matmul``), the copies stay as they are.
 
 Explained in notebooks/07_fast_convolution.ipynb.
 """
@@ -33,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _windowconv
+from ._windowconv import group_matmul
 
 # Columns are made and consumed one block of images at a time, so that the block's
 # columns (and in the backward their gradient) stay in the CPU's cache between the
@@ -84,6 +91,9 @@ class _Layout(NamedTuple):
     Wo: int
     Hq: int  # rows of one row phase: ceil((H + 2ph) / sh)
     Wq: int  # ceil((W + 2pw) / sw): output columns computed per row (j < Wo are kept)
+    dil_h: int = 1  # dilation: offset (m, n) reads padded row i·sh + m·dil_h, column j·sw + n·dil_w
+    dil_w: int = 1
+    G: int = 1  # groups: channels and kernels in G blocks, kernel d reading only its block's channels
 
     @property
     def x_shape(self):
@@ -100,6 +110,10 @@ class _Layout(NamedTuple):
         return self.C * self.kh * self.kw
 
     @property
+    def dilation(self):
+        return (self.dil_h, self.dil_w)
+
+    @property
     def P(self):
         """Columns per image: an Hq x Wq grid of window positions; only i < Ho, j < Wo are outputs."""
         return self.Hq * self.Wq
@@ -112,8 +126,8 @@ class _Layout(NamedTuple):
     @property
     def buffer_size(self):
         # the shifted view of the last row phase runs past its end by at most
-        # (kh-1)//sh rows and kw columns: a zero tail keeps it inside the buffer
-        return self.sh * self.phase_size + ((self.kh - 1) // self.sh + 1) * self.Wr
+        # (kh-1)·dil_h//sh rows and a row's width: a zero tail keeps it inside the buffer
+        return self.sh * self.phase_size + ((self.kh - 1) * self.dil_h // self.sh + 1) * self.Wr
 
     @property
     def wasteful(self):
@@ -132,8 +146,13 @@ class _Layout(NamedTuple):
         return self.P > 2 * self.Ho * self.Wo or self.sh * self.Hq * self.Wr > 2 * padded
 
     def start(self, m, n=0):
-        """Flat index, in the work buffer, of the first pixel kernel offset (m, n) reads."""
-        return (m % self.sh) * self.phase_size + (m // self.sh) * self.Wr + n
+        """Flat index, in the work buffer, of the first pixel kernel offset (m, n) reads.
+
+        That pixel is padded row m·dil_h, column n·dil_w: row (m·dil_h) // sh of row
+        phase (m·dil_h) mod sh.
+        """
+        r = m * self.dil_h
+        return (r % self.sh) * self.phase_size + (r // self.sh) * self.Wr + n * self.dil_w
 
     def image_blocks(self, itemsize):
         """(first, stop) image ranges whose columns fill about _BLOCK_BYTES, and the largest size."""
@@ -141,10 +160,10 @@ class _Layout(NamedTuple):
         return [(i, min(i + step, self.N)) for i in range(0, self.N, step)], step
 
 
-def _layout(x_shape, w_shape, stride, padding, out_shape):
+def _layout(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
     (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
     Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
-    return _Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq)
+    return _Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
 
 
 def _row_phases(buf, g):
@@ -189,8 +208,9 @@ def _shifted(buf, g, m, n):
     """View (C, N·P) of the work buffer under kernel offset (m, n), no copy.
 
     Entry [c, img·P + i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
-    (i < Ho, j < Wo): in row phase m mod sh, that pixel is row i + m//sh, column
-    j·sw + n of image img, at flat index img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e.
+    (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in row phase m mod sh, that
+    pixel is row i + m//sh, column j·sw + n of image img, at flat index
+    img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e.
     start(m, n) + sw·(img·P + i·Wq + j) since Hq·Wr = sw·P and Wr = sw·Wq. So the
     windows of all images form ONE run of constant step sw per channel, and copies
     and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would cost one
@@ -203,18 +223,23 @@ def _shifted(buf, g, m, n):
 
 
 def _im2col_sources(buf, g):
-    """Per row phase a: the rows (c, m ≡ a mod sh, n) of the columns as one strided view, no copy.
+    """Per row phase: the rows (c, m, n) of the columns whose offsets m read it, as one strided view, no copy.
 
     Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
     (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
     of steps Wr and 1: shape (C, #m, kw, N·P). One copy of it fills all those rows.
+    Dilated, offset m reads phase (m·dil_h) mod sh; the offsets of one phase are
+    m0, m0 + t, ... with t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart, and n steps
+    dil_w columns (t = sh, one row and one column when dil = 1).
     """
+    t = g.sh // math.gcd(g.sh, g.dil_h)
     sources = []
-    for a in range(min(g.sh, g.kh)):
-        shape = (g.C, len(range(a, g.kh, g.sh)), g.kw, g.N * g.P)
-        strides = [s * buf.itemsize for s in (g.N * g.Hq * g.Wr, g.Wr, 1, g.sw)]
-        view = np.lib.stride_tricks.as_strided(buf[g.start(a) :], shape, strides, writeable=False)
-        sources.append(((slice(None), slice(a, None, g.sh)), view))
+    for m0 in range(min(t, g.kh)):
+        shape = (g.C, len(range(m0, g.kh, t)), g.kw, g.N * g.P)
+        steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.sw)
+        strides = [s * buf.itemsize for s in steps]
+        view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
+        sources.append(((slice(None), slice(m0, None, t)), view))
     return sources
 
 
@@ -250,20 +275,20 @@ def _windows_route(g):
     return g.wasteful or 0 in (g.N, g.C, g.D, g.H, g.W)
 
 
-def forward(x, w, b, stride, padding, out_shape):
+def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
     """y = x ★ w + b on checked arrays, and the ConvCache that lets ``backward`` skip laying x out again."""
     N, D, Ho, Wo = out_shape
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
-    g = _layout(x.shape, w.shape, stride, padding, out_shape)
+    g = _layout(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
     if _windows_route(g):
-        buf = _windowconv.padded_input(x, w.shape, stride, padding, out_shape, dtype)
+        buf = _windowconv.padded_input(x, g, dtype)
         if 0 in (N, g.C, D):  # no product to compute: y is the bias (a sum over no channel is 0)
             y = np.zeros(out_shape, dtype=dtype)
         else:
-            y = _windowconv.forward(buf, w, out_shape, stride)
+            y = _windowconv.forward(buf, w, g)
     else:
         buf = _to_buffer(x.astype(dtype, copy=False), g)
-        y = _grid_forward(buf, g, w.astype(dtype, copy=False).reshape(D, g.K), out_shape)
+        y = _grid_forward(buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape)
     if b is not None:
         # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
         # fusing it into the copy of each block would cost one (slower) ufunc loop per row of Wo
@@ -275,19 +300,21 @@ def _grid_forward(buf, g, w2, out_shape):
     sources = _im2col_sources(buf, g)
     blocks, step = g.image_blocks(buf.itemsize)
     cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), buf.dtype)
+    w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
     for first, stop in blocks:
+        columns = _im2col(sources, first, stop, g, cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
-            y_all = w2 @ _im2col(sources, first, stop, g, cols)
+            y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
         y_all = y_all.reshape(g.D, stop - first, g.Hq, g.Wq)
         y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
     return y
 
 
-def cache_fits(cache, x_shape, w_shape, stride, padding, out_shape):
-    """True when ``cache`` was made by ``forward`` for these shapes, stride and padding."""
+def cache_fits(cache, x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    """True when ``cache`` was made by ``forward`` for these shapes, stride, padding, dilation and groups."""
     return isinstance(cache, ConvCache) and cache.layout == _layout(
-        x_shape, w_shape, stride, padding, out_shape
+        x_shape, w_shape, stride, padding, out_shape, dilation, groups
     )
 
 
@@ -298,23 +325,23 @@ def cached_input(cache):
     zeros, which changes no gradient (they enter none).
     """
     buf, g, x_dtype = cache
-    if _windows_route(g):
-        x = _windowconv.crop(buf, (g.N, g.C, g.H, g.W), (g.ph, g.pw))
-    else:
-        x = _from_buffer(buf, g)
+    x = _windowconv.crop(buf, g) if _windows_route(g) else _from_buffer(buf, g)
     return x.astype(x_dtype, copy=False)
 
 
-def backward(dy, x, w, stride, padding, out_shape, cache=None):
+def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), groups=1, need_dx=True):
     """(dx, dw, db) on checked arrays; a fitting ``cache`` from ``forward`` skips re-laying x out.
 
     x may be None when a cache is given: its shape and values are in the cache.
+    need_dx=False skips ∂E/∂x (dx is None), for a transposed convolution's dw.
     """
-    g = _layout(x.shape, w.shape, stride, padding, out_shape) if cache is None else cache.layout
+    if cache is None:
+        g = _layout(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
+    else:
+        g = cache.layout
     dtype = np.result_type(dy, w, x if cache is None else cache.x_dtype)
-    x_shape = g.x_shape
     if 0 in (g.N, g.C, g.D):  # no product: sums over no image, channel or kernel are 0
-        return np.zeros(x_shape, dtype), np.zeros(w.shape, dtype), dy.sum(axis=(0, 2, 3), dtype=dtype)
+        return np.zeros(g.x_shape, dtype), np.zeros(w.shape, dtype), dy.sum(axis=(0, 2, 3), dtype=dtype)
     if cache is not None and cache.buffer.dtype == dtype:
         buf = cache.buffer
     else:  # no cache, or one of another dtype: lay x out again in this one
@@ -322,44 +349,70 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None):
         buf = None
     if _windows_route(g):
         if buf is None:
-            buf = _windowconv.padded_input(x, w.shape, stride, padding, out_shape, dtype)
-        return _windowconv.backward(dy, buf, w, x_shape, stride, padding, out_shape)
+            buf = _windowconv.padded_input(x, g, dtype)
+        return _windowconv.backward(dy, buf, w, g, need_dx)
     if buf is None:
         buf = _to_buffer(x.astype(dtype, copy=False), g, keep=False)
     w = w.astype(dtype, copy=False)
     with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
-        dx, dw = _grid_backward(dy, buf, g, w.reshape(g.D, g.K))
+        dx, dw = _grid_backward(dy, buf, g, w.reshape(g.D, -1), need_dx)
     # The grid's garbage columns meet δ = 0 and, in ∂E/∂x, land on pixels no window
     # reads: harmless for finite numbers, but 0·inf = NaN. That can only show in dw
     # (an inf or NaN of xp in a garbage column) or, through wᵀδ, when w itself is not
     # finite. Both are small to check, x is never scanned; then the exact route, whose
     # products are exactly the reference's, decides where inf and NaN belong.
     if not (np.isfinite(dw).all() and np.isfinite(w).all()):
-        xp = _windowconv.padded_input(_from_buffer(buf, g), w.shape, stride, padding, out_shape, dtype)
-        return _windowconv.backward(dy, xp, w, x_shape, stride, padding, out_shape)
+        xp = _windowconv.padded_input(_from_buffer(buf, g), g, dtype)
+        return _windowconv.backward(dy, xp, w, g, need_dx)
     return dx, dw, dy.sum(axis=(0, 2, 3), dtype=dtype)
 
 
-def _grid_backward(dy, buf, g, w2):
-    dtype = buf.dtype
-    sources = _im2col_sources(buf, g)
-    blocks, step = g.image_blocks(buf.itemsize)
-    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
-    dcols = _work_array("dcols", (g.K, step * g.P), dtype)
+def input_grad(dy, w, x_shape, stride, padding, out_shape):
+    """∂E/∂x alone, from δ and w (no x): what a transposed convolution computes."""
+    g = _layout(x_shape, w.shape, stride, padding, out_shape)
+    dtype = np.result_type(dy, w)
+    if 0 in (g.N, g.C, g.D):
+        return np.zeros(x_shape, dtype)
+    if _windows_route(g) or not np.isfinite(w).all():  # the exact route: see ``backward``
+        return _windowconv.backward(dy, None, w, g)[0]
+    with np.errstate(invalid="ignore"):
+        dx, _ = _grid_backward(dy, None, g, w.astype(dtype, copy=False).reshape(g.D, -1), dtype=dtype)
+    return dx
+
+
+def _grid_backward(dy, buf, g, w2, need_dx=True, dtype=None):
+    """(dx, dw) on the grid; buf None skips dw (dtype then given), need_dx False skips dx."""
+    dtype = buf.dtype if buf is not None else dtype
+    blocks, step = g.image_blocks(dtype.itemsize)
+    G, Dg = g.G, g.D // g.G
+    w3 = w2.reshape(G, Dg, -1)  # kernels by group: (G, D/G, Kg) with Kg = C/G·kh·kw
+    Kg = w3.shape[2]
     # δ on the phase grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and
     # never written, so the garbage columns add nothing to dw and get exactly 0 gradient
     delta_all = _work_array("delta", (g.D, step, g.Hq, g.Wq), dtype, zero=True)
-    dw_t = np.zeros((g.K, g.D), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
-    dbuf = _work_array("dbuf", (g.buffer_size,), dtype, zero=True)
-    targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
+    if buf is not None:
+        sources = _im2col_sources(buf, g)
+        cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
+        dw_t = np.zeros((G, Kg, Dg), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
+    if need_dx:
+        dcols = _work_array("dcols", (G, Kg, step * g.P), dtype)
+        dbuf = _work_array("dbuf", (g.buffer_size,), dtype, zero=True)
+        targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
     for first, stop in blocks:
         k = stop - first
         delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
-        delta = delta_all[:, :k].reshape(g.D, k * g.P)
-        dw_t += _im2col(sources, first, stop, g, cols) @ delta.T
-        d = np.matmul(w2.T, delta, out=dcols[:, : k * g.P]).reshape(g.C, g.kh, g.kw, k * g.P)
+        delta = delta_all[:, :k].reshape(G, Dg, k * g.P)
+        if buf is not None:
+            columns = _im2col(sources, first, stop, g, cols).reshape(G, Kg, k * g.P)
+            dw_t += group_matmul(columns, delta.transpose(0, 2, 1))
+        if not need_dx:
+            continue
+        d = group_matmul(w3.transpose(0, 2, 1), delta, out=dcols[:, :, : k * g.P])
+        d = d.reshape(g.C, g.kh, g.kw, k * g.P)
         for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
             # garbage entries hold exact zeros (w is finite, see backward), so it does not
             # matter where they land
             target[:, first * g.P : stop * g.P] += d[:, m, n]
-    return _from_buffer(dbuf, g), dw_t.T.reshape(g.D, g.C, g.kh, g.kw)
+    dx = _from_buffer(dbuf, g) if need_dx else None
+    dw = None if buf is None else dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
+    return dx, dw

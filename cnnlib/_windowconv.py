@@ -14,7 +14,10 @@ Every product computed is one the loops of ``cnnlib.reference`` compute, and no
 other: an inf or NaN reaches exactly the entries that depend on it, which is why
 ``_fastconv.backward`` also comes here when its result is not finite.
 
-This module assumes checked arrays, like ``_fastconv``.
+Dilation d takes every d-th entry of a window d(k − 1) + 1 wide; groups make the
+products G stacked products (``group_matmul``). The functions read the sizes from
+``_fastconv``'s layout ``g`` (N, C, H, W, D, kh, kw, strides, padding, Ho, Wo,
+dilation, G). This module assumes checked arrays, like ``_fastconv``.
 """
 
 from __future__ import annotations
@@ -27,66 +30,94 @@ import numpy as np
 _BLOCK_BYTES = 1 << 23
 
 
-def _used_region(w_shape, stride, out_shape):
-    """Rows and columns of the padded input that some window reads: (Ho-1)·s + k."""
-    (kh, kw), (sh, sw), (Ho, Wo) = w_shape[2:], stride, out_shape[2:]
-    return (Ho - 1) * sh + kh, (Wo - 1) * sw + kw
+def group_matmul(a, b, out=None):
+    """Stacked products a (G, r, k) @ b (G, k, c) -> (G, r, c), one per group of channels.
+
+    G = 1 runs the 2-D product a[0] @ b[0], the one the ungrouped convolution has always run.
+    """
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
 
 
-def padded_input(x, w_shape, stride, padding, out_shape, dtype):
+def _used_region(g):
+    """Rows and columns of the padded input that some window reads: (Ho-1)·s + d(k-1) + 1."""
+    return (g.Ho - 1) * g.sh + (g.kh - 1) * g.dil_h + 1, (g.Wo - 1) * g.sw + (g.kw - 1) * g.dil_w + 1
+
+
+def padded_input(x, g, dtype):
     """The zero-padded x, cropped to the rows and columns windows read, as a new array of ``dtype``.
 
     Cropping is what keeps a huge stride cheap: with one window per axis only k
     rows are kept, however far apart the windows would be.
     """
-    N, C, H, W = x.shape
-    (ph, pw), (Hu, Wu) = padding, _used_region(w_shape, stride, out_shape)
-    xp = np.zeros((N, C, Hu, Wu), dtype=dtype)
-    hu, wu = min(H, Hu - ph), min(W, Wu - pw)  # x's rows and columns inside the used region
+    (ph, pw), (Hu, Wu) = (g.ph, g.pw), _used_region(g)
+    xp = np.zeros((g.N, g.C, Hu, Wu), dtype=dtype)
+    hu, wu = min(g.H, Hu - ph), min(g.W, Wu - pw)  # x's rows and columns inside the used region
     if hu > 0 and wu > 0:
         xp[:, :, ph : ph + hu, pw : pw + wu] = x[:, :, :hu, :wu]
     return xp
 
 
-def _blocks(xp, w_shape, stride, out_shape):
-    """Yield (images, output rows, columns (n·rows·Wo, C·kh·kw)) block by block."""
-    (N, C), (kh, kw), (sh, sw), (Ho, Wo) = xp.shape[:2], w_shape[2:], stride, out_shape[2:]
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    row_bytes = Wo * C * kh * kw * xp.itemsize  # the columns of one output row of one image
-    rows = max(1, min(Ho, _BLOCK_BYTES // row_bytes))
-    images = max(1, _BLOCK_BYTES // (row_bytes * Ho)) if rows == Ho else 1
-    for first in range(0, N, images):
-        imgs = slice(first, min(first + images, N))
-        for i0 in range(0, Ho, rows):
-            out_rows = slice(i0, min(i0 + rows, Ho))
-            # (n, C, rows, Wo, kh, kw) -> (n, rows, Wo, C, kh, kw): one copy, rows of the GEMM
-            block = windows[imgs, :, out_rows].transpose(0, 2, 3, 1, 4, 5)
-            yield imgs, out_rows, block.reshape(-1, C * kh * kw)
+def _ranges(g, itemsize):
+    """Yield (images, output rows) blocks whose columns fill about _BLOCK_BYTES."""
+    row_bytes = g.Wo * g.K * itemsize  # the columns of one output row of one image
+    rows = max(1, min(g.Ho, _BLOCK_BYTES // row_bytes))
+    images = max(1, _BLOCK_BYTES // (row_bytes * g.Ho)) if rows == g.Ho else 1
+    for first in range(0, g.N, images):
+        for i0 in range(0, g.Ho, rows):
+            yield slice(first, min(first + images, g.N)), slice(i0, min(i0 + rows, g.Ho))
 
 
-def forward(xp, w, out_shape, stride):
+def _columns(xp, g, imgs, out_rows):
+    """The columns (n·rows·Wo, C·kh·kw) of a block: one copy of its windows."""
+    span = ((g.kh - 1) * g.dil_h + 1, (g.kw - 1) * g.dil_w + 1)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, span, axis=(2, 3))
+    windows = windows[:, :, :: g.sh, :: g.sw, :: g.dil_h, :: g.dil_w]
+    # (n, C, rows, Wo, kh, kw) -> (n, rows, Wo, C, kh, kw): rows of the GEMM
+    return windows[imgs, :, out_rows].transpose(0, 2, 3, 1, 4, 5).reshape(-1, g.K)
+
+
+def _by_group(a, G):
+    """(R, G·k) -> (G, R, k): the columns of each group of channels (or kernels)."""
+    return a.reshape(a.shape[0], G, -1).transpose(1, 0, 2)
+
+
+def _from_groups(a):
+    """(G, R, k) -> (R, G·k), the inverse of ``_by_group``."""
+    return a.transpose(1, 0, 2).reshape(a.shape[1], -1)
+
+
+def forward(xp, w, g):
     """y (N, D, Ho, Wo) = windows of xp @ wᵀ, without the bias; xp from ``padded_input``."""
-    D = w.shape[0]
-    w2 = w.astype(xp.dtype, copy=False).reshape(D, -1)
-    y = np.empty(out_shape, dtype=xp.dtype)
-    for imgs, rows, cols in _blocks(xp, w.shape, stride, out_shape):
-        y_blk = (cols @ w2.T).reshape(-1, rows.stop - rows.start, out_shape[3], D)
-        y[imgs, :, rows] = y_blk.transpose(0, 3, 1, 2)
+    w3 = w.astype(xp.dtype, copy=False).reshape(g.G, g.D // g.G, -1)  # (G, D/G, C/G·kh·kw)
+    y = np.empty((g.N, g.D, g.Ho, g.Wo), dtype=xp.dtype)
+    for imgs, rows in _ranges(g, xp.itemsize):
+        cols = _columns(xp, g, imgs, rows)
+        y_blk = _from_groups(group_matmul(_by_group(cols, g.G), w3.transpose(0, 2, 1)))
+        y[imgs, :, rows] = y_blk.reshape(-1, rows.stop - rows.start, g.Wo, g.D).transpose(0, 3, 1, 2)
     return y
 
 
-def backward(dy, xp, w, x_shape, stride, padding, out_shape):
-    """(dx, dw, db) from δ and xp (from ``padded_input``, in the result dtype)."""
-    (C, kh, kw), (D, (sh, sw)), Wo = w.shape[1:], (w.shape[0], stride), out_shape[3]
-    dtype = xp.dtype
-    w2 = w.astype(dtype, copy=False).reshape(D, -1)
-    dw = np.zeros((D, C * kh * kw), dtype=dtype)
-    dxp = np.zeros(xp.shape, dtype=dtype)
-    for imgs, rows, cols in _blocks(xp, w.shape, stride, out_shape):
-        delta = dy[imgs, :, rows].transpose(0, 2, 3, 1).astype(dtype, copy=False).reshape(-1, D)
-        dw += delta.T @ cols
+def backward(dy, xp, w, g, need_dx=True):
+    """(dx, dw, db) from δ and xp (from ``padded_input``, in the result dtype).
+
+    xp None computes dx alone (dw None), need_dx False dw alone (dx None).
+    """
+    (kh, kw), (sh, sw), (dh, dwl), Wo = (g.kh, g.kw), (g.sh, g.sw), (g.dil_h, g.dil_w), g.Wo
+    dtype = np.result_type(dy, w) if xp is None else xp.dtype
+    w3 = w.astype(dtype, copy=False).reshape(g.G, g.D // g.G, -1)
+    dw = None if xp is None else np.zeros((g.G, g.D // g.G, w3.shape[2]), dtype=dtype)
+    dxp = np.zeros((g.N, g.C, *_used_region(g)), dtype=dtype) if need_dx else None
+    for imgs, rows in _ranges(g, dtype.itemsize):
+        delta = dy[imgs, :, rows].transpose(0, 2, 3, 1).astype(dtype, copy=False).reshape(-1, g.D)
+        delta = _by_group(delta, g.G)  # (G, R, D/G)
+        if dw is not None:
+            dw += group_matmul(delta.transpose(0, 2, 1), _by_group(_columns(xp, g, imgs, rows), g.G))
+        if dxp is None:
+            continue
         n_rows = rows.stop - rows.start
-        dcols = (delta @ w2).reshape(-1, n_rows, Wo, C, kh, kw)
+        dcols = _from_groups(group_matmul(delta, w3)).reshape(-1, n_rows, Wo, g.C, kh, kw)
         # col2im: each column entry back onto the pixel it was read from. Loop over
         # whichever is fewer, the kernel offsets or the windows: a 64x64 kernel with one
         # output position is one += of a (n, C, 64, 64) block, not 4096 tiny ones.
@@ -94,24 +125,28 @@ def backward(dy, xp, w, x_shape, stride, padding, out_shape):
         if kh * kw <= n_rows * Wo:
             for m in range(kh):
                 for n in range(kw):
-                    r, c = top + m, n
+                    r, c = top + m * dh, n * dwl
                     pixels = dxp[imgs, :, r : r + (n_rows - 1) * sh + 1 : sh, c : c + (Wo - 1) * sw + 1 : sw]
                     pixels += dcols[..., m, n].transpose(0, 3, 1, 2)
         else:
             for i in range(n_rows):
                 for j in range(Wo):
                     r, c = top + i * sh, j * sw
-                    dxp[imgs, :, r : r + kh, c : c + kw] += dcols[:, i, j]
-    return crop(dxp, x_shape, padding), dw.reshape(w.shape), dy.sum(axis=(0, 2, 3), dtype=dtype)
+                    dxp[imgs, :, r : r + (kh - 1) * dh + 1 : dh, c : c + (kw - 1) * dwl + 1 : dwl] += dcols[
+                        :, i, j
+                    ]
+    dx = None if dxp is None else crop(dxp, g)
+    dw = None if dw is None else dw.reshape(w.shape)
+    return dx, dw, dy.sum(axis=(0, 2, 3), dtype=dtype)
 
 
-def crop(xp, x_shape, padding):
+def crop(xp, g):
     """The (N, C, H, W) image inside the padding of a ``padded_input``-shaped array, as a new array.
 
     Rows and columns of x past the used region (never read by a window) are zeros.
     """
-    (H, W), (ph, pw) = x_shape[2:], padding
-    x = np.zeros(x_shape, dtype=xp.dtype)
+    (H, W), (ph, pw) = (g.H, g.W), (g.ph, g.pw)
+    x = np.zeros((g.N, g.C, H, W), dtype=xp.dtype)
     hu, wu = min(H, xp.shape[2] - ph), min(W, xp.shape[3] - pw)
     if hu > 0 and wu > 0:
         x[:, :, :hu, :wu] = xp[:, :, ph : ph + hu, pw : pw + wu]

@@ -41,7 +41,9 @@ from .shapes import (
     padding_sides,
     validate_bias,
     validate_conv_args,
+    validate_dilation,
     validate_dy,
+    validate_groups,
     validate_stride,
 )
 
@@ -134,22 +136,28 @@ def rot180(w):
     return w[..., ::-1, ::-1].copy()
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0):
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Cross-correlation of a batch of images with D kernels, plus a bias per kernel.
 
     Parameters
     ----------
     x : array-like of shape (N, C, H, W)
-    w : array-like of shape (D, C, kh, kw)
+    w : array-like of shape (D, C/groups, kh, kw)
     b : array-like of shape (D,) or None
     stride : int or (sh, sw)
     padding : int or (ph, pw)
         Zero padding on each side.
+    dilation : int or (dh, dw)
+        Step between the kernel's taps (1: a plain kernel; d: atrous, d − 1 skipped
+        pixels between taps).
+    groups : int
+        G, dividing C and D: kernels d of group g = d // (D/G) read only the input
+        channels g·C/G .. (g+1)·C/G − 1 (G = C = D: a depthwise convolution).
 
     Returns
     -------
     y : ndarray of shape (N, D, Ho, Wo)
-        Ho = floor((H + 2ph - kh)/sh) + 1, Wo likewise.
+        Ho = floor((H + 2ph - dh·(kh - 1) - 1)/sh) + 1, Wo likewise (PyTorch's sizes).
 
     Notes
     -----
@@ -158,12 +166,15 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
         y[d, i, j] = b[d] + Σ_c Σ_m Σ_n w[d, c, m, n] · xp[c, i·s + m, j·s + n]
 
     computed as one matrix product w (D, C·kh·kw) @ im2col(xp) (C·kh·kw, N·Ho·Wq).
-    Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
+    Dilated and grouped, the pixel read is xp[g·C/G + c, i·s + m·d, j·s + n·d], c < C/G:
+    the same products with other start offsets, and G stacked products of 1/G the size.
+    Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups
+    taught in notebook 08 (planned).
     """
-    return conv2d_forward_with_cache(x, w, b, stride, padding)[0]
+    return conv2d_forward_with_cache(x, w, b, stride, padding, dilation, groups)[0]
 
 
-def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0):
+def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """``conv2d_forward`` that also returns a cache for ``conv2d_backward(..., cache=cache)``.
 
     Returns
@@ -174,12 +185,13 @@ def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0):
         for ∂E/∂w; handing it back skips that copy (the ``Conv2D`` layer does this).
         It holds no reference to the caller's x.
     """
-    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding)
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
     b = validate_bias(b, out_shape[1])
-    return _fastconv.forward(x, w, b, stride, padding, out_shape)
+    dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
+    return _fastconv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cache=None):
     """Gradients of ``conv2d_forward`` with respect to its input, kernels and bias.
 
     Parameters
@@ -189,15 +201,16 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     x : array-like of shape (N, C, H, W), or None when ``cache`` is given
         The forward input. The cache holds a copy of it, so a layer need not keep x
         (which its caller may change in place before the backward).
-    w : array-like of shape (D, C, kh, kw)
-    stride, padding : int or pair, as in the forward.
-    cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w, stride, padding
+    w : array-like of shape (D, C/groups, kh, kw)
+    stride, padding, dilation : int or pair, as in the forward.
+    groups : int, as in the forward.
+    cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w and arguments
         Skips laying x out again; the result is the same.
 
     Returns
     -------
     dx : ndarray of shape (N, C, H, W)
-    dw : ndarray of shape (D, C, kh, kw)
+    dw : ndarray of shape (D, C/groups, kh, kw)
     db : ndarray of shape (D,)
         Always returned, also when the forward had no bias.
 
@@ -209,7 +222,11 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
     then ∂E/∂x = ∂E/∂xp with p cropped from each side; this equals the full
     cross-correlation of dilate(δ, s) with rot180(w).
     As matrices: dw = δ (D, N·Ho·Wq) @ im2col(xp)ᵀ and ∂E/∂xp = col2im(wᵀ @ δ).
-    Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb.
+    Dilated and grouped: m·d and n·d for m and n in the pixel index, channel g·C/G + c,
+    one product per group. Stride and dilation trade places in ∂E/∂w: it is xp
+    dilated-correlated with δ, with the forward's dilation as the stride.
+    Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups
+    taught in notebook 08 (planned).
     """
     x_given = x is not None
     if not x_given:
@@ -220,12 +237,17 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, *, cache=None):
             )
         # stands in for x in the checks below (shape and dtype, no memory); the values come from the cache
         x = np.broadcast_to(np.zeros((), cache.x_dtype), cache.layout.x_shape)
-    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding)
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
+    dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
     dy = as_float_array(dy, "dy")
     validate_dy(dy, out_shape)
-    if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, stride, padding, out_shape):
+    args = (stride, padding, out_shape, dilation, groups)
+    if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, *args):
         raise ValueError(
-            "cache must come from conv2d_forward_with_cache with the same shapes, stride and padding "
-            f"(x {x.shape}, w {w.shape}, stride {stride}, padding {padding}), got {type(cache).__name__}"
+            "cache must come from conv2d_forward_with_cache with the same shapes, stride, padding, "
+            f"dilation and groups (x {x.shape}, w {w.shape}, stride {stride}, padding {padding}, "
+            f"dilation {dilation}, groups {groups}), got {type(cache).__name__}"
         )
-    return _fastconv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache)
+    return _fastconv.backward(
+        dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups
+    )

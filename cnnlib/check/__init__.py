@@ -52,8 +52,13 @@ def _input_shapes(op, conv, case):
     return {conv.label(k): conv.to_layout(k, a[k].shape) for k in keys}
 
 
-def _check(op, fn, convention, forward, cases):
+def _check(op, fn, convention, forward, cases, dilation=1, groups=1):
     conv = get_convention(convention, op)
+    family = dilation not in (1, (1, 1)) or groups != 1
+    if family and convention != "cnnlib":
+        raise ValueError(
+            f"dilation and groups are checked in the 'cnnlib' convention only, got convention={convention!r}"
+        )
     if not callable(fn):
         raise TypeError(f"fn must be a function ({conv.signatures[op]}), got {type(fn).__name__}: {fn!r}")
     if forward is not None:
@@ -73,6 +78,8 @@ def _check(op, fn, convention, forward, cases):
     for case in cases:
         if not isinstance(case, kind):
             raise TypeError(f"cases must hold {kind.__name__} objects for {op}, got {type(case).__name__}")
+    if family:
+        cases = [case.with_family(dilation, groups) for case in cases]
     results = [
         run_case(i, op, conv, fn, forward, c, _input_shapes(op, conv, c)) for i, c in enumerate(cases, 1)
     ]
@@ -106,7 +113,7 @@ def _notes(op, conv, results):
     return notes
 
 
-def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None):
+def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None, dilation=1, groups=1):
     """Check a learner's convolution backward on every case; return a printable Report.
 
     Parameters
@@ -125,6 +132,10 @@ def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None):
         hparameters). Only for "cs231n" and "coursera".
     cases : iterable of ConvCase, optional
         Defaults to ``CONV_CASES``; a case the convention cannot express is skipped.
+    dilation, groups : int (or pair), optional
+        Check a dilated or grouped convolution ("cnnlib" convention only): every case is
+        run with them (grown where the dilated kernel or the groups need it) and fn is
+        called with ``dilation=`` and ``groups=`` keywords, each only when not 1.
 
     Returns
     -------
@@ -138,10 +149,10 @@ def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None):
     TypeError
         ``fn`` or ``forward`` not callable; a case of the wrong kind.
     """
-    return _check("conv_backward", fn, convention, forward, cases)
+    return _check("conv_backward", fn, convention, forward, cases, dilation, groups)
 
 
-def conv_forward(fn, convention="cnnlib", *, cases=None):
+def conv_forward(fn, convention="cnnlib", *, cases=None, dilation=1, groups=1):
     """Check a learner's convolution forward; return a printable Report.
 
     Parameters
@@ -152,12 +163,14 @@ def conv_forward(fn, convention="cnnlib", *, cases=None):
         ``"coursera"``: ``conv_forward(A_prev, W, b, hparameters) -> (Z, cache)``, NHWC.
     convention : {"cnnlib", "cs231n", "coursera"}
     cases : iterable of ConvCase, optional
+    dilation, groups : int (or pair), optional
+        As in ``conv_backward``.
 
     Returns
     -------
     Report
     """
-    return _check("conv_forward", fn, convention, None, cases)
+    return _check("conv_forward", fn, convention, None, cases, dilation, groups)
 
 
 def maxpool_backward(fn, convention="cnnlib", forward=None, *, cases=None):

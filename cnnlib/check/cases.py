@@ -11,7 +11,7 @@ overlapping and non-overlapping pool windows, and tied maxima.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,11 @@ class ConvCase:
         Stored as pairs.
     seed : int
         Seed of ``np.random.default_rng`` for x, w, b and dy.
+    dilation : int or (h, w) pair
+        Stored as a pair; (1, 1) is the plain convolution.
+    groups : int
+        w then has shape (D, C/groups, kh, kw). Cases with dilation or groups run in the
+        "cnnlib" convention only.
     """
 
     N: int
@@ -57,22 +62,43 @@ class ConvCase:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     seed: int = 0
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "stride", as_pair(self.stride, "stride"))
         object.__setattr__(self, "padding", as_pair(self.padding, "padding"))
+        object.__setattr__(self, "dilation", as_pair(self.dilation, "dilation"))
+
+    @property
+    def family(self):
+        """True for a dilated or grouped convolution (checked in the "cnnlib" convention only)."""
+        return self.dilation != (1, 1) or self.groups != 1
+
+    def with_family(self, dilation=1, groups=1):
+        """This case dilated and grouped, grown where needed (the dilated kernel fits, groups divide C, D)."""
+        (dh, dw), (ph, pw), g = as_pair(dilation, "dilation"), self.padding, int(groups)
+        return replace(
+            self,
+            H=max(self.H, dh * (self.kh - 1) + 1 - 2 * ph),
+            W=max(self.W, dw * (self.kw - 1) + 1 - 2 * pw),
+            C=g * -(-self.C // g),
+            D=g * -(-self.D // g),
+            dilation=(dh, dw),
+            groups=g,
+        )
 
     @property
     def out_hw(self):
         """(Ho, Wo): the number of window positions along each axis."""
-        (sh, sw), (ph, pw) = self.stride, self.padding
-        return conv_output_size(self.H, self.kh, sh, ph), conv_output_size(self.W, self.kw, sw, pw)
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        return conv_output_size(self.H, self.kh, sh, ph, dh), conv_output_size(self.W, self.kw, sw, pw, dw)
 
     def arrays(self, dtype=np.float64):
         """Standard-normal values: x (N, C, H, W), w (D, C, kh, kw), b (D,), dy (N, D, Ho, Wo)."""
         rng = np.random.default_rng(self.seed)
         x = rng.standard_normal((self.N, self.C, self.H, self.W))
-        w = rng.standard_normal((self.D, self.C, self.kh, self.kw))
+        w = rng.standard_normal((self.D, self.C // self.groups, self.kh, self.kw))
         b = rng.standard_normal(self.D)
         dy = rng.standard_normal((self.N, self.D, *self.out_hw))
         return {k: v.astype(dtype) for k, v in dict(x=x, w=w, b=b, dy=dy).items()}
@@ -98,9 +124,10 @@ class ConvCase:
 
     def describe(self):
         """Short text: shapes (NCHW) and hyper-parameters."""
+        family = f", dilation {self.dilation}, groups {self.groups}" if self.family else ""
         return (
-            f"x {(self.N, self.C, self.H, self.W)}, w {(self.D, self.C, self.kh, self.kw)}, "
-            f"stride {self.stride}, padding {self.padding}"
+            f"x {(self.N, self.C, self.H, self.W)}, w {(self.D, self.C // self.groups, self.kh, self.kw)}, "
+            f"stride {self.stride}, padding {self.padding}{family}"
         )
 
 

@@ -57,9 +57,9 @@ def _unpair(pair):
     return pair[0] if pair[0] == pair[1] else tuple(pair)
 
 
-def _call(stage, fn, *args):
+def _call(stage, fn, *args, **kwargs):
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as exc:  # any learner error is reported with its case, never raised
         raise LearnerRaised(stage, exc) from exc
 
@@ -145,14 +145,20 @@ class CnnlibConvention(Convention):
 
     def call(self, op, fn, forward, a, case):
         if op == "conv_forward":
-            return (_call("your forward", fn, a["x"], a["w"], a["b"], *self._sp(case)),)
+            return (_call("your forward", fn, a["x"], a["w"], a["b"], *self._sp(case), **self._family(case)),)
         if op == "conv_backward":
-            return _call("your backward", fn, a["dy"], a["x"], a["w"], *self._sp(case))
+            return _call("your backward", fn, a["dy"], a["x"], a["w"], *self._sp(case), **self._family(case))
         return (_call("your backward", fn, a["dy"], a["x"], _unpair(case.size), _unpair(case.stride)),)
 
     @staticmethod
     def _sp(case):
         return _unpair(case.stride), _unpair(case.padding)
+
+    @staticmethod
+    def _family(case):
+        """dilation= and groups= keywords, each only where the case sets it (a plain fn takes neither)."""
+        kw = {"dilation": _unpair(case.dilation)} if case.dilation != (1, 1) else {}
+        return kw | ({"groups": case.groups} if case.groups != 1 else {})
 
 
 class CS231nConvention(Convention):

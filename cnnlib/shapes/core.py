@@ -1,12 +1,4 @@
-"""Output sizes and argument checks shared by every op.
-
-Every public function of cnnlib validates its arguments here, so that a mistake
-(a 3-channel input given to a 2-channel kernel, a stride of 0, ...) fails at once
-with a message naming what was expected and what was received, instead of an
-IndexError from deep inside NumPy or, worse, a silently wrong answer.
-
-Derived in notebooks/00_correlation_and_notation.ipynb (output size).
-"""
+"""Argument normalisation and validation, and the output size of a window (see ``cnnlib.shapes``)."""
 
 from __future__ import annotations
 
@@ -82,7 +74,27 @@ def validate_size(size, name: str = "size") -> tuple[int, int]:
     return k
 
 
-def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
+def validate_dilation(dilation, name: str = "dilation") -> tuple[int, int]:
+    """Return dilation as a (dh, dw) pair; each must be an integer >= 1 (1: no gaps between taps)."""
+    return validate_stride(dilation, name)
+
+
+def validate_groups(groups, C: int, D: int) -> int:
+    """Return groups as an int >= 1 that divides both the input channels C and the kernels D."""
+    if isinstance(groups, np.ndarray) and groups.ndim == 0:
+        groups = groups[()]
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be an int, got {groups!r} (type {type(groups).__name__})")
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups!r}")
+    if C % groups or D % groups:
+        raise ValueError(
+            f"groups={groups} must divide both the input channels C={C} and the number of kernels D={D}"
+        )
+    return int(groups)
+
+
+def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Number of window positions along one axis.
 
     Parameters
@@ -95,38 +107,45 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
         Step s between window positions, >= 1.
     padding : int
         Zeros p added on each side, >= 0.
+    dilation : int
+        Step d between the kernel's taps, >= 1: a dilated kernel spans d(k - 1) + 1 entries.
 
     Returns
     -------
     int
-        floor((n + 2p - k) / s) + 1. n = 0 is allowed when the padding makes room for
-        the window (a convolution of an empty axis with padding reads only zeros).
+        floor((n + 2p - d(k - 1) - 1) / s) + 1, which is floor((n + 2p - k) / s) + 1 for d = 1.
+        n = 0 is allowed when the padding makes room for the window (a convolution of an
+        empty axis with padding reads only zeros).
 
     Notes
     -----
     The last window must end inside the padded input: i·s + k <= n + 2p for
     i = 0 .. out-1, which gives out = floor((n + 2p - k) / s) + 1. No window reads
     the last (n + 2p - k) mod s rows, nor, when s > k, the s - k rows between two
-    windows (``coverage_map`` counts the windows over every row).
+    windows (``coverage_map`` counts the windows over every row). A dilated kernel
+    is a kernel of size d(k - 1) + 1 with zeros between its taps.
     Derived in notebooks/00_correlation_and_notation.ipynb.
     """
     for name, v, low in (("n", n, 0), ("k", k, 1)):
         _as_int(v, name, v)
         if v < low:
             raise ValueError(f"{name} must be >= {low}, got {v!r}")
-    for name, v in (("stride", stride), ("padding", padding)):
+    for name, v in (("stride", stride), ("padding", padding), ("dilation", dilation)):
         if isinstance(v, (tuple, list)) or np.ndim(v) > 0:
             raise TypeError(
                 f"conv_output_size works along one axis: {name} must be an int, got {v!r}; "
                 "call it once per axis with that axis' value"
             )
-    (s, _), (p, _) = validate_stride(stride), validate_padding(padding)
+    (s, _), (p, _), (d, _) = validate_stride(stride), validate_padding(padding), validate_dilation(dilation)
     n, k = int(n), int(k)
-    if k > n + 2 * p:
+    span = d * (k - 1) + 1  # what the window covers: k for d = 1
+    if span > n + 2 * p:
+        dilated = f" (kernel {k} dilated by {d})" if d > 1 else ""
         raise ValueError(
-            f"window of size {k} is larger than the padded input of size {n} + 2*{p} = {n + 2 * p}"
+            f"window of size {span}{dilated} is larger than the padded input of size "
+            f"{n} + 2*{p} = {n + 2 * p}"
         )
-    return (n + 2 * p - k) // s + 1
+    return (n + 2 * p - span) // s + 1
 
 
 def as_float_array(a, name: str) -> np.ndarray:
@@ -188,28 +207,41 @@ def validate_ndim(a: np.ndarray, ndim: int, name: str, layout: str) -> None:
         )
 
 
-def output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int, int]:
-    """Shape (N, D, Ho, Wo) of conv2d_forward(x, w, stride, padding), with clear errors.
+def output_shape(x_shape, w_shape, stride, padding, dilation=1, groups=1) -> tuple[int, int, int, int]:
+    """Shape (N, D, Ho, Wo) of conv2d_forward(x, w, stride, padding, dilation, groups), with clear errors.
 
-    Checks that x is (N, C, H, W), w is (D, C, kh, kw) with the same C, and that the
-    kernel fits inside the padded input along both axes.
+    Checks that x is (N, C, H, W), w is (D, C/groups, kh, kw), that groups divides C
+    and D, and that the (dilated) kernel fits inside the padded input along both axes.
     """
     N, C, H, W = x_shape
     D, Cw, kh, kw = w_shape
-    if C != Cw:
+    groups = validate_groups(groups, C, D)
+    if groups == 1 and C != Cw:
         raise ValueError(
             f"channel mismatch: x has C={C} channels (x.shape={tuple(x_shape)}) but w expects "
             f"C={Cw} (w.shape={tuple(w_shape)}, layout (D, C, kh, kw))"
         )
+    if groups != 1 and Cw != C // groups:
+        raise ValueError(
+            f"channel mismatch: with groups={groups}, w's second axis must be C/groups = {C}/{groups} "
+            f"= {C // groups} (x.shape={tuple(x_shape)}), got w.shape={tuple(w_shape)} "
+            "(layout (D, C/groups, kh, kw))"
+        )
     if kh < 1 or kw < 1:
         raise ValueError(f"kernel must be at least 1x1, got w.shape={tuple(w_shape)}")
-    (sh, sw), (ph, pw) = validate_stride(stride), validate_padding(padding)
-    if kh > H + 2 * ph or kw > W + 2 * pw:
+    (sh, sw), (ph, pw), (dh, dw) = (
+        validate_stride(stride),
+        validate_padding(padding),
+        validate_dilation(dilation),
+    )
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # the dilated kernel's extent
+    if eh > H + 2 * ph or ew > W + 2 * pw:
+        dilated = f" dilated by {(dh, dw)} spans {eh}x{ew} and" if (dh, dw) != (1, 1) else ""
         raise ValueError(
-            f"kernel {kh}x{kw} is larger than the padded input "
+            f"kernel {kh}x{kw}{dilated} is larger than the padded input "
             f"{H + 2 * ph}x{W + 2 * pw} (x.shape={tuple(x_shape)}, padding={(ph, pw)})"
         )
-    return N, D, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    return N, D, (H + 2 * ph - eh) // sh + 1, (W + 2 * pw - ew) // sw + 1
 
 
 def pool_output_shape(x_shape, size, stride) -> tuple[int, int, int, int]:
@@ -229,20 +261,68 @@ def validate_dy(dy: np.ndarray, expected: tuple, name: str = "dy") -> None:
         )
 
 
-def validate_conv_args(x, w, stride, padding):
+def validate_conv_args(x, w, stride, padding, dilation=1, groups=1):
     """Convert and validate the arguments of a convolution.
 
     Returns
     -------
-    x, w : float ndarrays of shape (N, C, H, W) and (D, C, kh, kw)
+    x, w : float ndarrays of shape (N, C, H, W) and (D, C/groups, kh, kw)
     stride, padding : (int, int) pairs
     out_shape : (N, D, Ho, Wo)
+
+    ``validate_dilation`` gives dilation as a pair; groups is checked here.
     """
     x, w = as_float_array(x, "x"), as_float_array(w, "w")
     validate_ndim(x, 4, "x", "(N, C, H, W)")
-    validate_ndim(w, 4, "w", "(D, C, kh, kw)")
-    out = output_shape(x.shape, w.shape, stride, padding)
+    validate_ndim(w, 4, "w", "(D, C, kh, kw)" if groups == 1 else "(D, C/groups, kh, kw)")
+    out = output_shape(x.shape, w.shape, stride, padding, dilation, groups)
     return x, w, validate_stride(stride), validate_padding(padding), out
+
+
+def validate_output_padding(output_padding, stride) -> tuple[int, int]:
+    """Return output_padding as a pair of ints >= 0, each smaller than the stride (a pair) along its axis."""
+    op = validate_padding(output_padding, "output_padding")
+    if op[0] >= stride[0] or op[1] >= stride[1]:
+        raise ValueError(
+            f"output_padding must be smaller than stride along each axis, got output_padding={op} "
+            f"and stride={tuple(stride)}"
+        )
+    return op
+
+
+def validate_conv_transpose_args(x, w, stride, padding, output_padding):
+    """Convert and validate the arguments of a transposed convolution.
+
+    Returns
+    -------
+    x, w : float ndarrays of shape (N, C_in, H, W) and (C_in, C_out, kh, kw)
+    stride, padding, output_padding : (int, int) pairs
+    out_shape : (N, C_out, Ho, Wo) with Ho = (H − 1)·sh − 2·ph + kh + oph (PyTorch's size)
+    """
+    x, w = as_float_array(x, "x"), as_float_array(w, "w")
+    validate_ndim(x, 4, "x", "(N, C_in, H, W)")
+    validate_ndim(w, 4, "w", "(C_in, C_out, kh, kw)")
+    (N, C, H, W), (Cw, D, kh, kw) = x.shape, w.shape
+    if C != Cw:
+        raise ValueError(
+            f"channel mismatch: x has C_in={C} channels (x.shape={x.shape}) but w expects C_in={Cw} "
+            f"(w.shape={w.shape}, layout (C_in, C_out, kh, kw))"
+        )
+    if kh < 1 or kw < 1:
+        raise ValueError(f"kernel must be at least 1x1, got w.shape={w.shape}")
+    s, p = validate_stride(stride), validate_padding(padding)
+    op = validate_output_padding(output_padding, s)
+    if H < 1 or W < 1:
+        raise ValueError(
+            f"a transposed convolution needs at least one input row and column, got x.shape={x.shape}"
+        )
+    Ho, Wo = (H - 1) * s[0] - 2 * p[0] + kh + op[0], (W - 1) * s[1] - 2 * p[1] + kw + op[1]
+    if Ho < 1 or Wo < 1:
+        raise ValueError(
+            f"output size (H − 1)·s − 2p + k + output_padding = {Ho}x{Wo} must be at least 1x1 "
+            f"(x.shape={x.shape}, w.shape={w.shape}, stride={s}, padding={p}, output_padding={op})"
+        )
+    return x, w, s, p, op, (N, D, Ho, Wo)
 
 
 def validate_bias(b, D: int):
@@ -269,118 +349,3 @@ def validate_pool_args(x, size, stride):
     size = validate_size(size, "size")
     stride = size if stride is None else validate_stride(stride)
     return x, size, stride, pool_output_shape(x.shape, size, stride)
-
-
-# --- the arithmetic of windows: coverage, transposed-convolution padding, route counts ---
-
-
-def _axis_coverage(n, k, s, p):
-    """Per position of the padded axis (length n + 2p): how many windows read it."""
-    count = np.zeros(n + 2 * p, dtype=int)
-    for i in range(conv_output_size(n, k, s, p)):
-        count[i * s : i * s + k] += 1
-    return count
-
-
-def coverage_map(H, W, kernel_size, stride=1, padding=0, *, padded=False):
-    """How many outputs read each input pixel (the coverage map of a strided correlation).
-
-    Parameters
-    ----------
-    H, W : int
-        Input size (before padding).
-    kernel_size, stride, padding : int or pair
-    padded : bool
-        False: the map over the input, shape (H, W). True: over the padded input,
-        shape (H + 2ph, W + 2pw), padding cells included.
-
-    Returns
-    -------
-    ndarray of int, shape (H, W) or (H + 2ph, W + 2pw)
-
-    Notes
-    -----
-    count[u, v] = #{(i, j) : 0 ≤ u − i·s < kh and 0 ≤ v − j·s < kw} in padded
-    coordinates; it factorises into (windows over row u) × (windows over column v).
-    It equals ∂E/∂x when δ = 1 and w = 1. Away from the borders a row is read by
-    ⌊k/s⌋ or ⌈k/s⌉ windows, so the map is uneven (a checkerboard) whenever k is
-    not a multiple of s, and zero on rows no window reaches.
-    Derived in notebooks/03_stride.ipynb.
-    """
-    (kh, kw), (sh, sw), (ph, pw) = (
-        validate_size(kernel_size, "kernel_size"),
-        validate_stride(stride),
-        validate_padding(padding),
-    )
-    rows, cols = _axis_coverage(H, kh, sh, ph), _axis_coverage(W, kw, sw, pw)
-    full = np.outer(rows, cols)
-    return full if padded else full[ph : ph + H, pw : pw + W]
-
-
-def transposed_conv_padding(n, k, stride=1, padding=0):
-    """Zeros to add before and after dilate(δ, s) along one axis, for ∂E/∂x as a transposed convolution.
-
-    The library's solution of the second exercise of notebooks/04_padding.ipynb.
-
-    Parameters
-    ----------
-    n : int
-        Input length H (or W) before padding.
-    k : int
-        Kernel length along the same axis.
-    stride : int
-        s along that axis.
-    padding : int or (top, bottom)
-        The forward padding along that axis: p on both sides, or top zeros before and
-        bottom zeros after the input (asymmetric, as "same" padding needs for even k).
-
-    Returns
-    -------
-    (before, after) : (int, int)
-        before = k − 1 − top and after = k − 1 − bottom + r with
-        r = (n + top + bottom − k) mod s; for symmetric padding p these are k − p − 1
-        and k − p − 1 + r. A negative amount means cropping that many entries
-        (``cnnlib.pad`` accepts it).
-
-    Notes
-    -----
-    After padding, the valid cross-correlation with rot180(w) has length
-    before + (Ho − 1)·s + 1 + after − k + 1 = n: exactly ∂E/∂x, no crop needed.
-    Derived in notebooks/04_padding.ipynb.
-    """
-    top, bottom = (padding, padding) if np.ndim(padding) == 0 else padding
-    r = (n + top + bottom - k) % stride
-    return k - 1 - top, k - 1 - bottom + r
-
-
-def dilated_route_counts(Ho, Wo, kh, kw, stride=1):
-    """Multiply-adds of the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x, and how many are by zero.
-
-    Counted for one image, one input channel c and one kernel d (multiply by N·C·D
-    for a whole layer).
-
-    Parameters
-    ----------
-    Ho, Wo : int
-        Size of δ.
-    kh, kw : int
-        Kernel size.
-    stride : int
-
-    Returns
-    -------
-    total, zero : int
-        total = ((Ho − 1)s + kh) · ((Wo − 1)s + kw) · kh·kw: every pixel of the
-        ((Ho − 1)s + kh) × ((Wo − 1)s + kw) region of ∂E/∂xp that windows reach takes
-        kh·kw products with pad(dilate(δ, s), k − 1). Only Ho·Wo·kh·kw of them meet a
-        δ entry (each entry meets each kernel weight once: the products of the
-        accumulation route); the rest, zero = total − Ho·Wo·kh·kw, multiply a
-        zero. Their share tends to (s² − 1)/s² for large Ho, Wo.
-
-    Notes
-    -----
-    Derived in notebooks/07_fast_convolution.ipynb.
-    """
-    s = int(stride)
-    total = ((Ho - 1) * s + kh) * ((Wo - 1) * s + kw) * kh * kw
-    return total, total - Ho * Wo * kh * kw
