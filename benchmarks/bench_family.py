@@ -26,6 +26,7 @@ import cnnlib as cl
 # name: (N, C, D, H, k, stride, padding, dilation, groups, the plain twin's (H, padding))
 CASES = {
     "dilated d=2": (32, 16, 32, 32, 3, 2, 2, 2, 1, (32, 1)),
+    "dilated d=2, s=1": (32, 16, 32, 32, 3, 1, 2, 2, 1, (32, 1)),
     "dilated d=4, s=1": (16, 16, 16, 24, 3, 1, 4, 4, 1, (24, 1)),
     "grouped G=4": (32, 16, 32, 32, 3, 2, 1, 1, 4, (32, 1)),
     "depthwise G=C=D=32": (32, 32, 32, 32, 3, 1, 1, 1, 32, (32, 1)),
