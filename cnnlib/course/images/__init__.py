@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ...shapes import conv_output_size
 from .common import DPI, GIF_MS_PER_FRAME, H_EX, K_EX, P_EX, RC, S_EX, plt  # selects Agg before any figure
+from .family import convolution_family
 from .gradients import (
     conv_sliding_gif,
     delta_dilation,
@@ -53,6 +54,7 @@ FIGURES = {
     "training_loss.png": training_loss,
     "step_size_bound.png": step_size_bound,
     "im2col.png": im2col,
+    "convolution_family.png": convolution_family,
 }
 
 

@@ -1,0 +1,163 @@
+"""Tests of cnnlib.course.ch08_convolution_family: the explorers keep the explorer contract, the
+receptive-field measure agrees with its closed form, and the exercise checkers pass right answers,
+fail wrong ones and call a stub "not implemented yet"."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+
+import numpy as np
+import pytest
+
+import cnnlib as cl
+from cnnlib.course import ch08_convolution_family as ch08
+from cnnlib.course.explore import HINT, explore, redraw_ms
+
+EXPLORERS = {
+    "ch08 dilation": (
+        lambda: ch08.dilation_explorer(seed=0),
+        [
+            dict(input_size=9, kernel_size=3, stride=1, dilation=2, row=1, col=1),
+            dict(input_size=12, kernel_size=5, stride=2, dilation=3),
+        ],
+    ),
+    "ch08 receptive field": (
+        lambda: ch08.receptive_field_explorer(H=33, max_layers=4),
+        [dict(stack="3×3 s1 ×3", layers=2), dict(stack="3×3 dilated 1, 2, 4", layers=4)],
+    ),
+}
+SHARED = {"input_size", "kernel_size", "stride", "padding", "row", "col"}
+OWN = {"dilation", "stack", "layers"}
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_every_explorer_keeps_the_contract(name):
+    build, positions = EXPLORERS[name]
+    fig, update = build()
+    assert fig.get_size_inches()[0] <= 11
+    n_artists = [len(ax.get_children()) for ax in fig.axes]
+    assert set(inspect.signature(update).parameters) <= SHARED | OWN
+    for settings in positions:
+        drawn = update(**settings)
+        assert isinstance(drawn, dict)
+        for key, value in settings.items():
+            if key not in ("row", "col"):
+                assert drawn[key] == value, (name, key)
+    assert [len(ax.get_children()) for ax in fig.axes] == n_artists, f"{name}: a redraw added artists"
+    print(f"\n{name}: redraw {redraw_ms(fig, update, positions, repeats=3):.0f} ms (update + PNG render)")
+
+
+def test_dilation_explorer_names_a_kernel_that_does_not_fit_and_clamps_the_output():
+    fig, update = ch08.dilation_explorer()
+    drawn = update(input_size=5, kernel_size=3, stride=1, dilation=3)
+    assert drawn["Ho"] == 0 and "larger than the 5×5 input" in drawn["reason"]
+    drawn = update(input_size=9, kernel_size=3, stride=2, dilation=2, row=11, col=11)
+    assert (drawn["row"], drawn["col"], drawn["Ho"], drawn["k_eff"]) == (2, 2, 3, 5)
+    assert drawn["unread"] == 9 * 9 - 5 * 5  # odd rows and columns: an even stride over even taps
+
+
+def test_explorer_shows_its_figure_and_a_hint_before_the_kernel_runs():
+    fig, update = ch08.receptive_field_explorer()
+    update(stack="3×3 s1 ×3", layers=3)
+    bundle = explore(fig, update, layers=(1, 4))._repr_mimebundle_()
+    assert bundle["text/plain"] == HINT
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("name", list(ch08.STACKS))
+@pytest.mark.parametrize("L", [1, 2, 3, 4])
+def test_receptive_field_measured_equals_closed_form(name, L):
+    spec = ch08.STACKS[name](L)
+    dx, measured = ch08.receptive_field_map(spec, H=41)
+    assert measured == ch08.receptive_field(spec)
+    assert np.count_nonzero(dx.any(axis=0)) == measured  # square
+
+
+def test_dilated_coverage_is_the_count_of_windows():
+    H, k, s, d = 9, 3, 2, 2
+    count = np.zeros((H, H))
+    Ho = cl.conv_output_size(H, k, s, 0, d)
+    for i in range(Ho):
+        for j in range(Ho):
+            rows, cols = ch08.window_taps(k, s, d, i, j)
+            count[rows, cols] += 1
+    assert np.array_equal(ch08.dilated_coverage(H, k, s, d), count)
+
+
+def test_connection_matrix_is_block_diagonal():
+    M = ch08.connection_matrix(6, 4, 2)
+    assert np.array_equal(np.isnan(M), np.array([[0, 0, 0, 1, 1, 1]] * 2 + [[1, 1, 1, 0, 0, 0]] * 2, bool))
+    w = np.zeros((4, 3, 1, 1))
+    assert np.count_nonzero(~np.isnan(M)) == w.size  # one entry per existing w[d, c]
+
+
+@pytest.mark.parametrize("s, d, p", [(1, 2, 0), (2, 3, 1), (3, 1, 2), (2, 2, 0)])
+def test_weight_gradient_by_duality(s, d, p):
+    rng = np.random.default_rng(s * 10 + d)
+    x, w = rng.standard_normal((2, 3, 14, 13)), rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal(cl.conv2d_forward(x, w, None, s, p, d).shape)
+    expected = cl.reference.conv2d_backward(dy, x, w, s, p, d)[1]
+    assert np.allclose(ch08.weight_gradient_by_duality(dy, x, 3, s, p, d), expected)
+
+
+def test_costs():
+    assert ch08.costs(32, 64, 3, 16, 16, groups=4) == (4608, 4608 * 256)
+    assert ch08.costs(8, 8, 3, 1, 1, groups=8)[0] == cl.Conv2D(8, 8, 3, groups=8, rng=0).params["w"].size
+
+
+def _solution_dilated(dy, x, w, stride, padding, dilation=1):
+    dx, dw, db = cl.conv2d_backward(dy, x, cl.dilate(w, dilation), stride, padding)
+    return dx, dw[..., ::dilation, ::dilation], db
+
+
+def _ignores_dilation(dy, x, w, stride, padding, dilation=1):
+    return cl.conv2d_backward(dy, x, w, stride, padding)
+
+
+def _receptive_field(layers):
+    r, J = 1, 1
+    for k, s, d in layers:
+        r += (k - 1) * d * J
+        J *= s
+    return r
+
+
+def _forgets_stride(layers):
+    return 1 + sum((k - 1) * d for k, _, d in layers)
+
+
+def _transpose_backward(dy, x, w, stride, padding, output_padding):
+    dx = cl.conv2d_forward(dy, w, None, stride, padding)
+    dw = cl.conv2d_backward(x, dy, w, stride, padding)[1]
+    return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
+def _transpose_backward_unswapped(dy, x, w, stride, padding, output_padding):
+    dx, _, db = _transpose_backward(dy, x, w, stride, padding, output_padding)
+    return dx, np.swapaxes(cl.conv2d_backward(x, dy, w, stride, padding)[1], 2, 3), db
+
+
+@pytest.mark.parametrize(
+    "checker, right, wrong",
+    [
+        (ch08.check_dilated_backward, _solution_dilated, _ignores_dilation),
+        (ch08.check_receptive_field, _receptive_field, _forgets_stride),
+        (ch08.check_conv_transpose_backward, _transpose_backward, _transpose_backward_unswapped),
+    ],
+)
+def test_checkers(checker, right, wrong, capsys):
+    assert checker(right)
+    assert not checker(wrong)
+
+    def stub(*args, **kwargs):
+        return None
+
+    result = checker(stub)
+    assert not result
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_figures_fit_the_notebook_column():
+    for fig in (ch08.family_picture(), ch08.connection_picture()):
+        assert fig.get_size_inches()[0] * fig.dpi <= 1100
