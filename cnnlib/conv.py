@@ -169,7 +169,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     Dilated and grouped, the pixel read is xp[g·C/G + c, i·s + m·d, j·s + n·d], c < C/G:
     the same products with other start offsets, and G stacked products of 1/G the size.
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups
-    taught in notebook 08 (planned).
+    taught in notebooks/08_convolution_family.ipynb.
     """
     return conv2d_forward_with_cache(x, w, b, stride, padding, dilation, groups)[0]
 
@@ -226,7 +226,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     one product per group. Stride and dilation trade places in ∂E/∂w: it is xp
     dilated-correlated with δ, with the forward's dilation as the stride.
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups
-    taught in notebook 08 (planned).
+    taught in notebooks/08_convolution_family.ipynb.
     """
     x_given = x is not None
     if not x_given:

@@ -14,7 +14,7 @@ them, float32 stays float32, empty N, C_in or C_out give arrays of the right sha
 inputs are never modified.
 
 Derived in notebooks/04_padding.ipynb (∂E/∂x as a transposed convolution); taught as a
-layer in notebook 08 (planned).
+layer in notebooks/08_convolution_family.ipynb.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
 
     i.e. y = ∂E/∂x of ``conv2d_forward(·, w, stride, padding)`` for δ = x: the adjoint
     of that convolution, ⟨conv(z), x⟩ = ⟨z, conv_transpose(x)⟩ for every z.
-    Derived in notebooks/04_padding.ipynb; taught in notebook 08 (planned).
+    Derived in notebooks/04_padding.ipynb; taught in notebooks/08_convolution_family.ipynb.
     """
     x, w, stride, padding, _, out_shape = validate_conv_transpose_args(x, w, stride, padding, output_padding)
     b = validate_bias(b, out_shape[1])
@@ -105,7 +105,7 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
                           = the dw of conv2d_backward(x, δ, w, ...): input δ, upstream gradient x
         ∂E/∂b[d]          = Σ_N Σ_u Σ_v δ[d, u, v]
 
-    Derived in notebooks/04_padding.ipynb; taught in notebook 08 (planned).
+    Derived in notebooks/04_padding.ipynb; taught in notebooks/08_convolution_family.ipynb.
     """
     x, w, stride, padding, _, out_shape = validate_conv_transpose_args(x, w, stride, padding, output_padding)
     dy = as_float_array(dy, "dy")

@@ -118,7 +118,8 @@ class Conv2D(Layer):
     params["w"] has shape (D, C/groups, kh, kw), params["b"] shape (D,); both start
     U(−1/√fan_in, 1/√fan_in) with fan_in = C/groups·kh·kw (PyTorch's default).
     Forward: y = x ★ w + b; backward: see ``conv2d_backward``.
-    Derived in notebooks/02_multi_kernel.ipynb; dilation and groups taught in notebook 08 (planned).
+    Derived in notebooks/02_multi_kernel.ipynb; dilation and groups taught in
+    notebooks/08_convolution_family.ipynb.
     """
 
     def __init__(
@@ -200,7 +201,7 @@ class ConvTranspose2D(Layer):
     U(−1/√fan_in, 1/√fan_in) with fan_in = C_out·kh·kw, PyTorch's default: its
     fan_in reads the weight's second axis, which for this layout is C_out.
     Forward and backward: see ``conv_transpose2d_forward`` and ``conv_transpose2d_backward``.
-    The layer keeps a copy of x (its ∂E/∂w needs it). Taught in notebook 08 (planned).
+    The layer keeps a copy of x (its ∂E/∂w needs it). Derived in notebooks/08_convolution_family.ipynb.
     """
 
     def __init__(

@@ -56,7 +56,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     (m, n) reads row i·s + m·dil_h, column j·s + n·dil_w; with groups, kernel d reads
     only the C = C_x/groups channels c0 .. c0 + C − 1 of its group. Derived in
     notebooks/01_single_kernel.ipynb, 02_multi_kernel.ipynb, 03_stride.ipynb, 04_padding.ipynb;
-    dilation and groups taught in notebook 08 (planned).
+    dilation and groups taught in notebooks/08_convolution_family.ipynb.
     """
     x, w, (sh, sw), (ph, pw), (N, D, Ho, Wo) = validate_conv_args(x, w, stride, padding, dilation, groups)
     C, kh, kw = w.shape[1:]  # C: the channels each kernel reads
@@ -111,7 +111,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     share: one input pixel feeds many outputs. Dilated and grouped, the pixel is
     xp[c0 + c, i·s + m·dil_h, j·s + n·dil_w] as in ``conv2d_forward``. Derived in
     notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups taught in
-    notebook 08 (planned).
+    notebooks/08_convolution_family.ipynb.
     """
     x, w, (sh, sw), (ph, pw), out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
     dil_h, dil_w = validate_dilation(dilation)

@@ -2,7 +2,7 @@
 
 Every product of the forward is one input pixel times one kernel weight, added onto
 one output pixel; the backward follows each such product back (chain rule), line by
-line. Taught in notebook 08 (planned).
+line. Derived in notebooks/08_convolution_family.ipynb.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
         y[d, u, v] = b[d] + yp[d, u + p, v + p]
 
     the adjoint of ``conv2d_forward`` with the same stride and padding.
-    Taught in notebook 08 (planned).
+    Derived in notebooks/08_convolution_family.ipynb.
     """
     x, w, (sh, sw), (ph, pw), _, (N, D, Ho, Wo) = validate_conv_transpose_args(
         x, w, stride, padding, output_padding
@@ -85,7 +85,7 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
         ∂E/∂b[d] = Σ_u Σ_v δ[d, u, v]
 
     ∂E/∂x is a convolution of δ with w, ∂E/∂w a convolution's weight gradient with
-    x as its δ. Taught in notebook 08 (planned).
+    x as its δ. Derived in notebooks/08_convolution_family.ipynb.
     """
     x, w, (sh, sw), (ph, pw), _, out_shape = validate_conv_transpose_args(
         x, w, stride, padding, output_padding
