@@ -82,6 +82,11 @@ class CaseResult:
             hyper = f"size {_pair(self.size)}, " + hyper
         else:
             hyper += f", p {_pair(self.padding)}"
+            dilation, groups = getattr(self.spec, "dilation", (1, 1)), getattr(self.spec, "groups", 1)
+            if dilation != (1, 1):  # only the cases of a dilated or grouped check carry these
+                hyper += f", d {_pair(dilation)}"
+            if groups != 1:
+                hyper += f", g {groups}"
         err = "" if self.max_error is None else error_text(self.max_error)
         return [str(self.number), shapes, hyper, self.verdict, err]
 
