@@ -95,6 +95,14 @@ def _validate_count(value, name):
     return int(value)
 
 
+def _set_conv_geometry(layer, in_channels, out_channels, kernel_size, stride, padding):
+    """The checked channel counts, kernel size, stride and padding every convolution layer has."""
+    layer.in_channels = _validate_count(in_channels, "in_channels")
+    layer.out_channels = _validate_count(out_channels, "out_channels")
+    layer.kernel_size = validate_size(kernel_size, "kernel_size")
+    layer.stride, layer.padding = validate_stride(stride), validate_padding(padding)
+
+
 class Conv2D(Layer):
     """Convolution layer (cross-correlation) with D = out_channels kernels and one bias each.
 
@@ -135,10 +143,7 @@ class Conv2D(Layer):
         dtype=np.float64,
     ):
         super().__init__()
-        self.in_channels = _validate_count(in_channels, "in_channels")
-        self.out_channels = _validate_count(out_channels, "out_channels")
-        self.kernel_size = validate_size(kernel_size, "kernel_size")
-        self.stride, self.padding = validate_stride(stride), validate_padding(padding)
+        _set_conv_geometry(self, in_channels, out_channels, kernel_size, stride, padding)
         self.dilation = validate_dilation(dilation)
         self.groups = validate_groups(groups, self.in_channels, self.out_channels)
         rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
@@ -216,10 +221,7 @@ class ConvTranspose2D(Layer):
         dtype=np.float64,
     ):
         super().__init__()
-        self.in_channels = _validate_count(in_channels, "in_channels")
-        self.out_channels = _validate_count(out_channels, "out_channels")
-        self.kernel_size = validate_size(kernel_size, "kernel_size")
-        self.stride, self.padding = validate_stride(stride), validate_padding(padding)
+        _set_conv_geometry(self, in_channels, out_channels, kernel_size, stride, padding)
         self.output_padding = validate_output_padding(output_padding, self.stride)
         rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
         kh, kw = self.kernel_size

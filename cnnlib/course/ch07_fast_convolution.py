@@ -23,7 +23,7 @@ from ..shapes import (
     validate_size,
     validate_stride,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, cell_axes, set_image, symmetric_limit
 from .grading import check, random_conv_cases
 
 _READ_RGB = (0.55, 0.75, 0.95)
@@ -95,13 +95,7 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
             _cell(ax, r, c, f, str(r * Wp + c), hatch=h)
     ax.add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.2))
     ax.add_patch(Rectangle((n - 0.5, m - 0.5), 1, 1, fill=False, edgecolor="k", lw=2.2))
-    ax.set_xlim(-0.5, Wp - 0.5)
-    ax.set_ylim(Hp - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(Wp))
-    ax.set_yticks(range(Hp))
-    ax.set_xlabel("column c of the padded input")
-    ax.set_ylabel("row r")
+    cell_axes(ax, Hp, Wp, "column c of the padded input", "row r")
     ax.set_title(
         f"{Hp}×{Wp} padded input, {kh}×{kw} kernel: output {Ho}×{Wo}, computed {Ho}×{Wp} wide\n"
         f"cells read by kernel offset (m, n) = ({m}, {n}) of every window (red: window of y[0, 0])",

@@ -241,6 +241,17 @@ def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="s
     return ax
 
 
+def cell_axes(ax, rows, cols, xlabel, ylabel):
+    """Axes for a picture of grid cells: one unit square per cell, row 0 on top, a tick per cell."""
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
 def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax=None, *, values=None):
     """The kernel-sliding picture: the padded input grid and the window of one output.
 
@@ -293,13 +304,7 @@ def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax
             elif values is not None and not is_pad:
                 ax.text(c, r, f"{values[r - ph, c - pw]:g}", ha="center", va="center", fontsize=8)
     ax.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.5))
-    ax.set_xlim(-0.5, Wp - 0.5)
-    ax.set_ylim(Hp - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(Wp))
-    ax.set_yticks(range(Hp))
-    ax.set_xlabel("column of the padded input")
-    ax.set_ylabel("row of the padded input")
+    cell_axes(ax, Hp, Wp, "column of the padded input", "row of the padded input")
     ax.set_title(
         f"{H}×{W} input, k={kh}×{kw}, s={(sh, sw) if sh != sw else sh}, p={(ph, pw) if ph != pw else ph}"
         f"\noutput {Ho}×{Wo}; red: window of y[{i}, {j}]",
