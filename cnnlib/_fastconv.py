@@ -5,7 +5,7 @@ module assumes checked arrays. How it is fast (measured in benchmarks/bench_conv
 
 - Layout. The zero-padded batch is copied once into a flat, channel-major work
   buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
-  img·P + i·Wq + j of an Hq x Wq grid per image; the grid is a little larger than
+  img·P + i·Wq + j of an Hc x Wq grid per image; the grid is a little larger than
   Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
   the pixels under kernel offset (m, n) for ALL windows of all images of a channel
   are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
@@ -16,15 +16,16 @@ module assumes checked arrays. How it is fast (measured in benchmarks/bench_conv
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``_work_array``).
+  arrays are reused between calls (``_workspace.work_array``).
 - A stride s becomes stride 1 by splitting the rows into s "row phases"
   (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
   phase m mod s from row m // s, every s-th column.
 - Dilation d only moves where offset (m, n) starts reading: padded row m·d, column
   n·d (``_Layout.start``): the same copies and products per grid position as the
-  plain convolution. The grid spans the padded input, though, so its share of
-  garbage positions grows with the dilated span d(k − 1) + 1 (measured: ~1.15x the
-  plain convolution's time at d = 2, ~1.3x at d = 4, on 32x32 inputs).
+  plain convolution. The d(k − 1) rows a dilated kernel reaches past the last output
+  row are not computed (``_Layout.Hc``); its garbage columns still grow with the span
+  d(k − 1) + 1 (measured against the plain convolution with the same output: ~1.0x at
+  d = 2, 1.1-1.2x at d = 4, benchmarks/bench_family.py).
 - Groups split the rows of the columns (channel-major) and the kernels into G
   blocks: the products become G stacked products of 1/G the size each
   (``_windowconv.group_matmul``), the copies stay as they are.
@@ -35,13 +36,13 @@ Explained in notebooks/07_fast_convolution.ipynb.
 from __future__ import annotations
 
 import math
-import threading
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _windowconv
 from ._windowconv import group_matmul
+from ._workspace import work_array
 
 # Columns are made and consumed one block of images at a time, so that the block's
 # columns (and in the backward their gradient) stay in the CPU's cache between the
@@ -50,29 +51,6 @@ from ._windowconv import group_matmul
 # float64) would go out to memory and back, and a fresh array that large is paid for
 # again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
 _BLOCK_BYTES = 1 << 20
-
-# Work arrays are kept between calls (one set per thread) and reused: a fresh
-# multi-megabyte array costs a page fault per 4 KiB the first time it is written,
-# on every call, which measured as much as the copies themselves.
-_scratch = threading.local()
-
-
-_KEEP_BYTES = 1 << 25  # larger work arrays are not kept: memory matters more than speed there
-
-
-def _work_array(name, shape, dtype, zero=False):
-    """A work array of this shape (contents undefined unless zero) that stays alive for the next call."""
-    size = math.prod(shape)
-    if size * dtype.itemsize > _KEEP_BYTES:
-        return np.zeros(shape, dtype=dtype) if zero else np.empty(shape, dtype=dtype)
-    arrays = _scratch.__dict__.setdefault("arrays", {})
-    flat = arrays.get((name, dtype))
-    if flat is None or flat.size < size:
-        flat = arrays[(name, dtype)] = np.empty(size, dtype=dtype)
-    out = flat[:size].reshape(shape)
-    if zero:
-        out.fill(0)
-    return out
 
 
 class _Layout(NamedTuple):
@@ -116,9 +94,20 @@ class _Layout(NamedTuple):
         return (self.dil_h, self.dil_w)
 
     @property
+    def Hc(self):
+        """Rows of window positions computed per image: Hq, or only the Ho output rows.
+
+        With all Hq rows the windows of all images are one run per channel, copied and
+        added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
+        channel (+20% on case A) and saves their products: worth it for a dilated kernel
+        (d(k − 1) rows past the last output) or when they are a quarter of the grid.
+        """
+        return self.Ho if self.dil_h > 1 or 4 * (self.Hq - self.Ho) > self.Hq else self.Hq
+
+    @property
     def P(self):
-        """Columns per image: an Hq x Wq grid of window positions; only i < Ho, j < Wo are outputs."""
-        return self.Hq * self.Wq
+        """Columns per image: Hc rows of Wq window positions; only i < Ho, j < Wo are outputs."""
+        return self.Hc * self.Wq
 
     @property
     def phase_size(self):
@@ -135,14 +124,10 @@ class _Layout(NamedTuple):
     def wasteful(self):
         """True when the grid would be mostly garbage: ``cnnlib._windowconv`` is then cheaper.
 
-        The grid computes P = Hq·Wq positions per image for Ho·Wo outputs, and its
-        buffer holds sh·Hq rows of Wr = Wq·sw entries per channel for an
-        (H + 2ph) x (W + 2pw) padded image. For the usual shapes both ratios are
-        1.0-1.4 (garbage rows and columns of k - 1 / s each); a kernel as large as
-        the input makes the first ~H·W, a stride far beyond the input the second
-        ~stride². Past about 2x the real windows alone (a slower copy per entry,
-        but fewer entries) are the faster route: timing both routes side by side on
-        32x32 inputs with 5x5 to 23x23 kernels put the crossover between 1.8x and 2.6x.
+        Grid positions per output (P / Ho·Wo) and buffer per padded pixel are 1.0-1.4
+        for the usual shapes; a kernel as large as the input makes the first ~H·W, a
+        stride far beyond the input the second ~stride². Past about 2x the real windows
+        alone are faster (crossover 1.8x-2.6x measured on 32x32 inputs, 5x5 to 23x23 kernels).
         """
         padded = (self.H + 2 * self.ph) * (self.W + 2 * self.pw)
         return self.P > 2 * self.Ho * self.Wo or self.sh * self.Hq * self.Wr > 2 * padded
@@ -192,7 +177,7 @@ def _to_buffer(x, g, keep=True):
     for callers that do not hand the buffer on.
     """
     shape = (g.buffer_size,)
-    buf = np.zeros(shape, dtype=x.dtype) if keep else _work_array("buf", shape, x.dtype, zero=True)
+    buf = np.zeros(shape, dtype=x.dtype) if keep else work_array("buf", shape, x.dtype, zero=True)
     for phase, rows in _row_phases(buf, g):
         phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
     return buf
@@ -207,21 +192,22 @@ def _from_buffer(buf, g):
 
 
 def _shifted(buf, g, m, n):
-    """View (C, N·P) of the work buffer under kernel offset (m, n), no copy.
+    """View (C, N, P) of the work buffer under kernel offset (m, n), no copy.
 
-    Entry [c, img·P + i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
+    Entry [c, img, i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
     (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in row phase m mod sh, that
     pixel is row i + m//sh, column j·sw + n of image img, at flat index
-    img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e.
-    start(m, n) + sw·(img·P + i·Wq + j) since Hq·Wr = sw·P and Wr = sw·Wq. So the
-    windows of all images form ONE run of constant step sw per channel, and copies
+    img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e. start(m, n) + img·Hq·Wr + sw·(i·Wq + j)
+    since Wr = sw·Wq. So the windows of one image form ONE run of constant step sw per
+    channel (of all images, when Hc = Hq: NumPy then merges the two axes), and copies
     and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would cost one
     inner loop per row of Wo, several times slower). The other entries (i >= Ho or
     j >= Wo) are garbage: they read the next row or image, and what they compute is
     thrown away.
     """
     start = g.start(m, n)
-    return buf[start : start + g.phase_size].reshape(g.C, g.N * g.Hq * g.Wr)[:, :: g.sw]
+    image = buf[start : start + g.phase_size].reshape(g.C, g.N, g.Hq * g.Wr)
+    return image[:, :, : g.Hc * g.Wr : g.sw]
 
 
 def _im2col_sources(buf, g):
@@ -229,7 +215,7 @@ def _im2col_sources(buf, g):
 
     Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
     (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
-    of steps Wr and 1: shape (C, #m, kw, N·P). One copy of it fills all those rows.
+    of steps Wr and 1: shape (C, #m, kw, N, P). One copy of it fills all those rows.
     Dilated, offset m reads phase (m·dil_h) mod sh; the offsets of one phase are
     m0, m0 + t, ... with t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart, and n steps
     dil_w columns (t = sh, one row and one column when dil = 1).
@@ -237,8 +223,8 @@ def _im2col_sources(buf, g):
     t = g.sh // math.gcd(g.sh, g.dil_h)
     sources = []
     for m0 in range(min(t, g.kh)):
-        shape = (g.C, len(range(m0, g.kh, t)), g.kw, g.N * g.P)
-        steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.sw)
+        shape = (g.C, len(range(m0, g.kh, t)), g.kw, g.N, g.P)
+        steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.Hq * g.Wr, g.sw)
         strides = [s * buf.itemsize for s in steps]
         view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
         sources.append(((slice(None), slice(m0, None, t)), view))
@@ -246,12 +232,11 @@ def _im2col_sources(buf, g):
 
 
 def _im2col(sources, first, stop, g, out):
-    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that)."""
-    cols = slice(first * g.P, stop * g.P)
-    width = cols.stop - cols.start
+    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that, P)."""
+    k = stop - first
     for rows, view in sources:
-        out[rows + (slice(None), slice(0, width))] = view[..., cols]
-    return out[..., :width].reshape(g.K, width)
+        out[rows + (slice(None), slice(0, k))] = view[..., first:stop, :]
+    return out[:, :, :, :k].reshape(g.K, k * g.P)
 
 
 class ConvCache(NamedTuple):
@@ -301,14 +286,14 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
 def _grid_forward(buf, g, w2, out_shape):
     sources = _im2col_sources(buf, g)
     blocks, step = g.image_blocks(buf.itemsize)
-    cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), buf.dtype)
+    cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
     for first, stop in blocks:
         columns = _im2col(sources, first, stop, g, cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
-        y_all = y_all.reshape(g.D, stop - first, g.Hq, g.Wq)
+        y_all = y_all.reshape(g.D, stop - first, g.Hc, g.Wq)
         y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
     return y
 
@@ -389,16 +374,16 @@ def _grid_backward(dy, buf, g, w2, need_dx=True, dtype=None):
     G, Dg = g.G, g.D // g.G
     w3 = w2.reshape(G, Dg, -1)  # kernels by group: (G, D/G, Kg) with Kg = C/G·kh·kw
     Kg = w3.shape[2]
-    # δ on the phase grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and
-    # never written, so the garbage columns add nothing to dw and get exactly 0 gradient
-    delta_all = _work_array("delta", (g.D, step, g.Hq, g.Wq), dtype, zero=True)
+    # δ on the grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and never
+    # written, so the garbage columns add nothing to dw and get exactly 0 gradient
+    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype, zero=True)
     if buf is not None:
         sources = _im2col_sources(buf, g)
-        cols = _work_array("cols", (g.C, g.kh, g.kw, step * g.P), dtype)
+        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), dtype)
         dw_t = np.zeros((G, Kg, Dg), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
     if need_dx:
-        dcols = _work_array("dcols", (G, Kg, step * g.P), dtype)
-        dbuf = _work_array("dbuf", (g.buffer_size,), dtype, zero=True)
+        dcols = work_array("dcols", (G, Kg, step * g.P), dtype)
+        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
         targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
     for first, stop in blocks:
         k = stop - first
@@ -414,7 +399,7 @@ def _grid_backward(dy, buf, g, w2, need_dx=True, dtype=None):
         for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
             # garbage entries hold exact zeros (w is finite, see backward), so it does not
             # matter where they land
-            target[:, first * g.P : stop * g.P] += d[:, m, n]
+            target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
     dx = _from_buffer(dbuf, g) if need_dx else None
     dw = None if buf is None else dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
     return dx, dw
