@@ -93,7 +93,12 @@ def softmax_cross_entropy(logits, labels):
             f"labels must lie in 0..{K - 1} (K={K} classes), got min {labels.min()}, max {labels.max()}"
         )
     shifted = z - z.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    # log Σ exp(shifted) = log(1 + rest), rest = the sum without one row maximum (its exp is 1).
+    # log1p(rest) keeps full relative precision when one class dominates; log(1 + rest) would
+    # round away rest's last digits, and a confident loss of 1e-5 would lose five of them.
+    others = np.exp(shifted)
+    others[np.arange(N), np.argmax(shifted, axis=1)] = 0.0
+    log_p = shifted - np.log1p(others.sum(axis=1, keepdims=True))
     loss = -float(log_p[np.arange(N), labels].sum() / N)
     dlogits = np.exp(log_p)
     dlogits[np.arange(N), labels] -= 1

@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 from conftest import FD_TOL, SEEDS, fast_settings
-from hypothesis import given
+from hypothesis import example, given
 
 import cnnlib as cl
 
@@ -74,6 +74,8 @@ def test_softmax_cross_entropy_two_classes_by_hand():
 
 @fast_settings(40)
 @given(seed=SEEDS, N=st.integers(1, 4), K=st.integers(2, 5))
+# a confident prediction (loss 5e-5): log(1 + rest) lost the digits finite differences need
+@example(seed=13, N=1, K=2)
 def test_softmax_cross_entropy_matches_finite_differences(seed, N, K):
     """dlogits equals the central differences of E; E equals −mean log p[label] computed directly;
     each row of dlogits sums to 0 (softmax is invariant to adding a constant to a row)."""
