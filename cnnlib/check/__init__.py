@@ -9,13 +9,49 @@ deeplearning.ai's "Convolution model, Step by Step" (``"coursera"``: NHWC,
     report = check.conv_backward(fn, convention="cnnlib")      # fn(dy, x, w, stride, padding)
     report = check.conv_backward(conv_backward_naive, convention="cs231n", forward=conv_forward_naive)
     report                                                    # table, tally, first wrong entry, diagnosis
-    bool(report), report.cases, report.diagnosis
+    bool(report), report.cases, report.diagnosis, report.bugs
 
 Every case runs; the learner's exceptions are reported with their case, never raised.
 The right answers are cnnlib's (``cnnlib.conv2d_backward`` and the pooling functions);
 the diagnosis recomputes the answer under the classic bugs (stride ignored, wrong crop,
 kernel flipped, ``=`` for ``+=``, channels swapped, bias averaged, ties routed to every
 maximum, height and width swapped) and names those that reproduce the learner's.
+
+Each finding carries a stable id, collected in ``report.bugs`` (a tuple, in the order
+the diagnosis names them) so that tests and exercise checkers match ids, not wording:
+
+========================  ====================================================================
+``"stride"``              stride ignored or misapplied (windows at i + m, rows no window
+                          reaches, δ not dilated, output size with stride 1 or rounded up)
+``"divisible"``           wrong only where the stride does not divide (H + 2p - k)
+``"crop"``                padding cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)
+``"padding"``             padding ignored or wrong
+``"flip"``                kernel flipped (rot180) once too often or too few, or on wrong axes
+``"accumulate"``          ``=`` where ``+=`` is needed (overlapping windows, the loop over d)
+``"channel"``             input-channel and filter indices swapped
+``"bias"``                bias gradient averaged, partial or misshapen; forward bias wrong
+``"batch"``               one sample, or the batch mean, where the sum over samples is needed
+``"tie"``                 a window's δ sent to every tied maximum
+``"average"``             max pooling that spreads δ like average pooling
+``"divisor"``             average pooling divided by the wrong window size
+``"height-width"``        height and width swapped, or one used for both
+``"zeros"``               the answer is all zeros: not computed yet?
+``"nan"``                 the answer holds NaN or inf (np.empty never filled?)
+``"buffer"``              outputs are views of one reused buffer
+``"shape"``               an output of the wrong shape, for no recognised reason
+``"constant-factor"``     the answer is a constant times the right one
+``"float32"``             off by float32 rounding only
+``"unknown"``             wrong in a way none of the classic bugs explains
+``"exception"``           the code raises (not a refusal: IndexError, a NumPy shape error, ...)
+``"refused-core"``        the code refuses cases the check needs (N, C, D > 1, stride 1 and
+                          2+, padding 0 and 1+, kernels wider than 1)
+``"signature"``           fn called with arguments it does not take
+``"return"``              fn returns something other than the convention's arrays
+``"not-run"``             the time limit ended the check before every case ran
+``"no-case"``             no case ran
+========================  ====================================================================
+
+The same list, with one line each, is ``check.BUG_IDS``.
 
 Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb; used in
 notebooks/06_debugging_backprop.ipynb.
@@ -28,6 +64,7 @@ from .conventions import CONVENTIONS, get_convention
 from .diagnose import diagnose
 from .report import CaseResult, FirstWrong, Report
 from .run import run_case, tolerance
+from .wording import BUG_IDS
 
 __all__ = [
     "conv_backward",
@@ -42,6 +79,7 @@ __all__ = [
     "CONV_CASES",
     "POOL_CASES",
     "CONVENTIONS",
+    "BUG_IDS",
 ]
 
 
@@ -84,7 +122,9 @@ def _check(op, fn, convention, forward, cases, dilation=1, groups=1):
         run_case(i, op, conv, fn, forward, c, _input_shapes(op, conv, c)) for i, c in enumerate(cases, 1)
     ]
     report = Report(op, convention, results)
-    report.diagnosis = diagnose(op, results, conv)
+    findings = diagnose(op, results, conv)
+    report.diagnosis = [text for _, text in findings]
+    report.bugs = tuple(dict.fromkeys(i for ids, _ in findings for i in ids))
     report.notes = _notes(op, conv, results)
     return report
 

@@ -112,6 +112,9 @@ class Report:
     cases : list of CaseResult
     diagnosis : list of str
         Sentences naming the likely bug; [] when the check passed.
+    bugs : tuple of str
+        The stable id of each finding (``check.BUG_IDS``), in the diagnosis's order, each
+        once; () when the check passed. Match these, not the sentences' words.
     notes : list of str
         Remarks that are not verdicts (float32 answers, skipped cases, tie rule).
     """
@@ -120,6 +123,7 @@ class Report:
     convention: str
     cases: list
     diagnosis: list = field(default_factory=list)
+    bugs: tuple = ()
     notes: list = field(default_factory=list)
 
     @property
