@@ -21,7 +21,8 @@ import numpy as np
 from ..conv import conv2d_backward
 from ..pool import avgpool2d_backward
 from .bug_models import CANDIDATES, NEUTRAL
-from .conventions import OUTPUTS
+from .conventions import OUTPUTS, exception_text
+from .refusals import core_missing
 from .run import relative_error, tolerance
 from .wording import FEATURE_HINTS, tag_id, tag_sentence
 
@@ -230,13 +231,38 @@ def diagnose(op, results, conv):
     list of (tuple of str, str)
         Each finding's ids (keys of ``wording.BUG_IDS``) and its sentence.
     """
-    ran = [r for r in results if r.verdict != "skipped"]
-    if ran and all(r.verdict == "pass" for r in ran):
-        return []
+    ran = [r for r in results if r.verdict not in ("skipped", "not run")]
+    missing = core_missing(results)
+    bad = {r.number for r in ran if r.verdict in ("fail", "error")}
     if not ran:
+        if any(r.verdict == "not run" for r in results):
+            return []  # the time limit's finding says it
         return [(("no-case",), "No case ran: this convention cannot express any of the cases given.")]
+    if not bad and not missing:
+        return []
     out = []
-    errors = [r for r in ran if r.verdict == "error"]
+    refused = [r.number for r in ran if r.verdict == "refused"]
+    if missing and refused:
+        out.append(
+            (
+                ("refused-core",),
+                f"Your code refuses {_cases(refused)}, and so no accepted case has {', '.join(missing)}: "
+                "these are cases every layer must handle, so the refusal itself is the bug "
+                "(the messages below say where it comes from).",
+            )
+        )
+    nondivisible = {r.number for r in ran if r.spec.features()["rows no window reaches"]}
+    if bad and bad <= nondivisible and nondivisible != {r.number for r in ran}:
+        out.append(
+            (
+                ("divisible", "stride"),
+                f"Only cases whose stride does not divide (H + 2p - k) go wrong ({_cases(bad)}): there the "
+                "last rows or columns belong to no window and keep gradient 0 (notebook 03). If your "
+                "assignment guarantees (H + 2p - k) divisible by the stride, check with "
+                "assume=['divisible'].",
+            )
+        )
+    errors = [r for r in ran if r.verdict == "error" or (missing and r.verdict == "refused")]
     by_type = {}
     for r in errors:
         by_type.setdefault(type(r.exception).__name__, []).append(r)
@@ -244,8 +270,8 @@ def diagnose(op, results, conv):
         where, hint = where_phrase({r.number for r in rs}, ran)
         msg = rs[0].message
         text = f"{msg[0].upper()}{msg[1:].rstrip()}; this happens {where}."
-        ids = ["exception"]
-        if name == "TypeError" and "argument" in str(rs[0].exception):
+        ids = ["exception"] if rs[0].verdict == "error" else []
+        if name == "TypeError" and "argument" in exception_text(rs[0].exception):
             text += f" The checker calls {conv.signatures.get(op, op)}."
             ids = ["signature"]
         if hint:
