@@ -35,6 +35,7 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"average"``             max pooling that spreads δ like average pooling
 ``"divisor"``             average pooling divided by the wrong window size
 ``"height-width"``        height and width swapped, or one used for both
+``"window-index"``        δ read at the window's input corner (h·s, w·s), not at (h, w)
 ``"zeros"``               the answer is all zeros: not computed yet?
 ``"nan"``                 the answer holds NaN or inf (np.empty never filled?)
 ``"buffer"``              outputs are views of one reused buffer

@@ -18,7 +18,7 @@ import time
 
 from .conventions import TimeUp
 from .report import CaseResult
-from .run import run_case
+from .run import mark_overwritten, run_case
 
 __all__ = ["PROGRESS_AFTER", "run_cases", "validate_time_limit"]
 
@@ -111,6 +111,7 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
                     shown = len(results)
     except TimeUp:
         pass
+    mark_overwritten(results)
     for number, case in enumerate(cases[len(results) :], len(results) + 1):
         results.append(_not_run(number, case, shapes(case), why))
     return results
