@@ -187,3 +187,13 @@ def test_a_wrong_shape_prints_the_shapes_not_an_error():
     row = str(report).splitlines()[3]
     assert "wrong shape" in row and "< 1e-12" not in row
     assert "expected (2, 3, 5, 5)" in report.diagnosis[0] and report.bugs == ("shape",)
+
+
+def test_a_return_value_that_cannot_be_read_fails_cleanly():
+    class Unmeasurable(tuple):
+        def __len__(self):
+            raise RuntimeError("no length")
+
+    report = check.conv_backward(lambda dy, x, w, stride, padding: Unmeasurable((x, w, w[:, 0, 0, 0])))
+    assert not report and all(c.verdict == "fail" for c in report.cases)
+    assert "cannot read (RuntimeError: no length)" in report.cases[0].message and "return" in report.bugs

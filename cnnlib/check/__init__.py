@@ -9,9 +9,17 @@ deeplearning.ai's "Convolution model, Step by Step" (``"coursera"``: NHWC,
     report = check.conv_backward(fn, convention="cnnlib")      # fn(dy, x, w, stride, padding)
     report = check.conv_backward(conv_backward_naive, convention="cs231n", forward=conv_forward_naive)
     report                                                    # table, tally, first wrong entry, diagnosis
-    bool(report), report.cases, report.diagnosis, report.bugs
+    bool(report), report.cases, report.diagnosis, report.bugs, report.refused
+    check.conv_backward(conv_backward_naive, "cs231n", assume=["divisible"])  # what the assignment promises
 
 Every case runs; the learner's exceptions are reported with their case, never raised.
+A case the learner's own code refuses on purpose (an AssertionError, NotImplementedError,
+TypeError or raised ValueError whose innermost frame is theirs: ``check.refusals``) is
+"refused", not an error: the report passes when every accepted case is right and the
+accepted cases still include the core ones, and says in one line what was refused
+(``report.scope``). Wrong values are never a refusal. ``assume=`` ("square", "divisible",
+"int") draws only the cases inside what an assignment promises. ``time_limit=`` bounds the
+whole check; a slow check prints each case's line as it finishes.
 The right answers are cnnlib's (``cnnlib.conv2d_backward`` and the pooling functions);
 the diagnosis recomputes the answer under the classic bugs (stride ignored, wrong crop,
 kernel flipped, ``=`` for ``+=``, channels swapped, bias averaged, ties routed to every

@@ -161,6 +161,13 @@ def run_case(number, op, conv, fn, forward, case, shapes):
     except BadOutput as err:
         result.verdict, result.message = "fail", f"your function {err}"
         return result
+    except (Exception, GeneratorExit) as exc:  # a return value whose len() or __array__ raises
+        result.verdict = "fail"
+        result.message = (
+            f"your function returned something the checker cannot read ({type(exc).__name__}: "
+            f"{exception_text(exc)})"
+        )
+        return result
     changed = [conv.label(k) for k in a if not np.array_equal(given[k], a[k])]
     if changed:
         result.message = f"your function modified its input {', '.join(changed)} in place. "
