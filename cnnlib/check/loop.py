@@ -92,7 +92,7 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
         True: print every case's line as it finishes; False: never; None: once the check
         has run for ``PROGRESS_AFTER`` seconds.
     """
-    start, results, shown = time.perf_counter(), [], 0
+    start, results, done_at, shown = time.perf_counter(), [], [], 0
     why = f"not run: the time limit of {time_limit:g} s ran out" if time_limit else ""
     try:
         with _Alarm(time_limit):
@@ -100,9 +100,9 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
                 if time_limit is not None and time.perf_counter() - start >= time_limit:
                     raise TimeUp()
                 results.append(run_case(number, op, conv, fn, forward, case, shapes(case)))
-                elapsed = time.perf_counter() - start
-                if progress or (progress is None and elapsed >= PROGRESS_AFTER):
-                    for r in results[shown:]:
+                done_at.append(time.perf_counter() - start)
+                if progress or (progress is None and done_at[-1] >= PROGRESS_AFTER):
+                    for r, elapsed in zip(results[shown:], done_at[shown:], strict=True):
                         extra = f": {r.message}" if r.verdict in ("error", "refused") else ""
                         print(
                             f"case {r.number} of {len(cases)}: {r.verdict}{extra} ({elapsed:.1f} s)",
