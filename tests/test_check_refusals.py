@@ -197,3 +197,12 @@ def test_a_return_value_that_cannot_be_read_fails_cleanly():
     report = check.conv_backward(lambda dy, x, w, stride, padding: Unmeasurable((x, w, w[:, 0, 0, 0])))
     assert not report and all(c.verdict == "fail" for c in report.cases)
     assert "cannot read (RuntimeError: no length)" in report.cases[0].message and "return" in report.bugs
+
+
+def test_int_only_code_that_numpy_stops_is_told_to_assume_int():
+    """np.pad given a pair raises inside NumPy: an error, but the diagnosis says what it means."""
+    report = check.conv_backward(rf.int_only_np_pad_backward)
+    assert not report and "pairs" in report.bugs and "height-width" not in report.bugs
+    assert {c.number for c in report.cases if c.verdict == "error"} == {8, 9}
+    assert "assume=['int']" in " ".join(report.diagnosis)
+    assert check.conv_backward(rf.int_only_np_pad_backward, assume=["int"]).passed

@@ -32,6 +32,8 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"stride"``              stride ignored or misapplied (windows at i + m, rows no window
                           reaches, δ not dilated, output size with stride 1 or rounded up)
 ``"divisible"``           wrong only where the stride does not divide (H + 2p - k)
+``"pairs"``               wrong only where stride, padding or window is an (h, w) pair (code
+                          written for ints: assume=["int"])
 ``"crop"``                padding cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)
 ``"padding"``             padding ignored or wrong
 ``"flip"``                kernel flipped (rot180) once too often or too few, or on wrong axes

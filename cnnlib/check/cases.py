@@ -111,6 +111,7 @@ class ConvCase:
             "rows no window reaches": bool(left),
             "non-square input": self.H != self.W,
             "non-square kernel": self.kh != self.kw,
+            "(h, w) pairs": sh != sw or ph != pw,
         }
 
     def describe(self):
@@ -188,6 +189,7 @@ class PoolCase:
             "rows no window reaches": bool(left),
             "non-square input": self.H != self.W,
             "non-square kernel": kh != kw,
+            "(h, w) pairs": sh != sw or kh != kw,
         }
 
     def describe(self):

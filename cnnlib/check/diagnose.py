@@ -192,6 +192,9 @@ def diagnose(op, results, conv):
         out.append(buffer)
     nonfinite = any(not np.all(np.isfinite(got)) for r in ran for got, _, _ in r.outputs.values())
     nondivisible = {r.number for r in ran if r.spec.features()["rows no window reaches"]}
+    pairs = {r.number for r in ran if r.spec.features()["(h, w) pairs"]}
+    if bad and bad <= pairs and pairs != {r.number for r in ran}:
+        nondivisible = set()  # the pairs' hint below says it
     if bad and bad <= nondivisible and nondivisible != {r.number for r in ran} and not nonfinite:
         out.append(
             (

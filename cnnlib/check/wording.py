@@ -14,6 +14,7 @@ __all__ = ["BUG_IDS", "FEATURE_HINTS", "TAG_IDS", "tag_id", "tag_sentence"]
 BUG_IDS = {
     "stride": "the stride is ignored or misapplied (windows at i + m, rows no window reaches, δ not dilated)",
     "divisible": "only the cases whose stride does not divide (H + 2p - k) go wrong",
+    "pairs": "only the cases whose stride, padding or window is an (h, w) pair go wrong (code for ints)",
     "crop": "the padding is cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)",
     "padding": "the padding is ignored or wrong",
     "flip": "the kernel is flipped (rot180) once too often or too few, or along the wrong axes",
@@ -75,7 +76,8 @@ def tag_id(tag):
     return TAG_IDS.get(tag, tag)
 
 
-# (feature, id, hint); the first exact match in this order is the one named
+# (feature, id, hint); the first exact match in this order is the one named (a pool's non-square
+# windows are its (h, w) pairs too: in CS231n's convention they are named height/width)
 FEATURE_HINTS = [
     (
         "padding 0",
@@ -104,6 +106,13 @@ FEATURE_HINTS = [
         "non-square kernel",
         "height-width",
         "square: the kernel's height and width are swapped somewhere (kh for kw); only square kernels work.",
+    ),
+    (
+        "(h, w) pairs",
+        "pairs",
+        "pairs: these cases pass stride, padding or window as (h, w) pairs; code written for one int "
+        "per hyper-parameter fails there. If your assignment passes ints, check with assume=['int']; "
+        "else unpack them: sh, sw = stride (and the same for padding).",
     ),
     (
         "overlapping windows",

@@ -119,3 +119,11 @@ def refusing_padding_0(dy, x, w, stride, padding):
         raise ValueError("padding must be positive")
     dx, dw, db = _windows_backward(dy, x, w, stride, padding)
     return dx, dw, db
+
+
+def int_only_np_pad_backward(dy, x, w, stride, padding):
+    """Written for ints, padding with np.pad: a pair makes NumPy raise (an error, not a refusal)."""
+    s, p = stride, padding
+    x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dx, dw, db = _windows_backward(dy, x, w, s, p)
+    return dx + 0 * x_pad[:, :, p : p + x.shape[2], p : p + x.shape[3]], dw, db
