@@ -39,6 +39,7 @@ WORDS = {
     "buffer": ["buffer"],
     "divisible": ["divisible", "assume"],
     "refused-core": ["refuses"],
+    "pairs": ["pair", "assume"],
 }
 
 REFUSING_CORRECT = [
@@ -57,6 +58,8 @@ REFUSING_BUGGY = [
     ),
     ("round() for floor", check.conv_backward, rf.cs231n_rounding_backward, "cs231n", None, "divisible"),
     ("refuses padding 0", check.conv_backward, rf.refusing_padding_0, "cnnlib", None, "refused-core"),
+    # right for ints, but NumPy (np.pad) raises on a pair: an error by the rule, to be named as such
+    ("int only, np.pad", check.conv_backward, rf.int_only_np_pad_backward, "cnnlib", None, "pairs"),
 ]
 
 
