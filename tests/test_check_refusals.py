@@ -208,3 +208,18 @@ def test_int_only_code_that_numpy_stops_is_told_to_assume_int():
     assert {c.number for c in report.cases if c.verdict == "error"} == {8, 9}
     assert "assume=['int']" in " ".join(report.diagnosis)
     assert check.conv_backward(rf.int_only_np_pad_backward, assume=["int"]).passed
+
+
+def test_a_stub_that_refuses_every_case_is_not_written_yet():
+    def stub(dy, x, w, stride, padding):
+        raise NotImplementedError("write me")
+
+    report = check.conv_backward(stub)
+    assert (
+        not report
+        and report.bugs == ("refused-core",)
+        and report.refused == {"every case": list(range(1, 10))}
+    )
+    assert report.diagnosis == [
+        "Your code refuses every case (NotImplementedError: write me): not written yet?"
+    ]

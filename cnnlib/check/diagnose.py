@@ -178,7 +178,16 @@ def diagnose(op, results, conv):
         return []
     out = []
     refused = [r.number for r in ran if r.verdict == "refused"]
-    if missing and refused:
+    if len(refused) == len(ran):
+        first = next(r for r in ran if r.verdict == "refused")
+        out.append(
+            (
+                ("refused-core",),
+                f"Your code refuses every case ({type(first.exception).__name__}: "
+                f"{exception_text(first.exception)}): not written yet?",
+            )
+        )
+    elif missing and refused:
         out.append(
             (
                 ("refused-core",),
@@ -206,6 +215,8 @@ def diagnose(op, results, conv):
             )
         )
     errors = [r for r in ran if r.verdict == "error" or (missing and r.verdict == "refused")]
+    if len(refused) == len(ran):  # said above
+        errors = []
     by_kind = {}
     for r in errors:
         by_kind.setdefault(group_key(r), []).append(r)

@@ -190,7 +190,9 @@ def refused_properties(results):
                 if v:
                     having.setdefault(p, set()).add(r.number)
         covering = [p for p, cases in having.items() if numbers <= cases]
-        if covering:
+        if numbers == {r.number for r in ran}:
+            name = "every case"
+        elif covering:
             name = min(covering, key=lambda p: (len(having[p] - numbers), p not in _ASSUMED))
         else:
             exc = rs[0].exception
