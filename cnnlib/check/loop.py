@@ -11,6 +11,7 @@ case it interrupts and the ones after it are "not run".
 
 from __future__ import annotations
 
+import math
 import numbers
 import signal
 import threading
@@ -26,14 +27,14 @@ PROGRESS_AFTER = 1.5  # seconds of silence before the per-case lines start
 
 
 def validate_time_limit(time_limit):
-    """None or a positive number of seconds."""
+    """None or a positive number of seconds (inf means no limit, as None)."""
     if time_limit is None:
         return None
     if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real):
         raise TypeError(f"time_limit must be a number of seconds or None, got {time_limit!r}")
     if not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
-    return float(time_limit)
+    return float(time_limit) if math.isfinite(time_limit) else None  # inf: no limit
 
 
 class _Alarm:
