@@ -7,10 +7,12 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-The buffer machinery that makes them fast lives in ``cnnlib._fastconv``; shapes
-where its grid would be mostly wasted (a kernel as large as the input, a stride far
-beyond it) go to ``cnnlib._windowconv``, so that time and memory follow
-N·D·Ho·Wo·C·kh·kw.
+The machinery that makes them fast is the private package ``cnnlib._conv``: a work
+buffer laid out so that im2col is one copy (the "grid" route), or, for shapes where
+that grid would be mostly wasted (a kernel as large as the input, a stride far beyond
+it), only the real windows (the "windows" route), so that time and memory follow
+N·D·Ho·Wo·C·kh·kw. ``route_of`` says which route a convolution takes and
+``forced_route`` chooses one: the seam the tests and benchmarks use.
 
 Edge rules (the same in ``cnnlib.reference``):
 
@@ -33,9 +35,12 @@ notebooks/07_fast_convolution.ipynb.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
-from . import _fastconv
+from . import _conv
 from .shapes import (
     as_float_array,
     padding_sides,
@@ -188,7 +193,7 @@ def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, gro
     x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
     b = validate_bias(b, out_shape[1])
     dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
-    return _fastconv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
+    return _conv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
 
 
 def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cache=None):
@@ -230,7 +235,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     """
     x_given = x is not None
     if not x_given:
-        if not isinstance(cache, _fastconv.ConvCache):
+        if not isinstance(cache, _conv.ConvCache):
             raise ValueError(
                 "x may be None only when cache comes from conv2d_forward_with_cache, "
                 f"got cache={type(cache).__name__}"
@@ -242,12 +247,57 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     dy = as_float_array(dy, "dy")
     validate_dy(dy, out_shape)
     args = (stride, padding, out_shape, dilation, groups)
-    if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, *args):
+    if cache is not None and not _conv.cache_fits(cache, x.shape, w.shape, *args):
         raise ValueError(
             "cache must come from conv2d_forward_with_cache with the same shapes, stride, padding, "
             f"dilation and groups (x {x.shape}, w {w.shape}, stride {stride}, padding {padding}, "
             f"dilation {dilation}, groups {groups}), got {type(cache).__name__}"
         )
-    return _fastconv.backward(
-        dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups
-    )
+    return _conv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups)
+
+
+def route_of(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> _conv.Route:
+    """Which route ``conv2d_forward`` takes for these sizes, with its block size and columns.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (D, C/groups, kh, kw)
+    stride, padding, dilation, groups : as in ``conv2d_forward`` (checked the same way)
+
+    Returns
+    -------
+    route : named tuple (name, block_bytes, columns)
+        ``name`` is "grid" (the work buffer: usual shapes) or "windows" (only the real
+        windows: when the grid would be more than about half garbage, and for empty
+        arrays); ``block_bytes`` bounds the columns made at once; ``columns`` is the
+        width of the matrix products over the batch (N·Ho·Wo plus, on the grid, the
+        garbage positions). ``forced_route`` changes the answer inside its block.
+    """
+    x = np.broadcast_to(np.zeros(()), tuple(x_shape))  # shape only: no memory
+    w = np.broadcast_to(np.zeros(()), tuple(w_shape))
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
+    dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
+    return _conv.route_of(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
+
+
+@contextmanager
+def forced_route(name: str, block_bytes: int | None = None) -> Iterator[None]:
+    """Send every convolution inside the ``with`` block to one route: for tests and benchmarks.
+
+    Parameters
+    ----------
+    name : "grid" or "windows"
+        The route (see ``route_of``). Results equal the other route's to rounding;
+        only speed and memory differ. Empty arrays still take the windows route, and
+        a grid backward that meets inf or NaN still finishes on the windows route.
+    block_bytes : int >= 1 or None
+        Columns made at once on that route, in bytes (at least one image, or one
+        output row on the windows route); None keeps the route's own size. 1 makes
+        the smallest blocks, which is how the tests cover the seams between blocks.
+
+    Holds for the current thread (a context variable) and ends with the block; a cache
+    made under one route is read correctly under the other.
+    """
+    with _conv.forced(name, block_bytes):
+        yield
