@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 import pytest
-from conftest import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 from hypothesis import example, given
+from strategies import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 
 import cnnlib as cl
 from cnnlib import reference
@@ -30,7 +30,7 @@ def with_examples(test):
 def test_forward_matches_reference_and_output_size(case):
     """Vectorised forward == loop forward (with and without bias); the output has
     conv_output_size rows and columns; the bias adds b[d] to every position of map d."""
-    x, w, b, _ = case.arrays()
+    x, w, b, _ = case.arrays().values()
     (sh, sw), (ph, pw) = case.stride, case.padding
     y = cl.conv2d_forward(x, w, b, stride=case.stride, padding=case.padding)
     y_ref = reference.conv2d_forward(x, w, b, stride=case.stride, padding=case.padding)
@@ -48,7 +48,7 @@ def test_forward_matches_reference_and_output_size(case):
 def test_backward_matches_reference(case):
     """Vectorised dx, dw, db == the loop versions; db == dy.sum((0, 2, 3)); the gather form
     (full cross-correlation of the dilated δ with rot180(w)) gives the same dx."""
-    x, w, _, dy = case.arrays()
+    x, w, _, dy = case.arrays().values()
     dx, dw, db = cl.conv2d_backward(dy, x, w, stride=case.stride, padding=case.padding)
     dx_ref, dw_ref, db_ref = reference.conv2d_backward(dy, x, w, stride=case.stride, padding=case.padding)
     assert dx.shape == x.shape and dw.shape == w.shape and db.shape == (case.D,)
@@ -66,7 +66,7 @@ def test_backward_matches_reference(case):
 def test_backward_matches_finite_differences(case):
     """With E = Σ y ⊙ δ, central differences of E in x, w and b equal dx, dw, db of both
     the vectorised and the loop backward (float64, rel_error < 1e-7)."""
-    x, w, b, dy = case.arrays()
+    x, w, b, dy = case.arrays().values()
     s, p = case.stride, case.padding
 
     def E(x_, w_, b_):
@@ -88,7 +88,7 @@ def test_backward_matches_finite_differences(case):
 def test_input_gradient_is_a_forward_convolution_of_the_dilated_delta(case):
     """dx = crop_p(pad(dilate(δ, s), k - 1) ★ rot180(w) with C and D swapped), built from the
     library's own pad, dilate and rot180: the derivation of notebooks 03-04, checked."""
-    x, w, _, dy = case.arrays()
+    x, w, _, dy = case.arrays().values()
     (ph, pw) = case.padding
     kh, kw = case.kh, case.kw
     full = cl.pad(cl.dilate(dy, case.stride), (kh - 1, kw - 1))
@@ -434,7 +434,7 @@ def test_pad_rejects_a_negative_output_size():
 def test_backward_with_the_forwards_cache_equals_backward_without(case):
     """conv2d_forward_with_cache returns conv2d_forward's y, and its cache changes nothing in
     the backward's result (it only skips laying x out again)."""
-    x, w, b, dy = case.arrays()
+    x, w, b, dy = case.arrays().values()
     y, cache = cl.conv2d_forward_with_cache(x, w, b, stride=case.stride, padding=case.padding)
     np.testing.assert_array_equal(y, cl.conv2d_forward(x, w, b, stride=case.stride, padding=case.padding))
     with_cache = cl.conv2d_backward(dy, x, w, case.stride, case.padding, cache=cache)

@@ -7,8 +7,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 from hypothesis import example, given
+from strategies import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 
 import cnnlib as cl
 from cnnlib import reference
@@ -39,7 +39,7 @@ def peak_bytes(f):
 def test_windows_route_matches_reference_and_finite_differences(case):
     """Forced onto the windows route, with blocks as small as one output row, forward and
     backward equal the loops, and dx equals central differences (float64)."""
-    x, w, b, dy = case.arrays()
+    x, w, b, dy = case.arrays().values()
     s, p = case.stride, case.padding
     with cl.conv.forced_route("windows", block_bytes=1):
         y = cl.conv2d_forward(x, w, b, s, p)

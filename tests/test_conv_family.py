@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL, SEEDS, fast_settings
 from hypothesis import example, given
+from strategies import EXACT_TOL, FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
 from cnnlib import reference

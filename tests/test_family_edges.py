@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL
+from strategies import EXACT_TOL, FD_TOL
 
 import cnnlib as cl
 from cnnlib import check, reference

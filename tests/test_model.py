@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from conftest import FD_TOL, SEEDS, fast_settings
 from hypothesis import given
+from strategies import FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
 

@@ -8,8 +8,8 @@ import re
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL, POOL_EXAMPLES, SEEDS, fast_settings, pool_cases
 from hypothesis import example, given
+from strategies import EXACT_TOL, FD_TOL, POOL_EXAMPLES, SEEDS, fast_settings, pool_cases
 
 import cnnlib as cl
 from cnnlib import reference

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import fast_settings
 from hypothesis import assume, given
+from strategies import fast_settings
 
 import cnnlib as cl
 from cnnlib import shapes

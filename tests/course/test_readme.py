@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import notebook_headings
+from headings import notebook_headings
 
 from cnnlib.course import images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 TEST_COMMAND = "python -m pytest --nbval --nbval-current-env -n 2 --dist loadscope"
 
