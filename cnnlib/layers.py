@@ -29,6 +29,7 @@ Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -260,7 +261,8 @@ class ConvTranspose2D(Layer):
 
 
 class _Pool(Layer):
-    _forward = _backward = None
+    _forward: Callable[..., np.ndarray]  # set by each pooling layer
+    _backward: Callable[..., np.ndarray]
     _needs_values = True  # False: the backward reads only x's shape
 
     def __init__(self, size, stride=None):
@@ -300,7 +302,8 @@ class AvgPool2D(_Pool):
 
 
 class _Activation(Layer):
-    f = f_prime = None
+    f: Callable[[np.ndarray], np.ndarray]  # set by each activation layer
+    f_prime: Callable[[np.ndarray], np.ndarray]
 
     def forward(self, x):
         """Element-wise f(x); any shape. Keeps a copy of x for f′(x)."""

@@ -151,12 +151,12 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             labels = ", ".join(conv.label(k) for k in names)
             raise BadOutput(f"returned {len(raw)} values, expected {len(names)} ({labels})")
         arrays = [_as_array(conv.label(k), v) for k, v in zip(names, raw, strict=True)]
-    except LearnerRaised as err:
-        result.verdict, result.exception = "error", err.exc
-        result.message = f"{err.stage} raised {type(err.exc).__name__}: {err.exc}"
+    except LearnerRaised as raised:
+        result.verdict, result.exception = "error", raised.exc
+        result.message = f"{raised.stage} raised {type(raised.exc).__name__}: {raised.exc}"
         return result
-    except BadOutput as err:
-        result.verdict, result.message = "fail", f"your function {err}"
+    except BadOutput as bad:
+        result.verdict, result.message = "fail", f"your function {bad}"
         return result
     changed = [conv.label(k) for k in a if not np.array_equal(given[k], a[k])]
     if changed:
