@@ -210,7 +210,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     stride, padding, dilation : int or pair, as in the forward.
     groups : int, as in the forward.
     cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w and arguments
-        Skips laying x out again; the result is the same.
+        Skips laying x out again; the result is the same. The cache holds the forward's
+        x, so its values are the ones used: an x passed with it must agree with it in
+        shape and dtype (else a ValueError), and then only says which x that is.
 
     Returns
     -------
@@ -252,6 +254,12 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
             "cache must come from conv2d_forward_with_cache with the same shapes, stride, padding, "
             f"dilation and groups (x {x.shape}, w {w.shape}, stride {stride}, padding {padding}, "
             f"dilation {dilation}, groups {groups}), got {type(cache).__name__}"
+        )
+    if x_given and cache is not None and x.dtype != cache.x_dtype:
+        # one x per cache: which one wins must not depend on dtypes, so they must agree
+        raise ValueError(
+            f"x has dtype {x.dtype} but the cache was made from an x of dtype {cache.x_dtype}: "
+            "pass x=None to use the cache's x, or the cache of this x"
         )
     return _conv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups)
 

@@ -476,6 +476,26 @@ def test_a_cache_from_another_convolution_is_a_value_error(other):
         cl.conv2d_backward(dy, x2, w, s, p, cache=cache)
 
 
+@pytest.mark.parametrize("dy_dtype", [np.float32, np.float64])
+def test_x_and_cache_must_agree_and_the_cache_x_is_used(dy_dtype):
+    """One x per cache: an x of another dtype (or shape) is a ValueError; one that agrees in both
+    but whose values changed after the forward does not change the result, whatever dy's dtype."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 2, 5, 5)).astype(np.float32), rng.standard_normal((3, 2, 3, 3))
+    dy = rng.standard_normal((2, 3, 3, 3)).astype(dy_dtype)
+    expected = cl.conv2d_backward(dy, x, w)
+    _, cache = cl.conv2d_forward_with_cache(x, w)
+    with pytest.raises(
+        ValueError, match="x has dtype float64 but the cache was made from an x of dtype float32"
+    ):
+        cl.conv2d_backward(dy, x.astype(np.float64), w, cache=cache)
+    with pytest.raises(ValueError, match="cache must come from conv2d_forward_with_cache"):
+        cl.conv2d_backward(dy[:1], x[:1], w, cache=cache)
+    x_other = rng.standard_normal(x.shape).astype(np.float32)
+    for got, want in zip(cl.conv2d_backward(dy, x_other, w, cache=cache), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+
+
 def test_a_cache_that_is_not_one_is_a_value_error():
     x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))
     with pytest.raises(ValueError, match="got tuple"):

@@ -95,7 +95,7 @@ def cached_input(cache):
 def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), groups=1, need_dx=True):
     """(dx, dw, db) on checked arrays; a fitting ``cache`` from ``forward`` skips re-laying x out.
 
-    x may be None when a cache is given: its shape and values are in the cache.
+    With a cache, its x is the one used (x may be None: its shape and values are in the cache).
     need_dx=False skips ∂E/∂x (dx is None), for a transposed convolution's dw.
     """
     if cache is None:
@@ -108,8 +108,8 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
     route = choose(g)
     if cache is not None and cache.buffer.dtype == dtype and cache.route == route.name:
         buf = cache.buffer
-    else:  # no cache, or one of another dtype or route: lay x out again
-        x = cached_input(cache) if x is None else x
+    else:  # no cache, or one of another dtype or route: lay x out again (the cache's x, if any)
+        x = x if cache is None else cached_input(cache)
         buf = None
     if route.name == "windows":
         if buf is None:
