@@ -17,7 +17,7 @@ For each case (N, C, H, W, D, k, s, p) and dtype it runs ``conv2d_forward`` foll
   of the time is the memory-bound copies (im2col, col2im, layout): a low "in GEMM" share
   says those bound the case.
 
-The new shapes of issue 13: K64 and K96, a kernel as large as the input (one output
+The shapes at the edges of the fast path: K64 and K96, a kernel as large as the input (one output
 position); S1e5, stride 100,000 on a 5x5 input (torch timed at stride 5, see
 TORCH_STRIDE). Cases A, B, C are bench_conv.py's.
 """

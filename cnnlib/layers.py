@@ -63,7 +63,8 @@ class Layer:
     def _save(self, value):
         self._saved = value
 
-    def _saved_input(self):
+    def _saved_for_backward(self):
+        """What forward kept for backward (an input, its cache or its shape, by layer)."""
         if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self._saved
@@ -171,7 +172,7 @@ class Conv2D(Layer):
 
     def backward(self, dy):
         """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
-        cache, w = self._saved_input(), self.params["w"]
+        cache, w = self._saved_for_backward(), self.params["w"]
         args = (self.stride, self.padding, self.dilation, self.groups)
         dx, dw, db = conv2d_backward(dy, None, w, *args, cache=cache)
         self.grads = {"w": dw, "b": db}
@@ -248,7 +249,7 @@ class ConvTranspose2D(Layer):
 
     def backward(self, dy):
         """dy : (N, C_out, Ho, Wo) -> dx : (N, C_in, H, W); sets grads["w"], grads["b"]."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dx, dw, db = conv_transpose2d_backward(dy, x, self.params["w"], *self._args())
         self.grads = {"w": dw, "b": db}
         return dx
@@ -279,7 +280,7 @@ class _Pool(Layer):
 
     def backward(self, dy):
         """dy : (N, C, Ho, Wo) -> dx : (N, C, H, W)."""
-        return type(self)._backward(dy, self._saved_input(), self.size, self.stride)
+        return type(self)._backward(dy, self._saved_for_backward(), self.size, self.stride)
 
     def __repr__(self):
         return f"{type(self).__name__}(size={self.size}, stride={self.stride})"
@@ -313,7 +314,7 @@ class _Activation(Layer):
 
     def backward(self, dy):
         """δ_in = δ_out ⊙ f′(x)."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, x.shape)
         return dy * type(self).f_prime(x)
@@ -349,7 +350,7 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, dy):
-        shape = self._saved_input()
+        shape = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, (shape[0], math.prod(shape[1:])))
         return dy.reshape(shape)
@@ -393,7 +394,7 @@ class Dense(Layer):
 
     def backward(self, dy):
         """dy : (N, out_features) -> dx : (N, in_features); sets grads["w"], grads["b"]."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, (x.shape[0], self.out_features))
         self.grads = {"w": dy.T @ x, "b": dy.sum(axis=0)}

@@ -1,4 +1,4 @@
-"""Convolution at the edges (issue 13): the windows route, inf and NaN, dtypes, empty
+"""Convolution at the edges: the windows route, inf and NaN, dtypes, empty
 batches, kernels as large as the input and strides far beyond it."""
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def test_the_route_follows_the_waste():
     def wasteful(x_shape, w_shape, s, p):
         return cl.conv.route_of(x_shape, w_shape, s, p).name == "windows"
 
-    assert not wasteful((32, 16, 32, 32), (32, 16, 3, 3), 2, 1)  # case C
-    assert not wasteful((64, 1, 28, 28), (3, 1, 5, 5), 1, 0)  # case A
+    assert not wasteful((32, 16, 32, 32), (32, 16, 3, 3), 2, 1)  # bench_conv.py's case C
+    assert not wasteful((64, 1, 28, 28), (3, 1, 5, 5), 1, 0)  # bench_conv.py's case A
     assert wasteful((8, 3, 64, 64), (16, 3, 64, 64), 1, 0)
     assert wasteful((1, 1, 5, 5), (1, 1, 5, 5), 100_000, 0)
 
@@ -95,7 +95,7 @@ def test_forced_route_refuses_unknown_routes_and_block_sizes(name, block_bytes):
             pass
 
 
-# --- item 2: inf and NaN reach only the entries that depend on them ----------------------
+# --- inf and NaN reach only the entries that depend on them ----------------------
 
 
 def test_inf_in_an_unread_column_stays_out_of_dw():
@@ -145,7 +145,7 @@ def test_inf_in_w_leaves_unread_columns_of_dx_at_zero():
     assert (dx[..., 5] == 0).all()
 
 
-# --- item 6: one result dtype for dx, dw and db ------------------------------------------
+# --- one result dtype for dx, dw and db ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_db_has_the_dtype_of_dx_and_dw(dy_t, x_t, w_t):
         assert [a.dtype for a in impl(dy, x, w)] == [expected] * 3
 
 
-# --- item 8: empty batches, channels and kernels -----------------------------------------
+# --- empty batches, channels and kernels -----------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The convolution family (issue 17): dilation, groups and the transposed convolution, against
+"""The convolution family: dilation, groups and the transposed convolution, against
 cnnlib.reference's loops, central finite differences, PyTorch's sizes and hand-worked cases."""
 
 from __future__ import annotations

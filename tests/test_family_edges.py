@@ -1,4 +1,4 @@
-"""The convolution family at the edges (issue 17): empty arrays, inf and NaN, dtypes, inputs
+"""The convolution family at the edges: empty arrays, inf and NaN, dtypes, inputs
 neither modified nor kept; the layers Conv2D(dilation, groups) and ConvTranspose2D; and
 cnnlib.check on a learner's dilated or grouped convolution."""
 

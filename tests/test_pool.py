@@ -271,7 +271,7 @@ def test_dy_wrong_shape(f):
         _call(f, dy=np.zeros((1, 2, 2, 3)))
 
 
-# --- NaN (issue 13): never hidden, δ to the first NaN ---------------------------------
+# --- NaN: never hidden, δ to the first NaN ---------------------------------
 
 
 @pytest.mark.parametrize("stride", [None, 1])

@@ -46,7 +46,7 @@ from .workspace import work_array
 # Columns are made and consumed one block of images at a time, so that the block's
 # columns (and in the backward their gradient) stay in the CPU's cache between the
 # copy that makes them and the matrix products that read them; one buffer is reused
-# for every block. A full batch of columns (22 MB for case B in float32, 44 MB in
+# for every block. A full batch of columns (22 MB for benchmarks/bench_conv.py's case B in float32, 44 MB in
 # float64) would go out to memory and back, and a fresh array that large is paid for
 # again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
 GRID_BLOCK_BYTES = 1 << 20

@@ -55,7 +55,7 @@ class Layout(NamedTuple):
 
         With all Hq rows the windows of all images are one run per channel, copied and
         added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
-        channel (+20% on case A) and saves their products: worth it for a dilated kernel
+        channel (+20% on bench_conv.py's case A) and saves their products: worth it for a dilated kernel
         (d(k − 1) rows past the last output) or when they are a quarter of the grid.
         """
         return self.Ho if self.dil_h > 1 or 4 * (self.Hq - self.Ho) > self.Hq else self.Hq

@@ -8,7 +8,7 @@ IndexError from deep inside NumPy or, worse, a silently wrong answer.
 Derived in notebooks/00_correlation_and_notation.ipynb (output size).
 """
 
-from .core import (
+from .validation import (
     as_float_array,
     as_pair,
     as_rng,
