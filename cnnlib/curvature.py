@@ -9,9 +9,9 @@ geometric sequence per eigen-direction. Derived in notebooks/06_debugging_backpr
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .conv import pad
+from .reference import im2col_windows
 from .shapes import validate_conv_args, validate_size
 
 
@@ -41,10 +41,8 @@ def conv_regression_design(x, kernel_size, stride=1, padding=0):
     x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = validate_conv_args(
         x, np.zeros((1, C, kh, kw)), stride, padding
     )
-    xp = pad(x, (ph, pw))
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    win = win[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo, kh, kw)
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
+    windows = im2col_windows(pad(x, (ph, pw)), kh, kw, (sh, sw))  # (N, C, kh, kw, Ho, Wo)
+    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(N * Ho * Wo, C * kh * kw)
     return np.hstack([cols, np.ones((N * Ho * Wo, 1))])
 
 

@@ -15,18 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..shapes import conv_output_size
+from ..shapes import as_pair, conv_output_size
 
-__all__ = ["ConvCase", "PoolCase", "CONV_CASES", "POOL_CASES", "as_pair"]
-
-
-def as_pair(value, name):
-    """Return an int or an (h, w) pair of ints as a tuple of two ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
+__all__ = ["ConvCase", "PoolCase", "CONV_CASES", "POOL_CASES"]
 
 
 @dataclass(frozen=True)
