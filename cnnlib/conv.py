@@ -39,9 +39,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _conv
 from .shapes import (
+    IntOrPair,
     as_float_array,
     padding_sides,
     validate_bias,
@@ -53,7 +55,7 @@ from .shapes import (
 )
 
 
-def pad(x, padding):
+def pad(x: ArrayLike, padding: IntOrPair | tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
     """Add zeros around the last two axes (negative amounts crop instead).
 
     Parameters
@@ -87,7 +89,7 @@ def pad(x, padding):
     return out
 
 
-def dilate(a, stride):
+def dilate(a: ArrayLike, stride: IntOrPair) -> np.ndarray:
     """Insert s - 1 zeros between neighbouring entries along the last two axes.
 
     Parameters
@@ -118,7 +120,7 @@ def dilate(a, stride):
     return out
 
 
-def rot180(w):
+def rot180(w: ArrayLike) -> np.ndarray:
     """Flip a kernel in both spatial axes (the last two): rot180(w)[..., m, n] = w[..., kh-1-m, kw-1-n].
 
     Parameters
@@ -141,7 +143,15 @@ def rot180(w):
     return w[..., ::-1, ::-1].copy()
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """Cross-correlation of a batch of images with D kernels, plus a bias per kernel.
 
     Parameters
@@ -179,7 +189,15 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return conv2d_forward_with_cache(x, w, b, stride, padding, dilation, groups)[0]
 
 
-def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward_with_cache(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, _conv.ConvCache]:
     """``conv2d_forward`` that also returns a cache for ``conv2d_backward(..., cache=cache)``.
 
     Returns
@@ -196,7 +214,17 @@ def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, gro
     return _conv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cache=None):
+def conv2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike | None,
+    w: ArrayLike,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    *,
+    cache: _conv.ConvCache | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of ``conv2d_forward`` with respect to its input, kernels and bias.
 
     Parameters
@@ -264,7 +292,14 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     return _conv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups)
 
 
-def route_of(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> _conv.Route:
+def route_of(
+    x_shape: tuple[int, int, int, int],
+    w_shape: tuple[int, int, int, int],
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> _conv.Route:
     """Which route ``conv2d_forward`` takes for these sizes, with its block size and columns.
 
     Parameters

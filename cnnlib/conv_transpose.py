@@ -20,9 +20,10 @@ layer in notebooks/08_convolution_family.ipynb.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _conv
-from .shapes import as_float_array, validate_bias, validate_conv_transpose_args, validate_dy
+from .shapes import IntOrPair, as_float_array, validate_bias, validate_conv_transpose_args, validate_dy
 
 
 def _conv_sizes(x_shape, w_shape, out_shape):
@@ -31,7 +32,14 @@ def _conv_sizes(x_shape, w_shape, out_shape):
     return (N, C_out, Ho, Wo), (N, C_in, H, W)
 
 
-def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0):
+def conv_transpose2d_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+) -> np.ndarray:
     """Transposed convolution of a batch with C_out kernels per input channel, plus a bias per output channel.
 
     Parameters
@@ -76,7 +84,14 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
     return y
 
 
-def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
+def conv_transpose2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of ``conv_transpose2d_forward`` with respect to its input, kernels and bias.
 
     Parameters

@@ -23,6 +23,10 @@ notebooks/06_debugging_backprop.ipynb.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..shapes import IntOrPair
 from .cases import CONV_CASES, POOL_CASES, ConvCase, PoolCase
 from .conventions import CONVENTIONS, get_convention
 from .diagnose import diagnose
@@ -113,7 +117,15 @@ def _notes(op, conv, results):
     return notes
 
 
-def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None, dilation=1, groups=1):
+def conv_backward(
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
+    *,
+    cases: Sequence[ConvCase] | None = None,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> Report:
     """Check a learner's convolution backward on every case; return a printable Report.
 
     Parameters
@@ -152,7 +164,14 @@ def conv_backward(fn, convention="cnnlib", forward=None, *, cases=None, dilation
     return _check("conv_backward", fn, convention, forward, cases, dilation, groups)
 
 
-def conv_forward(fn, convention="cnnlib", *, cases=None, dilation=1, groups=1):
+def conv_forward(
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    *,
+    cases: Sequence[ConvCase] | None = None,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> Report:
     """Check a learner's convolution forward; return a printable Report.
 
     Parameters
@@ -173,7 +192,13 @@ def conv_forward(fn, convention="cnnlib", *, cases=None, dilation=1, groups=1):
     return _check("conv_forward", fn, convention, None, cases, dilation, groups)
 
 
-def maxpool_backward(fn, convention="cnnlib", forward=None, *, cases=None):
+def maxpool_backward(
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
+    *,
+    cases: Sequence[PoolCase] | None = None,
+) -> Report:
     """Check a learner's max-pooling backward; return a printable Report.
 
     Parameters
@@ -197,7 +222,13 @@ def maxpool_backward(fn, convention="cnnlib", forward=None, *, cases=None):
     return _check("maxpool_backward", fn, convention, forward, cases)
 
 
-def avgpool_backward(fn, convention="cnnlib", forward=None, *, cases=None):
+def avgpool_backward(
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
+    *,
+    cases: Sequence[PoolCase] | None = None,
+) -> Report:
     """Check a learner's average-pooling backward; return a printable Report.
 
     Parameters
