@@ -4,6 +4,7 @@
 #   make fresh NB=03_stride   a new copy of one notebook in my-notebooks/ (yours kept as 03_stride.bak.ipynb);
 #                             `make fresh` alone re-copies all of them the same way
 #   make images               regenerate images/
+#   make lint                 ruff check, ruff format --check, mypy (CI: `make lint TOOLS=` in its own venv)
 # Another interpreter for the venv: `make lab PYTHON=python3.12` (Python >= 3.11).
 # Extra JupyterLab options: `make lab LAB_ARGS="--ip=0.0.0.0 --no-browser"` (e.g. in a container).
 PYTHON ?= python3
@@ -39,7 +40,13 @@ fresh: $(VENV)/course.stamp
 test: $(VENV)/test.stamp
 	$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope
 
+TOOLS ?= $(VENV)/bin/
+lint: $(if $(TOOLS),$(VENV)/test.stamp)
+	$(TOOLS)ruff check .
+	$(TOOLS)ruff format --check .
+	$(TOOLS)mypy
+
 images: $(VENV)/course.stamp
 	$(PY) -m cnnlib.course.images images/
 
-.PHONY: lab fresh test images
+.PHONY: lab fresh test lint images

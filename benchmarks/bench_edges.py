@@ -17,7 +17,7 @@ For each case (N, C, H, W, D, k, s, p) and dtype it runs ``conv2d_forward`` foll
   of the time is the memory-bound copies (im2col, col2im, layout): a low "in GEMM" share
   says those bound the case.
 
-The new shapes of issue 13: K64 and K96, a kernel as large as the input (one output
+The shapes at the edges of the fast path: K64 and K96, a kernel as large as the input (one output
 position); S1e5, stride 100,000 on a 5x5 input (torch timed at stride 5, see
 TORCH_STRIDE). Cases A, B, C are bench_conv.py's.
 """
@@ -38,7 +38,6 @@ from bench_conv import CASES as CONV_CASES
 from bench_conv import check, fwd_bwd, make_case, torch_fwd_bwd
 
 import cnnlib as cl
-from cnnlib import _fastconv
 
 CASES = dict(CONV_CASES)
 CASES.update(
@@ -101,9 +100,8 @@ def gemm_shapes(case, dtype):
     """The (m, k) @ (k, n) products cnnlib's route makes for this case, whole batch at once."""
     N, C, H, W, D, k, s, p = case
     Ho, Wo = cl.conv_output_size(H, k, s, p), cl.conv_output_size(W, k, s, p)
-    g = _fastconv._layout((N, C, H, W), (D, C, k, k), (s, s), (p, p), (N, D, Ho, Wo))
     K = C * k * k
-    cols = N * Ho * Wo if _fastconv._windows_route(g) else N * g.P
+    cols = cl.conv.route_of((N, C, H, W), (D, C, k, k), s, p).columns
     return [(D, K, cols), (K, cols, D), (K, D, cols)], 3 * 2 * N * D * Ho * Wo * K
 
 

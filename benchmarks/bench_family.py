@@ -7,7 +7,7 @@ Each row times one forward + backward (``conv2d_forward`` then ``conv2d_backward
 the per-round ratios and the ratio of the minima:
 
 - vs plain: its time over the plain convolution with the same N, C, D, kernel and output
-  size (issue 17's bound: a dilated or grouped convolution costs no more, ratio <= ~1;
+  size (the bound the family keeps: a dilated or grouped convolution costs no more, ratio <= ~1;
   a grouped one does 1/G of the multiply-adds, so it may cost less). The transposed
   convolution is compared with the convolution it transposes (the same multiply-adds);
 - vs torch: its time over PyTorch's (2 threads) on the same arguments, when torch imports.

@@ -7,10 +7,12 @@ transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are a
 (col2im) into the positions each kernel offset (m, n) touched. Both are checked
 against ``cnnlib.reference`` and finite differences.
 
-The buffer machinery that makes them fast lives in ``cnnlib._fastconv``; shapes
-where its grid would be mostly wasted (a kernel as large as the input, a stride far
-beyond it) go to ``cnnlib._windowconv``, so that time and memory follow
-N·D·Ho·Wo·C·kh·kw.
+The machinery that makes them fast is the private package ``cnnlib._conv``: a work
+buffer laid out so that im2col is one copy (the "grid" route), or, for shapes where
+that grid would be mostly wasted (a kernel as large as the input, a stride far beyond
+it), only the real windows (the "windows" route), so that time and memory follow
+N·D·Ho·Wo·C·kh·kw. ``route_of`` says which route a convolution takes and
+``forced_route`` chooses one: the seam the tests and benchmarks use.
 
 Edge rules (the same in ``cnnlib.reference``):
 
@@ -33,10 +35,15 @@ notebooks/07_fast_convolution.ipynb.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from . import _fastconv
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _conv
 from .shapes import (
+    IntOrPair,
     as_float_array,
     padding_sides,
     validate_bias,
@@ -48,7 +55,7 @@ from .shapes import (
 )
 
 
-def pad(x, padding):
+def pad(x: ArrayLike, padding: IntOrPair | tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
     """Add zeros around the last two axes (negative amounts crop instead).
 
     Parameters
@@ -82,7 +89,7 @@ def pad(x, padding):
     return out
 
 
-def dilate(a, stride):
+def dilate(a: ArrayLike, stride: IntOrPair) -> np.ndarray:
     """Insert s - 1 zeros between neighbouring entries along the last two axes.
 
     Parameters
@@ -113,7 +120,7 @@ def dilate(a, stride):
     return out
 
 
-def rot180(w):
+def rot180(w: ArrayLike) -> np.ndarray:
     """Flip a kernel in both spatial axes (the last two): rot180(w)[..., m, n] = w[..., kh-1-m, kw-1-n].
 
     Parameters
@@ -136,7 +143,15 @@ def rot180(w):
     return w[..., ::-1, ::-1].copy()
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """Cross-correlation of a batch of images with D kernels, plus a bias per kernel.
 
     Parameters
@@ -174,7 +189,15 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return conv2d_forward_with_cache(x, w, b, stride, padding, dilation, groups)[0]
 
 
-def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward_with_cache(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, _conv.ConvCache]:
     """``conv2d_forward`` that also returns a cache for ``conv2d_backward(..., cache=cache)``.
 
     Returns
@@ -188,10 +211,20 @@ def conv2d_forward_with_cache(x, w, b=None, stride=1, padding=0, dilation=1, gro
     x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
     b = validate_bias(b, out_shape[1])
     dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
-    return _fastconv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
+    return _conv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cache=None):
+def conv2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike | None,
+    w: ArrayLike,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    *,
+    cache: _conv.ConvCache | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of ``conv2d_forward`` with respect to its input, kernels and bias.
 
     Parameters
@@ -205,7 +238,9 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     stride, padding, dilation : int or pair, as in the forward.
     groups : int, as in the forward.
     cache : None or the cache from ``conv2d_forward_with_cache`` on the same x, w and arguments
-        Skips laying x out again; the result is the same.
+        Skips laying x out again; the result is the same. The cache holds the forward's
+        x, so its values are the ones used: an x passed with it must agree with it in
+        shape and dtype (else a ValueError), and then only says which x that is.
 
     Returns
     -------
@@ -230,7 +265,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     """
     x_given = x is not None
     if not x_given:
-        if not isinstance(cache, _fastconv.ConvCache):
+        if not isinstance(cache, _conv.ConvCache):
             raise ValueError(
                 "x may be None only when cache comes from conv2d_forward_with_cache, "
                 f"got cache={type(cache).__name__}"
@@ -242,12 +277,70 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, cach
     dy = as_float_array(dy, "dy")
     validate_dy(dy, out_shape)
     args = (stride, padding, out_shape, dilation, groups)
-    if cache is not None and not _fastconv.cache_fits(cache, x.shape, w.shape, *args):
+    if cache is not None and not _conv.cache_fits(cache, x.shape, w.shape, *args):
         raise ValueError(
             "cache must come from conv2d_forward_with_cache with the same shapes, stride, padding, "
             f"dilation and groups (x {x.shape}, w {w.shape}, stride {stride}, padding {padding}, "
             f"dilation {dilation}, groups {groups}), got {type(cache).__name__}"
         )
-    return _fastconv.backward(
-        dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups
-    )
+    if x_given and cache is not None and x.dtype != cache.x_dtype:
+        # one x per cache: which one wins must not depend on dtypes, so they must agree
+        raise ValueError(
+            f"x has dtype {x.dtype} but the cache was made from an x of dtype {cache.x_dtype}: "
+            "pass x=None to use the cache's x, or the cache of this x"
+        )
+    return _conv.backward(dy, x if x_given else None, w, stride, padding, out_shape, cache, dilation, groups)
+
+
+def route_of(
+    x_shape: tuple[int, int, int, int],
+    w_shape: tuple[int, int, int, int],
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> _conv.Route:
+    """Which route ``conv2d_forward`` takes for these sizes, with its block size and columns.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    w_shape : (D, C/groups, kh, kw)
+    stride, padding, dilation, groups : as in ``conv2d_forward`` (checked the same way)
+
+    Returns
+    -------
+    route : named tuple (name, block_bytes, columns)
+        ``name`` is "grid" (the work buffer: usual shapes) or "windows" (only the real
+        windows: when the grid would be more than about half garbage, and for empty
+        arrays); ``block_bytes`` bounds the columns made at once; ``columns`` is the
+        width of the matrix products over the batch (N·Ho·Wo plus, on the grid, the
+        garbage positions). ``forced_route`` changes the answer inside its block.
+    """
+    x = np.broadcast_to(np.zeros(()), tuple(x_shape))  # shape only: no memory
+    w = np.broadcast_to(np.zeros(()), tuple(w_shape))
+    x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
+    dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
+    return _conv.route_of(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
+
+
+@contextmanager
+def forced_route(name: str, block_bytes: int | None = None) -> Iterator[None]:
+    """Send every convolution inside the ``with`` block to one route: for tests and benchmarks.
+
+    Parameters
+    ----------
+    name : "grid" or "windows"
+        The route (see ``route_of``). Results equal the other route's to rounding;
+        only speed and memory differ. Empty arrays still take the windows route, and
+        a grid backward that meets inf or NaN still finishes on the windows route.
+    block_bytes : int >= 1 or None
+        Columns made at once on that route, in bytes (at least one image, or one
+        output row on the windows route); None keeps the route's own size. 1 makes
+        the smallest blocks, which is how the tests cover the seams between blocks.
+
+    Holds for the current thread (a context variable) and ends with the block; a cache
+    made under one route is read correctly under the other.
+    """
+    with _conv.forced(name, block_bytes):
+        yield

@@ -20,9 +20,10 @@ layer in notebooks/08_convolution_family.ipynb.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import _fastconv
-from .shapes import as_float_array, validate_bias, validate_conv_transpose_args, validate_dy
+from . import _conv
+from .shapes import IntOrPair, as_float_array, validate_bias, validate_conv_transpose_args, validate_dy
 
 
 def _conv_sizes(x_shape, w_shape, out_shape):
@@ -31,7 +32,14 @@ def _conv_sizes(x_shape, w_shape, out_shape):
     return (N, C_out, Ho, Wo), (N, C_in, H, W)
 
 
-def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0):
+def conv_transpose2d_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+) -> np.ndarray:
     """Transposed convolution of a batch with C_out kernels per input channel, plus a bias per output channel.
 
     Parameters
@@ -69,14 +77,21 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
     x, w, stride, padding, _, out_shape = validate_conv_transpose_args(x, w, stride, padding, output_padding)
     b = validate_bias(b, out_shape[1])
     conv_x_shape, conv_y_shape = _conv_sizes(x.shape, w.shape, out_shape)
-    y = _fastconv.input_grad(x, w, conv_x_shape, stride, padding, conv_y_shape)
+    y = _conv.input_grad(x, w, conv_x_shape, stride, padding, conv_y_shape)
     if b is not None:
         y = y.astype(np.result_type(y, b), copy=False)
         y += b.reshape(1, -1, 1, 1)
     return y
 
 
-def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
+def conv_transpose2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of ``conv_transpose2d_forward`` with respect to its input, kernels and bias.
 
     Parameters
@@ -113,6 +128,6 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
     _, conv_y_shape = _conv_sizes(x.shape, w.shape, out_shape)
     dtype = np.result_type(dy, x, w)
     # ∂E/∂x: the convolution of δ; its cache is δ laid out once, read again for ∂E/∂w
-    dx, cache = _fastconv.forward(dy.astype(dtype, copy=False), w, None, stride, padding, conv_y_shape)
-    _, dw, db = _fastconv.backward(x, None, w, stride, padding, conv_y_shape, cache, need_dx=False)
+    dx, cache = _conv.forward(dy.astype(dtype, copy=False), w, None, stride, padding, conv_y_shape)
+    _, dw, db = _conv.backward(x, None, w, stride, padding, conv_y_shape, cache, need_dx=False)
     return dx, dw, dy.sum(axis=(0, 2, 3), dtype=dtype)

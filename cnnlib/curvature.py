@@ -9,13 +9,16 @@ geometric sequence per eigen-direction. Derived in notebooks/06_debugging_backpr
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike
 
 from .conv import pad
-from .shapes import validate_conv_args, validate_size
+from .reference import im2col_windows
+from .shapes import IntOrPair, validate_conv_args, validate_size
 
 
-def conv_regression_design(x, kernel_size, stride=1, padding=0):
+def conv_regression_design(
+    x: ArrayLike, kernel_size: IntOrPair, stride: IntOrPair = 1, padding: IntOrPair = 0
+) -> np.ndarray:
     """The im2col matrix of a linear conv regression, with a column of ones for the bias.
 
     Parameters
@@ -41,14 +44,14 @@ def conv_regression_design(x, kernel_size, stride=1, padding=0):
     x, _, (sh, sw), (ph, pw), (N, _, Ho, Wo) = validate_conv_args(
         x, np.zeros((1, C, kh, kw)), stride, padding
     )
-    xp = pad(x, (ph, pw))
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    win = win[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]  # (N, C, Ho, Wo, kh, kw)
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * kh * kw)
+    windows = im2col_windows(pad(x, (ph, pw)), kh, kw, (sh, sw))  # (N, C, kh, kw, Ho, Wo)
+    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(N * Ho * Wo, C * kh * kw)
     return np.hstack([cols, np.ones((N * Ho * Wo, 1))])
 
 
-def conv_regression_hessian(x, kernel_size, stride=1, padding=0):
+def conv_regression_hessian(
+    x: ArrayLike, kernel_size: IntOrPair, stride: IntOrPair = 1, padding: IntOrPair = 0
+) -> np.ndarray:
     """Hessian of the mean squared error of a linear conv regression with respect to (w, b).
 
     Parameters
@@ -74,7 +77,9 @@ def conv_regression_hessian(x, kernel_size, stride=1, padding=0):
     return A.T @ A / x.shape[0]
 
 
-def largest_stable_lr(x, kernel_size, stride=1, padding=0):
+def largest_stable_lr(
+    x: ArrayLike, kernel_size: IntOrPair, stride: IntOrPair = 1, padding: IntOrPair = 0
+) -> float:
     """The largest step size for which full-batch gradient descent on that loss converges.
 
     Returns
@@ -88,7 +93,9 @@ def largest_stable_lr(x, kernel_size, stride=1, padding=0):
     return 2.0 / float(lam.max())
 
 
-def gd_direction_losses(lam, c0, lr, steps, stop_factor=1e6):
+def gd_direction_losses(
+    lam: ArrayLike, c0: ArrayLike, lr: float, steps: int, stop_factor: float = 1e6
+) -> np.ndarray:
     """Loss of full-batch gradient descent on a quadratic, split by eigen-direction (closed form).
 
     Parameters

@@ -15,11 +15,12 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SPLITS = ("train", "test", "all")
 
 
-def upsample_bilinear(images, factor):
+def upsample_bilinear(images: ArrayLike, factor: int) -> np.ndarray:
     """Bilinear upsampling of a stack of 2-D images by an integer factor.
 
     Parameters
@@ -63,7 +64,7 @@ def _interpolation_matrix(n, factor):
     return M
 
 
-def load_digits8():
+def load_digits8() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8x8 handwritten digits, as stored in the file it installs.
 
     Returns
@@ -80,7 +81,7 @@ def load_digits8():
     way nothing is downloaded.
     """
     spec = importlib.util.find_spec("sklearn")
-    if spec is None:
+    if spec is None or spec.submodule_search_locations is None:
         raise ImportError("load_digits8 needs scikit-learn (pip install scikit-learn)")
     path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
     if path.is_file():
@@ -93,7 +94,7 @@ def load_digits8():
     return digits.images.astype(np.float64), digits.target.astype(np.int64)
 
 
-def load_digits28(split="train"):
+def load_digits28(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Real handwritten digits 0-9 as 28x28 images in [0, 1], NCHW, with a fixed split.
 
     Parameters

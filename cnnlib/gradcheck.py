@@ -6,12 +6,24 @@ notebooks/06_debugging_backprop.ipynb.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol
+
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .shapes import as_float_array, as_rng
+from .shapes import RngLike, as_float_array, as_rng
 
 
-def rel_error(a, b):
+class LayerLike(Protocol):
+    """What ``gradcheck_layer`` needs: a layer or a ``Sequential`` (``forward``, ``backward``)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray: ...
+
+    def backward(self, dy: np.ndarray) -> np.ndarray: ...
+
+
+def rel_error(a: ArrayLike, b: ArrayLike) -> float:
     """Relative error with one global scale: max|a − b| / max(1e-8, max(|a| + |b|)).
 
     A per-element denominator would blow up on entries of a correct gradient that are
@@ -25,7 +37,7 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
 
 
-def error_bound(err, tol=1e-7):
+def error_bound(err: float, tol: float = 1e-7) -> str:
     """A relative error as a learner should read it, and as a notebook can store it.
 
     The order of magnitude a decade above ``err`` (its last digits differ from machine to
@@ -55,7 +67,7 @@ def error_bound(err, tol=1e-7):
     return f"rel. error {err:.0e}, ABOVE {tol:.0e}: the gradient is wrong"
 
 
-def numerical_gradient(f, x, eps=1e-6):
+def numerical_gradient(f: Callable[[np.ndarray], Any], x: ArrayLike, eps: float = 1e-6) -> np.ndarray:
     """Central finite differences of a scalar function.
 
     Parameters
@@ -95,7 +107,9 @@ def _scalar(value):
     return float(arr.reshape(()))
 
 
-def gradient_error(f, x, analytic, eps=1e-6):
+def gradient_error(
+    f: Callable[[np.ndarray], Any], x: ArrayLike, analytic: ArrayLike, eps: float = 1e-6
+) -> float:
     """Relative error between an analytic gradient and central finite differences of f at x.
 
     Parameters
@@ -115,7 +129,7 @@ def gradient_error(f, x, analytic, eps=1e-6):
     return rel_error(analytic, numerical_gradient(f, x, eps))
 
 
-def gradcheck_layer(layer, x, rng, eps=1e-6):
+def gradcheck_layer(layer: LayerLike, x: ArrayLike, rng: RngLike, eps: float = 1e-6) -> dict[str, float]:
     """Check a layer's backward (input and every parameter) against finite differences.
 
     The scalar checked is E = Σ y ⊙ r with a fixed random r, so that δ = r is a generic
@@ -134,7 +148,7 @@ def gradcheck_layer(layer, x, rng, eps=1e-6):
     """
     x = np.array(as_float_array(x, "x"), dtype=np.float64)
     rng = as_rng(rng)
-    layers = layer.layers if hasattr(layer, "layers") else [layer]
+    layers: list[Any] = layer.layers if hasattr(layer, "layers") else [layer]
     r = rng.standard_normal(layer.forward(x).shape)
     errors = {"x": gradient_error(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
     grads = {(i, k): g.copy() for i, lay in enumerate(layers) for k, g in lay.grads.items()}

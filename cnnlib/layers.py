@@ -29,14 +29,18 @@ Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import activations
 from .conv import conv2d_backward, conv2d_forward_with_cache
 from .conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import (
+    IntOrPair,
+    RngLike,
     as_float_array,
     as_rng,
     validate_dilation,
@@ -54,20 +58,29 @@ from .shapes import (
 class Layer:
     """Base class: no parameters; subclasses implement forward and backward."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self._saved = None
 
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """x -> y; keeps what the backward needs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, dy: ArrayLike) -> np.ndarray:
+        """δ of y -> δ of x; overwrites (never accumulates) ``self.grads``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement backward")
+
     def _save(self, value):
         self._saved = value
 
-    def _saved_input(self):
+    def _saved_for_backward(self):
+        """What forward kept for backward (an input, its cache or its shape, by layer)."""
         if self._saved is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self._saved
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -95,12 +108,15 @@ def _validate_count(value, name):
     return int(value)
 
 
-def _set_conv_geometry(layer, in_channels, out_channels, kernel_size, stride, padding):
+def _conv_geometry(in_channels, out_channels, kernel_size, stride, padding):
     """The checked channel counts, kernel size, stride and padding every convolution layer has."""
-    layer.in_channels = _validate_count(in_channels, "in_channels")
-    layer.out_channels = _validate_count(out_channels, "out_channels")
-    layer.kernel_size = validate_size(kernel_size, "kernel_size")
-    layer.stride, layer.padding = validate_stride(stride), validate_padding(padding)
+    return (
+        _validate_count(in_channels, "in_channels"),
+        _validate_count(out_channels, "out_channels"),
+        validate_size(kernel_size, "kernel_size"),
+        validate_stride(stride),
+        validate_padding(padding),
+    )
 
 
 class Conv2D(Layer):
@@ -132,18 +148,20 @@ class Conv2D(Layer):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        rng=None,
-        dtype=np.float64,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrPair,
+        stride: IntOrPair = 1,
+        padding: IntOrPair = 0,
+        dilation: IntOrPair = 1,
+        groups: int = 1,
+        rng: RngLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
         super().__init__()
-        _set_conv_geometry(self, in_channels, out_channels, kernel_size, stride, padding)
+        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = _conv_geometry(
+            in_channels, out_channels, kernel_size, stride, padding
+        )
         self.dilation = validate_dilation(dilation)
         self.groups = validate_groups(groups, self.in_channels, self.out_channels)
         rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
@@ -153,7 +171,7 @@ class Conv2D(Layer):
         self.params["w"] = _uniform_init(rng, (self.out_channels, c, kh, kw), fan_in, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
         x = as_float_array(x, "x")
         validate_ndim(x, 4, "x", "(N, C, H, W)")
@@ -168,15 +186,15 @@ class Conv2D(Layer):
         self._save(cache)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
-        cache, w = self._saved_input(), self.params["w"]
+        cache, w = self._saved_for_backward(), self.params["w"]
         args = (self.stride, self.padding, self.dilation, self.groups)
         dx, dw, db = conv2d_backward(dy, None, w, *args, cache=cache)
         self.grads = {"w": dw, "b": db}
         return dx
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         family = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
         family += "" if self.groups == 1 else f", groups={self.groups}"
         return (
@@ -211,17 +229,19 @@ class ConvTranspose2D(Layer):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        rng=None,
-        dtype=np.float64,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrPair,
+        stride: IntOrPair = 1,
+        padding: IntOrPair = 0,
+        output_padding: IntOrPair = 0,
+        rng: RngLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
         super().__init__()
-        _set_conv_geometry(self, in_channels, out_channels, kernel_size, stride, padding)
+        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = _conv_geometry(
+            in_channels, out_channels, kernel_size, stride, padding
+        )
         self.output_padding = validate_output_padding(output_padding, self.stride)
         rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
         kh, kw = self.kernel_size
@@ -232,7 +252,7 @@ class ConvTranspose2D(Layer):
     def _args(self):
         return self.stride, self.padding, self.output_padding
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, C_in, H, W) -> y : (N, C_out, Ho, Wo)."""
         x_in, x = x, as_float_array(x, "x")
         validate_ndim(x, 4, "x", "(N, C_in, H, W)")
@@ -245,14 +265,14 @@ class ConvTranspose2D(Layer):
         self._save(_own_copy(x, x_in))
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """dy : (N, C_out, Ho, Wo) -> dx : (N, C_in, H, W); sets grads["w"], grads["b"]."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dx, dw, db = conv_transpose2d_backward(dy, x, self.params["w"], *self._args())
         self.grads = {"w": dw, "b": db}
         return dx
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"ConvTranspose2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}, output_padding={self.output_padding})"
@@ -260,26 +280,27 @@ class ConvTranspose2D(Layer):
 
 
 class _Pool(Layer):
-    _forward = _backward = None
+    _forward: Callable[..., np.ndarray]  # set by each pooling layer
+    _backward: Callable[..., np.ndarray]
     _needs_values = True  # False: the backward reads only x's shape
 
-    def __init__(self, size, stride=None):
+    def __init__(self, size: IntOrPair, stride: IntOrPair | None = None) -> None:
         super().__init__()
         self.size = validate_size(size, "size")
         self.stride = self.size if stride is None else validate_stride(stride)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, C, H, W) -> y : (N, C, Ho, Wo)."""
         x_in, x = x, as_float_array(x, "x")
         y = type(self)._forward(x, self.size, self.stride)
         self._save(_own_copy(x, x_in) if self._needs_values else _shape_only(x))
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """dy : (N, C, Ho, Wo) -> dx : (N, C, H, W)."""
-        return type(self)._backward(dy, self._saved_input(), self.size, self.stride)
+        return type(self)._backward(dy, self._saved_for_backward(), self.size, self.stride)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size}, stride={self.stride})"
 
 
@@ -300,17 +321,18 @@ class AvgPool2D(_Pool):
 
 
 class _Activation(Layer):
-    f = f_prime = None
+    f: Callable[[np.ndarray], np.ndarray]  # set by each activation layer
+    f_prime: Callable[[np.ndarray], np.ndarray]
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """Element-wise f(x); any shape. Keeps a copy of x for f′(x)."""
         x_in, x = x, as_float_array(x, "x")
         self._save(_own_copy(x, x_in))
         return type(self).f(x)
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """δ_in = δ_out ⊙ f′(x)."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, x.shape)
         return dy * type(self).f_prime(x)
@@ -337,7 +359,7 @@ class Tanh(_Activation):
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C·H·W), row-major; backward reshapes δ back. Keeps only x's shape."""
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         x = as_float_array(x, "x")
         if x.ndim < 1:
             raise ValueError(f"x must have a batch axis: shape (N, ...), got shape {x.shape}")
@@ -345,8 +367,8 @@ class Flatten(Layer):
         # the size, not -1: reshape cannot infer it from an empty batch
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
-    def backward(self, dy):
-        shape = self._saved_input()
+    def backward(self, dy: ArrayLike) -> np.ndarray:
+        shape = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, (shape[0], math.prod(shape[1:])))
         return dy.reshape(shape)
@@ -369,7 +391,9 @@ class Dense(Layer):
     Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
     """
 
-    def __init__(self, in_features, out_features, rng=None, dtype=np.float64):
+    def __init__(
+        self, in_features: int, out_features: int, rng: RngLike = None, dtype: DTypeLike = np.float64
+    ) -> None:
         super().__init__()
         self.in_features = _validate_count(in_features, "in_features")
         self.out_features = _validate_count(out_features, "out_features")
@@ -378,7 +402,7 @@ class Dense(Layer):
         self.params["w"] = _uniform_init(rng, shape, self.in_features, dtype)
         self.params["b"] = _uniform_init(rng, (self.out_features,), self.in_features, dtype)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, in_features) -> y : (N, out_features). Keeps a copy of x for ∂E/∂w."""
         x_in, x = x, as_float_array(x, "x")
         if x.ndim != 2 or x.shape[1] != self.in_features:
@@ -388,13 +412,13 @@ class Dense(Layer):
         self._save(_own_copy(x, x_in))
         return x @ self.params["w"].T + self.params["b"]
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """dy : (N, out_features) -> dx : (N, in_features); sets grads["w"], grads["b"]."""
-        x = self._saved_input()
+        x = self._saved_for_backward()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, (x.shape[0], self.out_features))
         self.grads = {"w": dy.T @ x, "b": dy.sum(axis=0)}
         return dy @ self.params["w"]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dense({self.in_features}, {self.out_features})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .shapes import as_float_array
 
@@ -22,7 +23,7 @@ def _batch_size(a):
     return a.shape[0]
 
 
-def mse_loss(y, t):
+def mse_loss(y: ArrayLike, t: ArrayLike) -> tuple[float, np.ndarray]:
     """Half squared error, averaged over the batch.
 
     Parameters
@@ -49,14 +50,14 @@ def mse_loss(y, t):
     return float(np.sum(diff * diff) / (2 * N)), diff / N
 
 
-def softmax(logits):
+def softmax(logits: ArrayLike) -> np.ndarray:
     """Row-wise softmax of (N, K) logits, shifted by the row maximum so exp never overflows."""
     z = as_float_array(logits, "logits")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> tuple[float, np.ndarray]:
     """Softmax followed by cross-entropy with integer class labels, averaged over the batch.
 
     Parameters

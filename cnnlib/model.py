@@ -6,11 +6,13 @@ Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .layers import Layer
-from .shapes import as_float_array, as_rng
+from .shapes import RngLike, as_float_array, as_rng
 
 
 class Sequential:
@@ -23,9 +25,9 @@ class Sequential:
         of instances are a TypeError.
     """
 
-    def __init__(self, layers):
+    def __init__(self, layers: Iterable[Layer]) -> None:
         layers = list(layers)
-        positions = {}
+        positions: dict[int, list[int]] = {}
         for i, layer in enumerate(layers):
             if isinstance(layer, type):
                 raise TypeError(
@@ -47,18 +49,18 @@ class Sequential:
                 )
         self.layers = layers
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         for layer in self.layers:
             x = layer.forward(x)
-        return x
+        return np.asarray(x)  # x itself for an empty Sequential
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """Propagate δ from the output back to the input; returns ∂E/∂x of the first layer."""
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
-        return dy
+        return np.asarray(dy)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential([\n{inner}\n])"
 
@@ -73,10 +75,10 @@ class SGD:
         Learning rate (step size) > 0.
     """
 
-    def __init__(self, model, lr):
+    def __init__(self, model: Sequential | Layer, lr: float) -> None:
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
-        layers = model.layers if hasattr(model, "layers") else [model]
+        layers: list[Layer] = model.layers if hasattr(model, "layers") else [model]
         for layer in layers:
             if not (isinstance(getattr(layer, "params", None), dict) and hasattr(layer, "grads")):
                 what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
@@ -84,10 +86,10 @@ class SGD:
                     f"SGD needs a Sequential or a Layer (with params and grads), got {what} "
                     f"(type {type(layer).__name__})"
                 )
-        self.layers = layers
-        self.lr = lr
+        self.layers: list[Layer] = layers
+        self.lr: float = lr
 
-    def step(self):
+    def step(self) -> None:
         for layer in self.layers:
             for key, p in layer.params.items():
                 if key not in layer.grads:
@@ -100,7 +102,18 @@ def _batches(n, batch_size, rng):
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
-def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
+def fit(
+    model: Sequential,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    loss: Callable[[np.ndarray, ArrayLike], tuple[float, np.ndarray]],
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    rng: RngLike,
+    val: tuple[ArrayLike, ArrayLike] | None = None,
+) -> dict[str, list[float]]:
     """Train ``model`` with minibatch SGD and return its history.
 
     Parameters
@@ -142,7 +155,7 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     opt = SGD(model, lr)
     classes = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
-    history = {"loss": [], "train_loss": []}
+    history: dict[str, list[float]] = {"loss": [], "train_loss": []}
     if classes:
         history["train_acc"] = []
     if val is not None:
@@ -172,7 +185,7 @@ def fit(model, X, y, *, loss, lr, epochs, batch_size, rng, val=None):
 __all__ = ["Sequential", "SGD", "fit", "Layer"]
 
 
-def confusion_counts(y_true, y_pred, n_classes=10):
+def confusion_counts(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int = 10) -> np.ndarray:
     """Confusion matrix: counts[t, p] = how many examples of class t were predicted p.
 
     Parameters

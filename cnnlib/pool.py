@@ -32,8 +32,10 @@ Derived in notebooks/05_pooling_and_a_full_cnn.ipynb.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .shapes import (
+    IntOrPair,
     as_float_array,
     validate_dy,
     validate_pool_args,
@@ -56,7 +58,7 @@ def _overlapping(size, stride):
     return stride[0] < size[0] or stride[1] < size[1]
 
 
-def maxpool2d_forward(x, size, stride=None):
+def maxpool2d_forward(x: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None) -> np.ndarray:
     """Max pooling over (kh, kw) windows.
 
     Parameters
@@ -120,7 +122,9 @@ def _first_max_offset(x, size, stride, out_shape):
     return winner
 
 
-def maxpool2d_backward(dy, x, size, stride=None):
+def maxpool2d_backward(
+    dy: ArrayLike, x: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None
+) -> np.ndarray:
     """Gradient of max pooling: each window's δ goes to its (first) maximum.
 
     Parameters
@@ -165,7 +169,7 @@ def maxpool2d_backward(dy, x, size, stride=None):
     return dx.reshape(x.shape)
 
 
-def avgpool2d_forward(x, size, stride=None):
+def avgpool2d_forward(x: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None) -> np.ndarray:
     """Average pooling over (kh, kw) windows.
 
     Parameters
@@ -193,7 +197,9 @@ def avgpool2d_forward(x, size, stride=None):
     return y
 
 
-def avgpool2d_backward(dy, x, size, stride=None):
+def avgpool2d_backward(
+    dy: ArrayLike, x: ArrayLike, size: IntOrPair, stride: IntOrPair | None = None
+) -> np.ndarray:
     """Gradient of average pooling: δ/(kh·kw) to every pixel of each window.
 
     Parameters

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import FD_TOL, SEEDS, fast_settings
 from hypothesis import given
+from strategies import FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
 from cnnlib import activations as act

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import notebook_headings
+from headings import notebook_headings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMED = re.compile(r"\b(\d\d_[a-z0-9_]+)\.ipynb")

@@ -1,4 +1,4 @@
-"""Convolution at the edges (issue 13): the windows route, inf and NaN, dtypes, empty
+"""Convolution at the edges: the windows route, inf and NaN, dtypes, empty
 batches, kernels as large as the input and strides far beyond it."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 from hypothesis import example, given
+from strategies import CONV_EXAMPLES, EXACT_TOL, FD_TOL, conv_cases, fast_settings
 
 import cnnlib as cl
-from cnnlib import _fastconv, _windowconv, reference
+from cnnlib import reference
 
 
 def with_examples(test):
@@ -39,11 +39,9 @@ def peak_bytes(f):
 def test_windows_route_matches_reference_and_finite_differences(case):
     """Forced onto the windows route, with blocks as small as one output row, forward and
     backward equal the loops, and dx equals central differences (float64)."""
-    x, w, b, dy = case.arrays()
+    x, w, b, dy = case.arrays().values()
     s, p = case.stride, case.padding
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_fastconv, "_windows_route", lambda g: True)
-        mp.setattr(_windowconv, "_BLOCK_BYTES", 1)
+    with cl.conv.forced_route("windows", block_bytes=1):
         y = cl.conv2d_forward(x, w, b, s, p)
         dx, dw, db = cl.conv2d_backward(dy, x, w, s, p)
         y_c, cache = cl.conv2d_forward_with_cache(x, w, b, s, p)
@@ -62,16 +60,42 @@ def test_the_route_follows_the_waste():
     """The usual shapes take the grid; a kernel as large as the input and a huge stride do not."""
 
     def wasteful(x_shape, w_shape, s, p):
-        out = cl.shapes.output_shape(x_shape, w_shape, s, p)
-        return _fastconv._layout(x_shape, w_shape, (s, s), (p, p), out).wasteful
+        return cl.conv.route_of(x_shape, w_shape, s, p).name == "windows"
 
-    assert not wasteful((32, 16, 32, 32), (32, 16, 3, 3), 2, 1)  # case C
-    assert not wasteful((64, 1, 28, 28), (3, 1, 5, 5), 1, 0)  # case A
+    assert not wasteful((32, 16, 32, 32), (32, 16, 3, 3), 2, 1)  # bench_conv.py's case C
+    assert not wasteful((64, 1, 28, 28), (3, 1, 5, 5), 1, 0)  # bench_conv.py's case A
     assert wasteful((8, 3, 64, 64), (16, 3, 64, 64), 1, 0)
     assert wasteful((1, 1, 5, 5), (1, 1, 5, 5), 100_000, 0)
 
 
-# --- item 2: inf and NaN reach only the entries that depend on them ----------------------
+def test_a_forced_route_covers_the_other_routes_shapes_and_caches():
+    """The grid forced onto a wasteful shape (one window per axis) with one-image blocks equals
+    the loops; a cache made on one route gives the same gradients under the other."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((3, 2, 6, 5)), rng.standard_normal((4, 2, 6, 5))
+    dy = rng.standard_normal((3, 4, 1, 1))
+    assert cl.conv.route_of(x.shape, w.shape).name == "windows"
+    with cl.conv.forced_route("grid", block_bytes=1):
+        route = cl.conv.route_of(x.shape, w.shape)
+        assert (route.name, route.block_bytes) == ("grid", 1) and route.columns > 3  # garbage columns too
+        y = cl.conv2d_forward(x, w)
+        got = cl.conv2d_backward(dy, x, w)
+        _, grid_cache = cl.conv2d_forward_with_cache(x, w)
+    assert cl.rel_error(y, reference.conv2d_forward(x, w)) < EXACT_TOL
+    for a, r in zip(got, reference.conv2d_backward(dy, x, w), strict=True):
+        assert cl.rel_error(a, r) < EXACT_TOL
+    for a, r in zip(cl.conv2d_backward(dy, None, w, cache=grid_cache), got, strict=True):
+        assert cl.rel_error(a, r) < EXACT_TOL
+
+
+@pytest.mark.parametrize(("name", "block_bytes"), [("fast", None), ("grid", 0), ("windows", 1.5)])
+def test_forced_route_refuses_unknown_routes_and_block_sizes(name, block_bytes):
+    with pytest.raises(ValueError, match="route must be one of|block_bytes must be"):
+        with cl.conv.forced_route(name, block_bytes):
+            pass
+
+
+# --- inf and NaN reach only the entries that depend on them ----------------------
 
 
 def test_inf_in_an_unread_column_stays_out_of_dw():
@@ -121,7 +145,7 @@ def test_inf_in_w_leaves_unread_columns_of_dx_at_zero():
     assert (dx[..., 5] == 0).all()
 
 
-# --- item 6: one result dtype for dx, dw and db ------------------------------------------
+# --- one result dtype for dx, dw and db ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -140,7 +164,7 @@ def test_db_has_the_dtype_of_dx_and_dw(dy_t, x_t, w_t):
         assert [a.dtype for a in impl(dy, x, w)] == [expected] * 3
 
 
-# --- item 8: empty batches, channels and kernels -----------------------------------------
+# --- empty batches, channels and kernels -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -222,8 +246,7 @@ def test_strides_beyond_the_kernel_on_the_windows_route():
     x, w = rng.standard_normal((2, 2, 20, 17)), rng.standard_normal((3, 2, 3, 3))
     Ho, Wo = cl.conv_output_size(20, 3, 7, 1), cl.conv_output_size(17, 3, 7, 1)
     dy = rng.standard_normal((2, 3, Ho, Wo))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_fastconv, "_windows_route", lambda g: True)
+    with cl.conv.forced_route("windows"):
         got = cl.conv2d_backward(dy, x, w, 7, 1)
     for g, r in zip(got, reference.conv2d_backward(dy, x, w, 7, 1), strict=True):
         assert cl.rel_error(g, r) < EXACT_TOL

@@ -1,4 +1,4 @@
-"""The convolution family (issue 17): dilation, groups and the transposed convolution, against
+"""The convolution family: dilation, groups and the transposed convolution, against
 cnnlib.reference's loops, central finite differences, PyTorch's sizes and hand-worked cases."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL, SEEDS, fast_settings
 from hypothesis import example, given
+from strategies import EXACT_TOL, FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
-from cnnlib import _fastconv, _windowconv, reference
+from cnnlib import reference
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,7 @@ def test_dilated_grouped_matches_finite_differences(case):
 def test_windows_route_dilated_grouped_matches_reference(case):
     """Forced onto the windows route with one-row blocks, the family equals the loops too."""
     x, w, b, dy = case.arrays()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_fastconv, "_windows_route", lambda g: True)
-        mp.setattr(_windowconv, "_BLOCK_BYTES", 1)
+    with cl.conv.forced_route("windows", block_bytes=1):
         y = cl.conv2d_forward(x, w, b, *case.args)
         got = cl.conv2d_backward(dy, x, w, *case.args)
     assert cl.rel_error(y, reference.conv2d_forward(x, w, b, *case.args)) < EXACT_TOL
@@ -191,10 +189,7 @@ def test_default_family_arguments_are_the_plain_convolution_bit_for_bit():
         cl.conv2d_backward(dy, x, w, 2, 1, 1, 1), cl.conv2d_backward(dy, x, w, 2, 1), strict=True
     ):
         np.testing.assert_array_equal(a, r)
-    out = cl.shapes.output_shape(x.shape, w.shape, 2, 1)
-    assert _fastconv._layout(x.shape, w.shape, (2, 2), (1, 1), out) == _fastconv._layout(
-        x.shape, w.shape, (2, 2), (1, 1), out, (1, 1), 1
-    )
+    assert cl.conv.route_of(x.shape, w.shape, 2, 1) == cl.conv.route_of(x.shape, w.shape, 2, 1, (1, 1), 1)
 
 
 def test_output_sizes_are_pytorchs():

@@ -1,4 +1,4 @@
-"""The convolution family at the edges (issue 17): empty arrays, inf and NaN, dtypes, inputs
+"""The convolution family at the edges: empty arrays, inf and NaN, dtypes, inputs
 neither modified nor kept; the layers Conv2D(dilation, groups) and ConvTranspose2D; and
 cnnlib.check on a learner's dilated or grouped convolution."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL
+from strategies import EXACT_TOL, FD_TOL
 
 import cnnlib as cl
 from cnnlib import check, reference

@@ -84,7 +84,6 @@ class ReLUForgetsDerivative(cl.ReLU):
     """A classic bug: backward passes δ through unchanged."""
 
     def backward(self, dy):
-        self._saved_input()
         return np.asarray(dy, dtype=float)
 
 
@@ -142,3 +141,12 @@ def test_gradcheck_layer_on_sequential_names_each_parameter():
 )
 def test_error_bound_reads_as_a_decade_above_and_a_verdict(err, text):
     assert cl.gradcheck.error_bound(err) == text
+
+
+# --- numerical_gradient of a non-scalar f ---------------------------------------------------
+
+
+def test_numerical_gradient_of_a_non_scalar_f_names_the_shape():
+    with pytest.raises(ValueError, match=r"f must return a scalar .*got an array of shape \(3,\)"):
+        cl.numerical_gradient(lambda v: 2 * v, np.ones(3))
+    assert cl.numerical_gradient(lambda v: np.sum(v * v), np.ones(2)).tolist() == pytest.approx([2.0, 2.0])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import CONV_EXAMPLES, EXACT_TOL, FD_TOL, SEEDS, conv_cases, fast_settings, pool_cases
 from hypothesis import example, given
+from strategies import CONV_EXAMPLES, EXACT_TOL, FD_TOL, SEEDS, conv_cases, fast_settings, pool_cases
 
 import cnnlib as cl
 from cnnlib import reference
@@ -31,7 +31,7 @@ def assert_gradcheck(layer, x, seed):
 def test_conv2d_layer(case):
     """Conv2D.forward == reference forward with its params; backward's dx and grads == the
     reference backward; finite differences agree for x, w and b."""
-    x, _, _, dy = case.arrays()
+    x, _, _, dy = case.arrays().values()
     layer = cl.Conv2D(case.C, case.D, (case.kh, case.kw), case.stride, case.padding,
                       rng=np.random.default_rng(case.seed))  # fmt: skip
     w, b = layer.params["w"], layer.params["b"]

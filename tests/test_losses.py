@@ -5,8 +5,8 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import FD_TOL, SEEDS, fast_settings
 from hypothesis import example, given
+from strategies import FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
 
@@ -163,3 +163,15 @@ def test_inputs_are_not_modified(name, dtype):
     np.testing.assert_array_equal(a, BASE_A.astype(dtype))
     np.testing.assert_array_equal(b, BASE_B.astype(dtype))
     assert labels.tolist() == [2, 0]
+
+
+# --- a loss over zero samples ----------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("error")
+def test_losses_of_an_empty_batch_are_a_value_error():
+    """mean over zero samples: a ValueError (it was nan with a RuntimeWarning)."""
+    with pytest.raises(ValueError, match=r"at least one sample, got an empty batch of shape \(0, 3\)"):
+        cl.mse_loss(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"at least one sample, got an empty batch of shape \(0, 3\)"):
+        cl.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, dtype=int))

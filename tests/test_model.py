@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from conftest import FD_TOL, SEEDS, fast_settings
 from hypothesis import given
+from strategies import FD_TOL, SEEDS, fast_settings
 
 import cnnlib as cl
 
@@ -219,3 +219,58 @@ def test_fit_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         cl.fit(cl.Sequential([cl.Dense(2, 2, rng=np.random.default_rng(0))]), loss=cl.softmax_cross_entropy,
                lr=0.1, rng=np.random.default_rng(0), **args)  # fmt: skip
+
+
+# --- mistakes caught at once: one layer twice, empty or scalar data, classes for instances --------
+
+
+def test_the_same_layer_twice_is_a_value_error_naming_it_and_its_positions():
+    """act used at positions 1 and 3 would backpropagate through position 1 with the input of
+    position 3: rejected at construction, naming the layer, both positions and the cure."""
+    act = cl.Tanh()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"Tanh\(\) instance is at positions \[1, 3\].*two instances"):
+        cl.Sequential([cl.Dense(3, 3, rng=rng), act, cl.Dense(3, 3, rng=rng), act])
+    cl.Sequential([cl.Dense(3, 3, rng=rng), cl.Tanh(), cl.Dense(3, 3, rng=rng), cl.Tanh()])  # fine
+
+
+def test_fit_with_no_examples_is_a_value_error():
+    """fit with N = 0 trained nothing and returned an empty history: now a ValueError."""
+    net = cl.Sequential([cl.Dense(2, 2, rng=0)])
+    with pytest.raises(ValueError, match=r"X holds no examples \(N = 0\)"):
+        cl.fit(net, np.zeros((0, 2)), np.zeros(0, int), loss=cl.softmax_cross_entropy, lr=0.1,
+               epochs=1, batch_size=4, rng=0)  # fmt: skip
+
+
+def test_fit_with_an_int_seed_is_reproducible():
+    X, y = np.random.default_rng(0).standard_normal((10, 3)), np.arange(10) % 2
+    runs = [
+        cl.fit(cl.Sequential([cl.Dense(3, 2, rng=1)]), X, y, loss=cl.softmax_cross_entropy, lr=0.1,
+               epochs=2, batch_size=3, rng=7)["loss"]
+        for _ in range(2)
+    ]  # fmt: skip
+    assert runs[0] == runs[1]
+
+
+def test_sgd_of_none_is_a_type_error():
+    with pytest.raises(TypeError, match=r"SGD needs a Sequential or a Layer .*got None"):
+        cl.SGD(None, 0.1)
+
+
+def test_sgd_of_a_layer_class_is_a_type_error():
+    with pytest.raises(TypeError, match=r"got the class ReLU"):
+        cl.SGD(cl.ReLU, 0.1)
+
+
+def test_sequential_of_a_class_is_a_type_error():
+    """[cl.ReLU] instead of [cl.ReLU()]: the message says how to write it."""
+    with pytest.raises(TypeError, match=r"layer 1 is the class ReLU, not a layer: write ReLU\(\.\.\.\)"):
+        cl.Sequential([cl.Flatten(), cl.ReLU])
+
+
+def test_fit_with_a_scalar_x_is_a_value_error():
+    net = cl.Sequential([cl.Dense(1, 1, rng=0)])
+    with pytest.raises(
+        ValueError, match=r"X and y must have a batch axis, shape \(N, \.\.\.\), got X.shape=\(\)"
+    ):
+        cl.fit(net, 3.0, [1.0], loss=cl.mse_loss, lr=0.1, epochs=1, batch_size=1, rng=0)

@@ -8,8 +8,8 @@ import re
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import EXACT_TOL, FD_TOL, POOL_EXAMPLES, SEEDS, fast_settings, pool_cases
 from hypothesis import example, given
+from strategies import EXACT_TOL, FD_TOL, POOL_EXAMPLES, SEEDS, fast_settings, pool_cases
 
 import cnnlib as cl
 from cnnlib import reference
@@ -271,7 +271,7 @@ def test_dy_wrong_shape(f):
         _call(f, dy=np.zeros((1, 2, 2, 3)))
 
 
-# --- NaN (issue 13): never hidden, δ to the first NaN ---------------------------------
+# --- NaN: never hidden, δ to the first NaN ---------------------------------
 
 
 @pytest.mark.parametrize("stride", [None, 1])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from conftest import fast_settings
 from hypothesis import assume, given
+from strategies import fast_settings
 
 import cnnlib as cl
-from cnnlib import shapes
+from cnnlib import reference, shapes
 
 
 def test_conv_output_size_by_hand():
@@ -155,3 +155,41 @@ def test_import_cnnlib_loads_neither_matplotlib_nor_ipywidgets():
     code = f"import sys, cnnlib; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- sizes and strides at their edges ------------------------------------------------------
+
+
+def test_dilate_of_an_empty_array():
+    """An empty axis stays empty (it was "negative dimensions are not allowed")."""
+    assert cl.dilate(np.zeros((2, 0, 3)), 2).shape == (2, 0, 5)
+    assert cl.dilate(np.zeros((0, 0)), (2, 3)).shape == (0, 0)
+
+
+def test_array_strides_are_accepted_like_ints_and_pairs():
+    """np.array(2) means 2 and np.array([2, 3]) means (2, 3), in dilate, the convolution and the
+    pools; a 0-d float array is still a TypeError."""
+    a = np.arange(4.0).reshape(2, 2)
+    np.testing.assert_array_equal(cl.dilate(a, np.array(2)), cl.dilate(a, 2))
+    np.testing.assert_array_equal(cl.dilate(a, np.array([2, 3])), cl.dilate(a, (2, 3)))
+    x, w = np.random.default_rng(0).standard_normal((1, 1, 6, 6)), np.ones((1, 1, 2, 2))
+    np.testing.assert_array_equal(
+        cl.conv2d_forward(x, w, None, np.array(2), np.array(1)), cl.conv2d_forward(x, w, None, 2, 1)
+    )
+    np.testing.assert_array_equal(
+        cl.maxpool2d_forward(x, np.array(2), np.array([1, 2])), cl.maxpool2d_forward(x, 2, (1, 2))
+    )
+    assert cl.conv_output_size(6, 2, np.array(2), np.array(1)) == 4
+    with pytest.raises(TypeError, match=r"stride must be an int"):
+        cl.dilate(a, np.array(2.0))
+
+
+def test_conv_output_size_of_an_empty_axis_matches_the_convolution():
+    """n = 0 with padding: the windows read only padding, as the convolution does."""
+    assert cl.conv_output_size(0, 1, 1, 1) == 2
+    assert cl.conv_output_size(0, 3, 2, 2) == 1
+    y = cl.conv2d_forward(np.zeros((1, 1, 0, 0)), np.ones((1, 1, 3, 3)), np.array([1.0]), 2, 2)
+    assert y.shape == (1, 1, 1, 1) and y.item() == 1.0
+    np.testing.assert_array_equal(
+        y, reference.conv2d_forward(np.zeros((1, 1, 0, 0)), np.ones((1, 1, 3, 3)), np.array([1.0]), 2, 2)
+    )

@@ -71,8 +71,10 @@ notebooks/06_debugging_backprop.ipynb.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from ..shapes import validate_dilation
+from ..shapes import IntOrPair, validate_dilation
 from .cases import ASSUME_CONV_CASES, ASSUME_POOL_CASES, CONV_CASES, POOL_CASES, ConvCase, PoolCase
 from .conventions import CONVENTIONS, get_convention
 from .diagnose import diagnose
@@ -202,17 +204,17 @@ def _notes(op, conv, results):
 
 
 def conv_backward(
-    fn,
-    convention="cnnlib",
-    forward=None,
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
     *,
-    cases=None,
-    dilation=1,
-    groups=1,
-    assume=None,
-    time_limit=None,
-    progress=None,
-):
+    cases: Sequence[ConvCase] | None = None,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    assume: Sequence[str] | None = None,
+    time_limit: float | None = None,
+    progress: bool | None = None,
+) -> Report:
     """Check a learner's convolution backward on every case; return a printable Report.
 
     Parameters
@@ -266,8 +268,16 @@ def conv_backward(
 
 
 def conv_forward(
-    fn, convention="cnnlib", *, cases=None, dilation=1, groups=1, assume=None, time_limit=None, progress=None
-):
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    *,
+    cases: Sequence[ConvCase] | None = None,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    assume: Sequence[str] | None = None,
+    time_limit: float | None = None,
+    progress: bool | None = None,
+) -> Report:
     """Check a learner's convolution forward; return a printable Report.
 
     Parameters
@@ -291,8 +301,15 @@ def conv_forward(
 
 
 def maxpool_backward(
-    fn, convention="cnnlib", forward=None, *, cases=None, assume=None, time_limit=None, progress=None
-):
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
+    *,
+    cases: Sequence[PoolCase] | None = None,
+    assume: Sequence[str] | None = None,
+    time_limit: float | None = None,
+    progress: bool | None = None,
+) -> Report:
     """Check a learner's max-pooling backward; return a printable Report.
 
     Parameters
@@ -319,8 +336,15 @@ def maxpool_backward(
 
 
 def avgpool_backward(
-    fn, convention="cnnlib", forward=None, *, cases=None, assume=None, time_limit=None, progress=None
-):
+    fn: Callable[..., Any],
+    convention: str = "cnnlib",
+    forward: Callable[..., Any] | None = None,
+    *,
+    cases: Sequence[PoolCase] | None = None,
+    assume: Sequence[str] | None = None,
+    time_limit: float | None = None,
+    progress: bool | None = None,
+) -> Report:
     """Check a learner's average-pooling backward; return a printable Report.
 
     Parameters

@@ -50,10 +50,10 @@ class ConvCase:
     W: int
     kh: int
     kw: int
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    stride: tuple[int, int] | int = (1, 1)  # a pair after __post_init__
+    padding: tuple[int, int] | int = (0, 0)
     seed: int = 0
-    dilation: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] | int = (1, 1)
     groups: int = 1
 
     def __post_init__(self):
@@ -145,8 +145,8 @@ class PoolCase:
     C: int
     H: int
     W: int
-    size: tuple[int, int] = (2, 2)
-    stride: tuple[int, int] | None = None
+    size: tuple[int, int] | int = (2, 2)  # a pair after __post_init__, stride too
+    stride: tuple[int, int] | int | None = None
     seed: int = 0
     ties: bool = False
 

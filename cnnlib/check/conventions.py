@@ -113,7 +113,7 @@ class Convention:
     """
 
     name = ""
-    operations = OPERATIONS
+    operations: tuple[str, ...] = OPERATIONS
     labels: dict = {}
     perms: dict = {}  # internal name -> axes permutation from NCHW to this layout
     signatures: dict = {}

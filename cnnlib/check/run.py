@@ -153,13 +153,13 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             labels = ", ".join(conv.label(k) for k in names)
             raise BadOutput(f"returned {len(raw)} values, expected {len(names)} ({labels})")
         arrays = [_as_array(conv.label(k), v) for k, v in zip(names, raw, strict=True)]
-    except LearnerRaised as err:
-        result.verdict = "refused" if is_refusal(err.exc) else "error"
-        result.exception = err.exc
-        result.message = f"{err.stage} raised {type(err.exc).__name__}: {exception_text(err.exc)}"
+    except LearnerRaised as raised:
+        result.verdict = "refused" if is_refusal(raised.exc) else "error"
+        result.exception = raised.exc
+        result.message = f"{raised.stage} raised {type(raised.exc).__name__}: {exception_text(raised.exc)}"
         return result
-    except BadOutput as err:
-        result.verdict, result.message = "fail", f"your function {err}"
+    except BadOutput as bad:
+        result.verdict, result.message = "fail", f"your function {bad}"
         return result
     except (Exception, GeneratorExit) as exc:  # a return value whose len() or __array__ raises
         result.verdict = "fail"

@@ -21,6 +21,9 @@ from .draw import SIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
 from .explore import output_size_or_reason
 from .grading import check, not_implemented, report
 
+# the question's equation (2) is shared with notebooks 03 and 06: it lives in sources.py
+from .sources import question_filter_gradient as question_filter_gradient
+
 
 def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradient of the padded input", **kw):
     """Heatmap of ∂E/∂xp with the region that survives the crop outlined.
@@ -249,51 +252,6 @@ def padded_input_gradient(dy, w, x_hw, stride=1, padding=0):
         for j in range(dy.shape[1]):
             dxp[i * s : i * s + kh, j * s : j * s + kw] += dy[i, j] * w
     return dxp[p : p + H, p : p + W]
-
-
-def question_filter_gradient(dEdO, I, FS, s, p, *, as_printed=False):
-    """∂E/∂F of the stride-and-padding question, its equation (2), written in its own symbols.
-
-    Parameters
-    ----------
-    dEdO : ndarray of shape (H1, W1)
-        ∂E/∂O, the delta of the output (our δ).
-    I : ndarray of shape (H, W)
-        The input (our x), before padding; read as 0 outside (the zero padding).
-    FS : int
-        The filter size (square filters).
-    s, p : int
-    as_printed : bool
-        False: the first sum runs over the output rows, k < H1 (right for every shape).
-        True: the limits as the question prints them, k < W1 and h < H1. They agree
-        when H1 = W1; for any other output they ask for entries of ∂E/∂O that do not
-        exist (a row when W1 > H1, a column when W1 < H1): IndexError here. Code that
-        skips positions outside the input before reading ∂E/∂O (a padding guard)
-        skips those reads instead and returns a wrong gradient, silently.
-
-    Returns
-    -------
-    ndarray of shape (FS, FS)
-
-    Notes
-    -----
-    ∂E/∂F[i, j] = Σ_k Σ_h ∂E/∂O[k, h] · I[i + k·s − p, j + h·s − p], our ∂E/∂w = xp ★ dilate(δ, s).
-    Checked in notebooks/04_padding.ipynb, "4 · The equations of the stride-and-padding question, checked".
-    """
-    dEdO, I = np.asarray(dEdO, dtype=float), np.asarray(I, dtype=float)
-    H1, W1 = dEdO.shape
-    rows, cols = (W1, H1) if as_printed else (H1, W1)
-
-    def I_at(r, c):  # outside the input: the zero padding
-        return I[r, c] if 0 <= r < I.shape[0] and 0 <= c < I.shape[1] else 0.0
-
-    dF = np.zeros((FS, FS))
-    for i in range(FS):
-        for j in range(FS):
-            for k in range(rows):
-                for h in range(cols):
-                    dF[i, j] += dEdO[k, h] * I_at(i + k * s - p, j + h * s - p)
-    return dF
 
 
 def question_input_gradient(dEdO, F, I_shape, s, p):

@@ -77,8 +77,8 @@ def compare_case(got, expected):
             g_arr = np.asarray(g)
             if g_arr.dtype.kind not in "biuf":
                 raise TypeError(f"dtype {g_arr.dtype}")
-        except (TypeError, ValueError) as err:
-            return False, None, f"{label}not an array of numbers ({err})"
+        except (TypeError, ValueError) as exc:
+            return False, None, f"{label}not an array of numbers ({exc})"
         e_arr = np.asarray(e, dtype=np.float64)
         if g_arr.shape != e_arr.shape:
             return False, None, f"{label}wrong shape: expected {e_arr.shape}, got {g_arr.shape}"

@@ -6,6 +6,9 @@ stride s, padding p). They are the oracles the fast versions in ``cnnlib.conv``
 and ``cnnlib.pool`` are tested against. ``img`` indexes the examples of a batch.
 
 The arguments are validated exactly as in the fast versions (same messages).
+One function is vectorised on purpose: ``im2col_windows`` (a ``sliding_window_view``),
+the answer of notebook 07's exercise, whose point is that copy; it is tested against
+its loop definition.
 """
 
 from .conv import conv2d_backward, conv2d_backward_input, conv2d_forward

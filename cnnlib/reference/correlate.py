@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes import as_float_array, validate_ndim
+from ..shapes import as_float_array, validate_ndim, validate_stride
 
 
 def _valid_2d(a, k):
@@ -73,22 +73,25 @@ def im2col_windows(xp, kh, kw, stride=1):
         The padded input.
     kh, kw : int
         Kernel size.
-    stride : int
+    stride : int or (sh, sw)
 
     Returns
     -------
     ndarray of shape (N, C, kh, kw, Ho, Wo)
-        cols[img, c, m, n, i, j] = xp[img, c, i·s + m, j·s + n], a new array;
-        Ho = (Hp − kh) // s + 1, Wo likewise. Reshaped to (N, C·kh·kw, Ho·Wo) it is the
+        cols[img, c, m, n, i, j] = xp[img, c, i·sh + m, j·sw + n], a new array;
+        Ho = (Hp − kh) // sh + 1, Wo likewise. Reshaped to (N, C·kh·kw, Ho·Wo) it is the
         column matrix of each image.
 
     Notes
     -----
     Built from ``numpy.lib.stride_tricks.sliding_window_view``, a view with two extra
-    axes (no copy) from which every s-th window is taken. Derived in
+    axes (no copy) from which every s-th window is taken: the one vectorised function of
+    ``cnnlib.reference``, on purpose, because it is the answer of notebook 07's im2col
+    exercise (tests/test_reference_windows.py checks it against its loop definition).
+    ``cnnlib.curvature`` builds its design matrix with it. Derived in
     notebooks/07_fast_convolution.ipynb.
     """
     xp = np.asarray(xp, dtype=float)
-    s = int(stride)
-    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
+    sh, sw = validate_stride(stride)
+    view = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     return np.ascontiguousarray(view.transpose(0, 1, 4, 5, 2, 3))

@@ -8,7 +8,9 @@ IndexError from deep inside NumPy or, worse, a silently wrong answer.
 Derived in notebooks/00_correlation_and_notation.ipynb (output size).
 """
 
-from .core import (
+from .validation import (
+    IntOrPair,
+    RngLike,
     as_float_array,
     as_pair,
     as_rng,
@@ -33,6 +35,7 @@ from .core import (
 from .windows import coverage_map, dilated_route_counts, transposed_conv_padding
 
 __all__ = [
+    "IntOrPair", "RngLike",
     "as_float_array", "as_pair", "as_rng", "conv_output_size", "output_shape", "padding_sides",
     "pool_output_shape", "validate_bias", "validate_conv_args", "validate_conv_transpose_args",
     "validate_dilation", "validate_dy", "validate_groups", "validate_layer_dtype", "validate_ndim",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import conv_output_size, validate_padding, validate_size, validate_stride
+from .validation import conv_output_size, validate_padding, validate_size, validate_stride
 
 
 def _axis_coverage(n, k, s, p):

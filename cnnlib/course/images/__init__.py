@@ -28,7 +28,7 @@ from .gradients import (
     stride_coverage,
     weight_gradient,
 )
-from .networks import im2col, pooling_routing, step_size_bound, training_loss
+from .pooling_training_im2col import im2col, pooling_routing, step_size_bound, training_loss
 
 __all__ = [
     "FIGURES",

@@ -1,6 +1,6 @@
-"""The convolution route for shapes where ``cnnlib._fastconv``'s grid would mostly be garbage.
+"""The windows route of the fast path: for shapes where the grid route would mostly compute garbage.
 
-``_fastconv`` computes every position of an Hq x Wq grid per image (about the
+The grid route (``grid.py``) computes every position of an Hq x Wq grid per image (about the
 padded input's size, divided by the stride) and keeps the Ho x Wo real ones. That is
 a few percent of extra work for the usual shapes, but a kernel as large as the input
 (Ho = Wo = 1) would compute all Hq·Wq positions, and a stride far larger than the
@@ -12,32 +12,24 @@ N·D·Ho·Wo·C·kh·kw, whatever the kernel size and stride.
 
 Every product computed is one the loops of ``cnnlib.reference`` compute, and no
 other: an inf or NaN reaches exactly the entries that depend on it, which is why
-``_fastconv.backward`` also comes here when its result is not finite.
+``cnnlib._conv.backward`` also comes here when its result is not finite.
 
 Dilation d takes every d-th entry of a window d(k − 1) + 1 wide; groups make the
-products G stacked products (``group_matmul``). The functions read the sizes from
-``_fastconv``'s layout ``g`` (N, C, H, W, D, kh, kw, strides, padding, Ho, Wo,
-dilation, G). This module assumes checked arrays, like ``_fastconv``.
+products G stacked products (``products.group_matmul``). The functions read the sizes
+from the layout ``g`` (``layout.py``) (N, C, H, W, D, kh, kw, strides, padding, Ho, Wo,
+dilation, G). This module assumes checked arrays, like ``grid.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .products import group_matmul
+
 # The columns of a block take at most this much memory (one image's row of windows
 # at least): enough rows for an efficient matrix product, small enough that a large
 # kernel on a large batch never holds all its columns at once.
-_BLOCK_BYTES = 1 << 23
-
-
-def group_matmul(a, b, out=None):
-    """Stacked products a (G, r, k) @ b (G, k, c) -> (G, r, c), one per group of channels.
-
-    G = 1 runs the 2-D product a[0] @ b[0], the one the ungrouped convolution has always run.
-    """
-    if a.shape[0] == 1:
-        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
-    return np.matmul(a, b, out=out)
+WINDOWS_BLOCK_BYTES = 1 << 23
 
 
 def _used_region(g):
@@ -59,11 +51,11 @@ def padded_input(x, g, dtype):
     return xp
 
 
-def _ranges(g, itemsize):
-    """Yield (images, output rows) blocks whose columns fill about _BLOCK_BYTES."""
+def _ranges(g, itemsize, block_bytes):
+    """Yield (images, output rows) blocks whose columns fill about ``block_bytes``."""
     row_bytes = g.Wo * g.K * itemsize  # the columns of one output row of one image
-    rows = max(1, min(g.Ho, _BLOCK_BYTES // row_bytes))
-    images = max(1, _BLOCK_BYTES // (row_bytes * g.Ho)) if rows == g.Ho else 1
+    rows = max(1, min(g.Ho, block_bytes // row_bytes))
+    images = max(1, block_bytes // (row_bytes * g.Ho)) if rows == g.Ho else 1
     for first in range(0, g.N, images):
         for i0 in range(0, g.Ho, rows):
             yield slice(first, min(first + images, g.N)), slice(i0, min(i0 + rows, g.Ho))
@@ -88,18 +80,18 @@ def _from_groups(a):
     return a.transpose(1, 0, 2).reshape(a.shape[1], -1)
 
 
-def forward(xp, w, g):
+def forward(xp, w, g, block_bytes=WINDOWS_BLOCK_BYTES):
     """y (N, D, Ho, Wo) = windows of xp @ wᵀ, without the bias; xp from ``padded_input``."""
     w3 = w.astype(xp.dtype, copy=False).reshape(g.G, g.D // g.G, -1)  # (G, D/G, C/G·kh·kw)
     y = np.empty((g.N, g.D, g.Ho, g.Wo), dtype=xp.dtype)
-    for imgs, rows in _ranges(g, xp.itemsize):
+    for imgs, rows in _ranges(g, xp.itemsize, block_bytes):
         cols = _columns(xp, g, imgs, rows)
         y_blk = _from_groups(group_matmul(_by_group(cols, g.G), w3.transpose(0, 2, 1)))
         y[imgs, :, rows] = y_blk.reshape(-1, rows.stop - rows.start, g.Wo, g.D).transpose(0, 3, 1, 2)
     return y
 
 
-def backward(dy, xp, w, g, need_dx=True):
+def backward(dy, xp, w, g, need_dx=True, block_bytes=WINDOWS_BLOCK_BYTES):
     """(dx, dw, db) from δ and xp (from ``padded_input``, in the result dtype).
 
     xp None computes dx alone (dw None), need_dx False dw alone (dx None).
@@ -109,7 +101,7 @@ def backward(dy, xp, w, g, need_dx=True):
     w3 = w.astype(dtype, copy=False).reshape(g.G, g.D // g.G, -1)
     dw = None if xp is None else np.zeros((g.G, g.D // g.G, w3.shape[2]), dtype=dtype)
     dxp = np.zeros((g.N, g.C, *_used_region(g)), dtype=dtype) if need_dx else None
-    for imgs, rows in _ranges(g, dtype.itemsize):
+    for imgs, rows in _ranges(g, dtype.itemsize, block_bytes):
         delta = dy[imgs, :, rows].transpose(0, 2, 3, 1).astype(dtype, copy=False).reshape(-1, g.D)
         delta = _by_group(delta, g.G)  # (G, R, D/G)
         if dw is not None:

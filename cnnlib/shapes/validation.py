@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
+
+# what the public API takes for stride, padding, dilation and sizes: an int or an (h, w) pair
+# (a 0-d or length-2 integer array too)
+IntOrPair: TypeAlias = int | tuple[int, int] | Sequence[int] | np.ndarray
+# what a layer's or a training loop's rng= takes: a Generator, an int seed or None (fresh, unseeded)
+RngLike: TypeAlias = np.random.Generator | int | None
 
 
 def as_pair(value, name: str) -> tuple[int, int]:
@@ -185,7 +193,7 @@ def validate_layer_dtype(dtype) -> np.dtype:
     return dt
 
 
-def as_rng(rng, name: str = "rng") -> np.random.Generator:
+def as_rng(rng: RngLike, name: str = "rng") -> np.random.Generator:
     """A Generator from a Generator, an int seed or None (fresh, unseeded), as ``np.random.default_rng``."""
     if rng is None or isinstance(rng, np.random.Generator):
         return np.random.default_rng(rng)  # a Generator is returned as is
@@ -261,7 +269,9 @@ def validate_dy(dy: np.ndarray, expected: tuple, name: str = "dy") -> None:
         )
 
 
-def validate_conv_args(x, w, stride, padding, dilation=1, groups=1):
+def validate_conv_args(
+    x, w, stride, padding, dilation=1, groups=1
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
     """Convert and validate the arguments of a convolution.
 
     Returns
@@ -290,7 +300,11 @@ def validate_output_padding(output_padding, stride) -> tuple[int, int]:
     return op
 
 
-def validate_conv_transpose_args(x, w, stride, padding, output_padding):
+def validate_conv_transpose_args(
+    x, w, stride, padding, output_padding
+) -> tuple[
+    np.ndarray, np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int, int]
+]:
     """Convert and validate the arguments of a transposed convolution.
 
     Returns
@@ -325,7 +339,7 @@ def validate_conv_transpose_args(x, w, stride, padding, output_padding):
     return x, w, s, p, op, (N, D, Ho, Wo)
 
 
-def validate_bias(b, D: int):
+def validate_bias(b, D: int) -> np.ndarray | None:
     """Convert b to a float array of shape (D,), or pass None through."""
     if b is None:
         return None
@@ -335,7 +349,9 @@ def validate_bias(b, D: int):
     return b
 
 
-def validate_pool_args(x, size, stride):
+def validate_pool_args(
+    x, size, stride
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int, int, int]]:
     """Convert and validate the arguments of a pooling; stride None means stride = size.
 
     Returns

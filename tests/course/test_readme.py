@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import notebook_headings
+from headings import notebook_headings
 
 from cnnlib.course import images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 TEST_COMMAND = "python -m pytest --nbval --nbval-current-env -n 2 --dist loadscope"
 
@@ -58,7 +58,13 @@ def test_readme_test_command_is_the_one_ci_and_make_run():
     assert "$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope" in (
         ROOT / "Makefile"
     ).read_text(encoding="utf-8")
-    commands = ["make lab", "make test", "make fresh NB=", "python -m cnnlib.course.images images/"]
+    commands = [
+        "make lab",
+        "make test",
+        "make lint",
+        "make fresh NB=",
+        "python -m cnnlib.course.images images/",
+    ]
     for command in commands:
         assert command in README
 
@@ -72,7 +78,7 @@ def _package(line):
     return re.split(r"[~=<>!\[ ]", line, maxsplit=1)[0].lower()
 
 
-TEST_ONLY = {"pytest", "pytest-xdist", "nbval", "nbconvert", "hypothesis", "ruff", "playwright"}
+TEST_ONLY = {"pytest", "pytest-xdist", "nbval", "nbconvert", "hypothesis", "ruff", "mypy", "playwright"}
 
 
 def test_readme_names_both_requirement_files_and_the_course_needs_no_test_tool():

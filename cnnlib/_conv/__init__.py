@@ -1,0 +1,148 @@
+"""The fast path behind ``cnnlib.conv`` and ``cnnlib.conv_transpose`` (private).
+
+``cnnlib.conv`` validates the arguments and calls ``forward``, ``backward`` and
+``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
+
+- ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
+  strided copy and col2im kh·kw long ``+=``; the fast route for the usual shapes.
+- ``windows.py``: the real windows only (``sliding_window_view``), for the shapes where
+  the grid would be mostly garbage (a kernel as large as the input, a huge stride).
+
+``route.py`` chooses between them (and lets tests force one); ``layout.py`` holds the
+sizes both read; ``products.py`` the grouped matrix products; ``workspace.py`` the
+work arrays kept between calls. Imports go one way: this module -> route -> grid,
+windows -> layout, products, workspace.
+
+Explained in notebooks/07_fast_convolution.ipynb.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import grid, windows
+from .layout import Layout, layout
+from .route import Route, choose, forced
+
+__all__ = [
+    "ConvCache", "Route", "backward", "cache_fits", "cached_input", "forced", "forward", "input_grad",
+    "route_of",
+]  # fmt: skip
+
+
+class ConvCache(NamedTuple):
+    """What ``forward`` keeps for ``backward``: a copy of the zero-padded input, laid out for its route.
+
+    ``buffer`` is the grid's work buffer on the grid route, else the padded input of
+    ``windows.padded_input``; ``route`` says which. ``x_dtype`` is the dtype of the
+    caller's x (the buffer's may be wider), so that the backward's result dtype does
+    not depend on whether a cache was passed.
+    """
+
+    buffer: np.ndarray
+    layout: Layout
+    x_dtype: np.dtype
+    route: str
+
+
+def route_of(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1) -> Route:
+    """The route (and its block size and columns) a convolution of these checked sizes takes."""
+    return choose(layout(x_shape, w_shape, stride, padding, out_shape, dilation, groups))
+
+
+def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    """y = x ★ w + b on checked arrays, and the ConvCache that lets ``backward`` skip laying x out again."""
+    N, D, Ho, Wo = out_shape
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    g = layout(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
+    route = choose(g)
+    if route.name == "windows":
+        buf = windows.padded_input(x, g, dtype)
+        if 0 in (N, g.C, D):  # no product to compute: y is the bias (a sum over no channel is 0)
+            y = np.zeros(out_shape, dtype=dtype)
+        else:
+            y = windows.forward(buf, w, g, route.block_bytes)
+    else:
+        buf = grid.to_buffer(x.astype(dtype, copy=False), g)
+        y = grid.forward(buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape, route.block_bytes)
+    if b is not None:
+        # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
+        # fusing it into the copy of each block would cost one (slower) ufunc loop per row of Wo
+        y += b.reshape(1, D, 1, 1)
+    return y, ConvCache(buf, g, x.dtype, route.name)
+
+
+def cache_fits(cache, x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    """True when ``cache`` was made by ``forward`` for these shapes, stride, padding, dilation and groups."""
+    return isinstance(cache, ConvCache) and cache.layout == layout(
+        x_shape, w_shape, stride, padding, out_shape, dilation, groups
+    )
+
+
+def cached_input(cache):
+    """The forward's x (N, C, H, W), rebuilt from a cache (a new array of the caller's dtype).
+
+    On the windows route pixels that no window reads were not kept: they come back as
+    zeros, which changes no gradient (they enter none).
+    """
+    buf, g, x_dtype, route_name = cache
+    x = windows.crop(buf, g) if route_name == "windows" else grid.from_buffer(buf, g)
+    return x.astype(x_dtype, copy=False)
+
+
+def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), groups=1, need_dx=True):
+    """(dx, dw, db) on checked arrays; a fitting ``cache`` from ``forward`` skips re-laying x out.
+
+    With a cache, its x is the one used (x may be None: its shape and values are in the cache).
+    need_dx=False skips ∂E/∂x (dx is None), for a transposed convolution's dw.
+    """
+    if cache is None:
+        g = layout(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
+    else:
+        g = cache.layout
+    dtype = np.result_type(dy, w, x if cache is None else cache.x_dtype)
+    if 0 in (g.N, g.C, g.D):  # no product: sums over no image, channel or kernel are 0
+        return np.zeros(g.x_shape, dtype), np.zeros(w.shape, dtype), dy.sum(axis=(0, 2, 3), dtype=dtype)
+    route = choose(g)
+    if cache is not None and cache.buffer.dtype == dtype and cache.route == route.name:
+        buf = cache.buffer
+    else:  # no cache, or one of another dtype or route: lay x out again (the cache's x, if any)
+        x = x if cache is None else cached_input(cache)
+        buf = None
+    if route.name == "windows":
+        if buf is None:
+            buf = windows.padded_input(x, g, dtype)
+        return windows.backward(dy, buf, w, g, need_dx, route.block_bytes)
+    if buf is None:
+        buf = grid.to_buffer(x.astype(dtype, copy=False), g, keep=False)
+    w = w.astype(dtype, copy=False)
+    with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
+        dx, dw = grid.backward(dy, buf, g, w.reshape(g.D, -1), need_dx, block_bytes=route.block_bytes)
+    # The grid's garbage columns meet δ = 0 and, in ∂E/∂x, land on pixels no window
+    # reads: harmless for finite numbers, but 0·inf = NaN. That can only show in dw
+    # (an inf or NaN of xp in a garbage column) or, through wᵀδ, when w itself is not
+    # finite. Both are small to check, x is never scanned; then the exact route, whose
+    # products are exactly the reference's, decides where inf and NaN belong.
+    if not (np.isfinite(dw).all() and np.isfinite(w).all()):
+        xp = windows.padded_input(grid.from_buffer(buf, g), g, dtype)
+        return windows.backward(dy, xp, w, g, need_dx)
+    return dx, dw, dy.sum(axis=(0, 2, 3), dtype=dtype)
+
+
+def input_grad(dy, w, x_shape, stride, padding, out_shape):
+    """∂E/∂x alone, from δ and w (no x): what a transposed convolution computes."""
+    g = layout(x_shape, w.shape, stride, padding, out_shape)
+    dtype = np.result_type(dy, w)
+    if 0 in (g.N, g.C, g.D):
+        return np.zeros(x_shape, dtype)
+    route = choose(g)
+    if route.name == "windows":
+        return windows.backward(dy, None, w, g, block_bytes=route.block_bytes)[0]
+    if not np.isfinite(w).all():  # the exact route: see ``backward``
+        return windows.backward(dy, None, w, g)[0]
+    with np.errstate(invalid="ignore"):
+        w2 = w.astype(dtype, copy=False).reshape(g.D, -1)
+        dx, _ = grid.backward(dy, None, g, w2, dtype=dtype, block_bytes=route.block_bytes)
+    return dx

@@ -1,0 +1,198 @@
+"""The grid route of the fast path: the work buffer, im2col/col2im on it, and the matrix products.
+
+``cnnlib.conv`` validates the arguments; ``cnnlib._conv`` chooses this route (or the
+windows route) and calls ``forward``/``backward`` here with checked arrays. How it
+is fast (measured in benchmarks/bench_conv.py):
+
+- Layout. The zero-padded batch is copied once into a flat, channel-major work
+  buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
+  img·P + i·Wq + j of an Hc x Wq grid per image; the grid is a little larger than
+  Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
+  the pixels under kernel offset (m, n) for ALL windows of all images of a channel
+  are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
+- im2col is then one copy of a strided view (``_im2col_sources``) and col2im is
+  kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop cost (~1 µs for an
+  in-place ufunc) per run, not per row of Wo.
+- Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
+  (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
+  The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
+  between the copy that makes them and the products that read them, and all work
+  arrays are reused between calls (``workspace.work_array``).
+- A stride s becomes stride 1 by splitting the rows into s "row phases"
+  (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
+  phase m mod s from row m // s, every s-th column.
+- Dilation d only moves where offset (m, n) starts reading: padded row m·d, column
+  n·d (``Layout.start``): the same copies and products per grid position as the
+  plain convolution. The d(k − 1) rows a dilated kernel reaches past the last output
+  row are not computed (``Layout.Hc``); its garbage columns still grow with the span
+  d(k − 1) + 1 (measured against the plain convolution with the same output: ~1.0x at
+  d = 2, 1.1-1.2x at d = 4, benchmarks/bench_family.py).
+- Groups split the rows of the columns (channel-major) and the kernels into G
+  blocks: the products become G stacked products of 1/G the size each
+  (``products.group_matmul``), the copies stay as they are.
+
+Explained in notebooks/07_fast_convolution.ipynb.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .products import group_matmul
+from .workspace import work_array
+
+# Columns are made and consumed one block of images at a time, so that the block's
+# columns (and in the backward their gradient) stay in the CPU's cache between the
+# copy that makes them and the matrix products that read them; one buffer is reused
+# for every block. A full batch of columns (22 MB for benchmarks/bench_conv.py's case B in float32, 44 MB in
+# float64) would go out to memory and back, and a fresh array that large is paid for
+# again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
+GRID_BLOCK_BYTES = 1 << 20
+
+
+def image_blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
+    """(first, stop) image ranges whose columns fill about ``block_bytes``, and the largest size."""
+    step = min(g.N, max(1, block_bytes // (g.K * g.P * itemsize)))
+    return [(i, min(i + step, g.N)) for i in range(0, g.N, step)], step
+
+
+def _row_phases(buf, g):
+    """For each row phase a: (view (C, N, rows, W) of the buffer, the rows of x it holds).
+
+    Phase a holds the padded rows a, a + sh, ...: its row u is padded row u·sh + a, i.e.
+    row u·sh + a - ph of x; the first one inside x is u0 = ceil((ph - a)/sh).
+    """
+    phases = buf[: g.sh * g.phase_size].reshape(g.sh, g.C, g.N, g.Hq, g.Wr)
+    out = []
+    for a in range(g.sh):
+        u0 = -((a - g.ph) // g.sh)
+        r0 = u0 * g.sh + a - g.ph
+        rows = range(r0, g.H, g.sh)
+        out.append((phases[a, :, :, u0 : u0 + len(rows), g.pw : g.pw + g.W], slice(r0, g.H, g.sh)))
+    return out
+
+
+def to_buffer(x, g, keep=True):
+    """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
+
+    One copy per row phase, straight from x: padding, channel-major order and the
+    row split all happen in that single pass. keep=False returns a reused work array,
+    for callers that do not hand the buffer on.
+    """
+    shape = (g.buffer_size,)
+    buf = np.zeros(shape, dtype=x.dtype) if keep else work_array("buf", shape, x.dtype, zero=True)
+    for phase, rows in _row_phases(buf, g):
+        phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
+    return buf
+
+
+def from_buffer(buf, g):
+    """Inverse of ``to_buffer``: the (N, C, H, W) image inside the padding, as a new array."""
+    x = np.empty((g.N, g.C, g.H, g.W), dtype=buf.dtype)
+    for phase, rows in _row_phases(buf, g):
+        x[:, :, rows] = phase.transpose(1, 0, 2, 3)
+    return x
+
+
+def _shifted(buf, g, m, n):
+    """View (C, N, P) of the work buffer under kernel offset (m, n), no copy.
+
+    Entry [c, img, i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
+    (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in row phase m mod sh, that
+    pixel is row i + m//sh, column j·sw + n of image img, at flat index
+    img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e. start(m, n) + img·Hq·Wr + sw·(i·Wq + j)
+    since Wr = sw·Wq. So the windows of one image form ONE run of constant step sw per
+    channel (of all images, when Hc = Hq: NumPy then merges the two axes), and copies
+    and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would cost one
+    inner loop per row of Wo, several times slower). The other entries (i >= Ho or
+    j >= Wo) are garbage: they read the next row or image, and what they compute is
+    thrown away.
+    """
+    start = g.start(m, n)
+    image = buf[start : start + g.phase_size].reshape(g.C, g.N, g.Hq * g.Wr)
+    return image[:, :, : g.Hc * g.Wr : g.sw]
+
+
+def _im2col_sources(buf, g):
+    """Per row phase: the rows (c, m, n) of the columns whose offsets m read it, as one strided view, no copy.
+
+    Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
+    (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
+    of steps Wr and 1: shape (C, #m, kw, N, P). One copy of it fills all those rows.
+    Dilated, offset m reads phase (m·dil_h) mod sh; the offsets of one phase are
+    m0, m0 + t, ... with t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart, and n steps
+    dil_w columns (t = sh, one row and one column when dil = 1).
+    """
+    t = g.sh // math.gcd(g.sh, g.dil_h)
+    sources = []
+    for m0 in range(min(t, g.kh)):
+        shape = (g.C, len(range(m0, g.kh, t)), g.kw, g.N, g.P)
+        steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.Hq * g.Wr, g.sw)
+        strides = [s * buf.itemsize for s in steps]
+        view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
+        sources.append(((slice(None), slice(m0, None, t)), view))
+    return sources
+
+
+def _im2col(sources, first, stop, g, out):
+    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that, P)."""
+    k = stop - first
+    for rows, view in sources:
+        out[rows + (slice(None), slice(0, k))] = view[..., first:stop, :]
+    return out[:, :, :, :k].reshape(g.K, k * g.P)
+
+
+def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
+    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
+    sources = _im2col_sources(buf, g)
+    blocks, step = image_blocks(g, buf.itemsize, block_bytes)
+    cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
+    w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
+    y = np.empty(out_shape, dtype=buf.dtype)
+    for first, stop in blocks:
+        columns = _im2col(sources, first, stop, g, cols)
+        with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
+            y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
+        y_all = y_all.reshape(g.D, stop - first, g.Hc, g.Wq)
+        y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
+    return y
+
+
+def backward(dy, buf, g, w2, need_dx=True, dtype=None, block_bytes=GRID_BLOCK_BYTES):
+    """(dx, dw) on the grid; buf None skips dw (dtype then given), need_dx False skips dx."""
+    dtype = buf.dtype if buf is not None else dtype
+    blocks, step = image_blocks(g, dtype.itemsize, block_bytes)
+    G, Dg = g.G, g.D // g.G
+    w3 = w2.reshape(G, Dg, -1)  # kernels by group: (G, D/G, Kg) with Kg = C/G·kh·kw
+    Kg = w3.shape[2]
+    # δ on the grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and never
+    # written, so the garbage columns add nothing to dw and get exactly 0 gradient
+    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype, zero=True)
+    if buf is not None:
+        sources = _im2col_sources(buf, g)
+        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), dtype)
+        dw_t = np.zeros((G, Kg, Dg), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
+    if need_dx:
+        dcols = work_array("dcols", (G, Kg, step * g.P), dtype)
+        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
+        targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
+    for first, stop in blocks:
+        k = stop - first
+        delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
+        delta = delta_all[:, :k].reshape(G, Dg, k * g.P)
+        if buf is not None:
+            columns = _im2col(sources, first, stop, g, cols).reshape(G, Kg, k * g.P)
+            dw_t += group_matmul(columns, delta.transpose(0, 2, 1))
+        if not need_dx:
+            continue
+        d = group_matmul(w3.transpose(0, 2, 1), delta, out=dcols[:, :, : k * g.P])
+        d = d.reshape(g.C, g.kh, g.kw, k * g.P)
+        for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
+            # garbage entries hold exact zeros (w is finite, see backward), so it does not
+            # matter where they land
+            target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
+    dx = from_buffer(dbuf, g) if need_dx else None
+    dw = None if buf is None else dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
+    return dx, dw

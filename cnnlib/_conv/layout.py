@@ -1,0 +1,104 @@
+"""The sizes of one convolution, and of the work buffer the grid route lays its input out in.
+
+``layout(...)`` is computed once per call from checked shapes; both routes read their
+sizes from it, and ``wasteful`` is what ``route.py`` chooses the route by.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Layout(NamedTuple):
+    """Sizes of a convolution and of its channel-major, row-phase work buffer."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    D: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    Ho: int
+    Wo: int
+    Hq: int  # rows of one row phase: ceil((H + 2ph) / sh)
+    Wq: int  # ceil((W + 2pw) / sw): output columns computed per row (j < Wo are kept)
+    dil_h: int = 1  # dilation: offset (m, n) reads padded row i·sh + m·dil_h, column j·sw + n·dil_w
+    dil_w: int = 1
+    G: int = 1  # groups: channels and kernels in G blocks, kernel d reading only its block's channels
+
+    @property
+    def x_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def Wr(self):
+        """Width of a buffer row: the padded width rounded up to a multiple of sw."""
+        return self.Wq * self.sw
+
+    @property
+    def K(self):
+        """Rows of the columns matrix: one per (c, m, n)."""
+        return self.C * self.kh * self.kw
+
+    @property
+    def dilation(self):
+        return (self.dil_h, self.dil_w)
+
+    @property
+    def Hc(self):
+        """Rows of window positions computed per image: Hq, or only the Ho output rows.
+
+        With all Hq rows the windows of all images are one run per channel, copied and
+        added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
+        channel (+20% on bench_conv.py's case A) and saves their products: worth it for a dilated kernel
+        (d(k − 1) rows past the last output) or when they are a quarter of the grid.
+        """
+        return self.Ho if self.dil_h > 1 or 4 * (self.Hq - self.Ho) > self.Hq else self.Hq
+
+    @property
+    def P(self):
+        """Columns per image: Hc rows of Wq window positions; only i < Ho, j < Wo are outputs."""
+        return self.Hc * self.Wq
+
+    @property
+    def phase_size(self):
+        """Entries of one row phase: (C, N, Hq, Wr)."""
+        return self.C * self.N * self.Hq * self.Wr
+
+    @property
+    def buffer_size(self):
+        # the shifted view of the last row phase runs past its end by at most
+        # (kh-1)·dil_h//sh rows and a row's width: a zero tail keeps it inside the buffer
+        return self.sh * self.phase_size + ((self.kh - 1) * self.dil_h // self.sh + 1) * self.Wr
+
+    @property
+    def wasteful(self):
+        """True when the grid would be mostly garbage: the windows route is then cheaper.
+
+        Grid positions per output (P / Ho·Wo) and buffer per padded pixel are 1.0-1.4
+        for the usual shapes; a kernel as large as the input makes the first ~H·W, a
+        stride far beyond the input the second ~stride². Past about 2x the real windows
+        alone are faster (crossover 1.8x-2.6x measured on 32x32 inputs, 5x5 to 23x23 kernels).
+        """
+        padded = (self.H + 2 * self.ph) * (self.W + 2 * self.pw)
+        return self.P > 2 * self.Ho * self.Wo or self.sh * self.Hq * self.Wr > 2 * padded
+
+    def start(self, m, n=0):
+        """Flat index, in the work buffer, of the first pixel kernel offset (m, n) reads.
+
+        That pixel is padded row m·dil_h, column n·dil_w: row (m·dil_h) // sh of row
+        phase (m·dil_h) mod sh.
+        """
+        r = m * self.dil_h
+        return (r % self.sh) * self.phase_size + (r // self.sh) * self.Wr + n * self.dil_w
+
+
+def layout(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
+    Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
+    return Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
