@@ -37,8 +37,10 @@ lab: $(VENV)/course.stamp
 fresh: $(VENV)/course.stamp
 	$(PY) tools/sync_notebooks.py --fresh $(or $(NB),all)
 
+# the kernel's inline backend stores the figures nbval compares; an inherited MPLBACKEND=Agg drops them
+unexport MPLBACKEND
 test: $(VENV)/test.stamp
-	$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope
 
 TOOLS ?= $(VENV)/bin/
 lint: $(if $(TOOLS),$(VENV)/test.stamp)

@@ -113,15 +113,21 @@ def explore(fig, update, **sliders):
         ``.ui`` is the ``ipywidgets.interactive``.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     plt.close(fig)
     png = render_png(fig)  # the figure as it stands before any slider moves: the fallback
+    # The figure is an Image widget, not a display() into the interactive's Output widget. A
+    # headless run (nbconvert --execute, nbclient) plays the Output widget's front end and answers
+    # every output on the kernel's shell socket while it awaits the cell's reply on that socket;
+    # the two race, and one run in a few then waited forever after an explorer cell (nbclient
+    # issue 312). Nothing goes into the Output widget now, so nothing is sent back.
+    image = widgets.Image(value=png, format="png")
 
     def show(**settings):
         update(**settings)
-        display(fig)
+        image.value = render_png(fig)
 
     ui = widgets.interactive(show, **sliders)
+    ui.children = (*ui.children, image)
     ui.layout = widgets.Layout(width="100%")
     return Explorer(ui, png)

@@ -72,12 +72,12 @@ ERROR_OUTPUTS = (
     '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
 )
 
-# The explorer's figure: the src of the image in the i-th interact widget's output, or an error mark.
+# The explorer's figure: the src of the i-th interact widget's image, or an error mark.
 FIGURE_JS = """(i) => {
   const w = window.jupyterapp.shell.currentWidget.node.querySelectorAll('.widget-interact')[i];
   if (!w) return null;
   if (w.querySelector(ERRORS)) return 'error';
-  const img = w.querySelector('.widget-output img');
+  const img = w.querySelector('img.widget-image');
   return img ? img.getAttribute('src') : null;
 }""".replace("ERRORS", json.dumps(ERROR_OUTPUTS))
 
@@ -365,7 +365,7 @@ def test_notebook_runs_and_every_slider_redraws(lab, browser, notebook, request)
         if expected_explorers:
             page.wait_for_function(
                 "(n) => window.jupyterapp.shell.currentWidget.node"
-                ".querySelectorAll('.widget-interact .widget-output img').length >= n",
+                ".querySelectorAll('.widget-interact img.widget-image').length >= n",
                 arg=expected_explorers,
                 timeout=30_000,
             )

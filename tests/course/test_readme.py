@@ -13,7 +13,9 @@ from cnnlib.course import images
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TEST_COMMAND = "python -m pytest --nbval --nbval-current-env -n 2 --dist loadscope"
+NBVAL = "--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadscope"
+TEST_COMMAND = f"python -m pytest {NBVAL}"
+SECOND_SETUP = "OPENBLAS_CORETYPE=Sandybridge OPENBLAS_NUM_THREADS=1 NPY_DISABLE_CPU_FEATURES=X86_V3"
 
 
 def test_readme_shows_every_image():
@@ -55,9 +57,14 @@ def test_readme_test_command_is_the_one_ci_and_make_run():
     run = [line.strip() for line in ci.splitlines() if line.strip().startswith("python -m pytest")]
     assert run == [TEST_COMMAND]
     assert "set -euo pipefail" in ci and "CNN_BACKPROP_REQUIRE_BROWSER=1" in ci
-    assert "$(PY) -m pytest --nbval --nbval-current-env -n 2 --dist loadscope" in (
-        ROOT / "Makefile"
-    ).read_text(encoding="utf-8")
+    assert f"$(PY) -m pytest {NBVAL}" in (ROOT / "Makefile").read_text(encoding="utf-8")
+    # the notebooks once more in the second numeric set-up, checked to have taken effect
+    assert f"second_setup=({SECOND_SETUP})" in ci and SECOND_SETUP in README
+    again = [line.strip() for line in ci.splitlines() if line.startswith('env "${second_setup[@]}"')]
+    assert again == [
+        'env "${second_setup[@]}" python tools/check_numeric_setup.py',
+        f'env "${{second_setup[@]}}" {TEST_COMMAND} notebooks/',
+    ]
     commands = [
         "make lab",
         "make test",
