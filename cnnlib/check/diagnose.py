@@ -79,6 +79,16 @@ def _search(op, key, comparable, failing):
     return found, remaining
 
 
+def _tag_matters(op, key, tag, tags, r):
+    """False when the combination ``tags`` predicts the same answer without ``tag`` in case r
+    (a stride bug at stride 1, a crop bug at padding 0): that case is no evidence for it."""
+    preds = dict(CANDIDATES[(op, key)](r.inputs, r.spec))
+    without = tuple(t for t in tags if t != tag)
+    if tags not in preds or without not in preds:
+        return True
+    return not np.array_equal(preds[tags], preds[without])
+
+
 def _shape_sentence(op, key, r, conv):
     """A sentence for an output of the wrong shape, naming the bug when the shape tells it."""
     label, got = conv.label(key), r.got_shapes[key]
@@ -270,9 +280,17 @@ def diagnose(op, results, conv):
         if not failing:
             continue
         found, remaining = _search(op, key, comparable, {r.number for r in failing})
+        by_number = {r.number: r for r in comparable}
+        per_tag = {}  # one sentence per bug, naming only the cases where that bug changes the answer
         for tags, numbers in found:
-            scope = "" if numbers == {r.number for r in failing} else f" [{_cases(numbers)}]"
-            out += [((tag_id(t),), tag_sentence(t, key, op, label) + scope) for t in tags if t not in NEUTRAL]
+            for t in tags:
+                if t not in NEUTRAL:
+                    active = {n for n in numbers if _tag_matters(op, key, t, tags, by_number[n])}
+                    per_tag.setdefault(t, set()).update(active or numbers)
+        all_failing = {r.number for r in failing}
+        for t, numbers in per_tag.items():
+            scope = "" if numbers == all_failing else f" [{_cases(numbers)}]"
+            out.append(((tag_id(t),), tag_sentence(t, key, op, label) + scope))
         rest = [r for r in failing if r.number in remaining]
         tiny = [r for r in rest if relative_error(*r.outputs[key][:2]) < 1e-4]
         if tiny and len(tiny) == len(rest):

@@ -178,3 +178,134 @@ def random_conv_cases(seed=0, n=4):
         w = rng.standard_normal((D, C, kh, kw))
         cases.append((x, w, s, p))
     return cases
+
+
+# --- Checkers that name the wrong attempt (notebooks 05-08) ---------------------------------------
+
+
+@dataclass
+class Diagnosed(Verdict):
+    """A Verdict that also names what went wrong: the stable ids of the wrong attempts recognised
+    (``bugs``) and of the exercise's rules the function broke (``broken_rules``, e.g. a forbidden
+    call); falsy when a rule was broken, even if every answer was right."""
+
+    bugs: tuple = ()
+    broken_rules: tuple = ()
+
+    def __bool__(self):
+        return Verdict.__bool__(self) and not self.broken_rules
+
+    passed = property(__bool__)
+
+
+@dataclass(frozen=True)
+class WrongAttempt:
+    """A common wrong attempt at an exercise: a stable id, the mistake in the learner's words, and
+    ``returns``, a function with the exercise's signature that makes exactly that mistake."""
+
+    id: str
+    words: str
+    returns: object
+
+
+def _matches(got, predicted, tol):
+    try:
+        g, p = np.asarray(got, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return g.shape == p.shape and relative_error(g, p) <= max(tol, 1e-7)
+
+
+def _parts(value, n):
+    if n == 1:
+        return (value,)
+    return tuple(value) if isinstance(value, (tuple, list)) and len(value) == n else None
+
+
+def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), outputs=None, rules=()):
+    """``check``, then name the wrong attempts whose answers the learner's function reproduces.
+
+    Parameters
+    ----------
+    learner_fn, expected_fn : callable
+        As in ``check``; ``expected_fn`` must be an independent right answer.
+    cases : list of tuple
+        Positional arguments; each case prints them under ``expected_fn``'s parameter names.
+    name : str
+    wrong_attempts : sequence of WrongAttempt
+        An attempt is named for an output when, in every case where that output is wrong,
+        the learner's output equals the attempt's (shape and values).
+    outputs : tuple of str or None
+        Names of the results when the function returns a tuple (``("dw", "db")``).
+    rules : sequence of (id, words, guard)
+        ``guard(fn)`` returns ``(wrapped_fn, broke)``: the checker runs ``wrapped_fn``, and
+        ``broke()`` is True when a call broke the rule (a forbidden function, too much memory).
+
+    Returns
+    -------
+    Diagnosed
+    """
+    outputs = tuple(outputs or ("result",))
+    n_out = len(outputs)
+    names = list(inspect.signature(expected_fn).parameters)
+    guarded, broke = learner_fn, []
+    for rule_id, words, guard in rules:
+        guarded, test = guard(guarded)
+        broke.append((rule_id, words, test))
+    lines, passed, wrong = [], 0, {}  # wrong: output index -> list of (case args, learner's part)
+    for k, args in enumerate(cases, 1):
+        head = f"  case {k} ({describe(args, names)}): "
+        try:
+            got = guarded(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+        except Exception as e:  # a learner's bug must print, not crash the notebook
+            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
+            continue
+        if got is None:
+            return not_implemented(name)
+        expected = _parts(expected_fn(*args), n_out)
+        got_parts = _parts(got, n_out)
+        if got_parts is None:
+            want = ", ".join(outputs)
+            lines.append(head + f"FAIL\n      expected a tuple ({want}), got {type(got).__name__}")
+            continue
+        notes, worst = [], 0.0
+        for i, (g, e) in enumerate(zip(got_parts, expected, strict=True)):
+            label = f"{outputs[i]}: " if n_out > 1 else ""
+            g_arr, e_arr = np.asarray(g), np.asarray(e, dtype=np.float64)
+            if g_arr.dtype.kind not in "biuf":
+                notes.append(f"{label}not an array of numbers (dtype {g_arr.dtype})")
+            elif g_arr.shape != e_arr.shape:
+                notes.append(f"{label}wrong shape: expected {e_arr.shape}, got {g_arr.shape}")
+            else:
+                tol = tolerance(g_arr.dtype) if g_arr.dtype.kind == "f" else tolerance(np.float64)
+                err = relative_error(g_arr, e_arr)
+                worst = max(worst, err)
+                if err <= tol:
+                    continue
+                notes.append(label + first_wrong(g_arr, e_arr, tol))
+            wrong.setdefault(i, []).append((args, g))
+        shown = "" if notes and worst == 0.0 else f" (rel. error {error_text(worst)})"
+        lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
+        passed += not notes
+    bugs = []
+    for i, failures in sorted(wrong.items()):
+        for attempt in wrong_attempts:
+            if attempt.id in bugs:
+                continue
+            try:
+                hit = all(
+                    _matches(g, _parts(attempt.returns(*args), n_out)[i], tolerance(np.float64))
+                    for args, g in failures
+                )
+            except Exception:  # an attempt that cannot express this case does not match it
+                hit = False
+            if hit:
+                bugs.append(attempt.id)
+    words = {a.id: a.words for a in wrong_attempts}
+    lines += [f"  likely bug ({b}): {words[b]}" for b in bugs]
+    broken = tuple(rule_id for rule_id, _, test in broke if test())
+    lines += [f"  rule broken ({r}): {w}" for r, w, test in broke if r in broken]
+    report(name, lines, passed, len(cases))
+    if broken and passed == len(cases):
+        print("  ... but the exercise's rule above is broken, so it is not solved yet.")
+    return Diagnosed(name, passed, len(cases), tuple(bugs), broken)
