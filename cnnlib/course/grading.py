@@ -268,14 +268,21 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
             want = ", ".join(outputs)
             lines.append(head + f"FAIL\n      expected a tuple ({want}), got {type(got).__name__}")
             continue
-        notes, worst = [], 0.0
+        notes, worst, compared = [], 0.0, True
         for i, (g, e) in enumerate(zip(got_parts, expected, strict=True)):
             label = f"{outputs[i]}: " if n_out > 1 else ""
             g_arr, e_arr = np.asarray(g), np.asarray(e, dtype=np.float64)
             if g_arr.dtype.kind not in "biuf":
                 notes.append(f"{label}not an array of numbers (dtype {g_arr.dtype})")
+                compared = False
+            elif e_arr.ndim == 0 and g_arr.shape == ():
+                if g_arr == e_arr:
+                    continue
+                notes.append(f"{label}expected {e_arr.item():g}, got {g_arr.item():g}")
+                compared = False
             elif g_arr.shape != e_arr.shape:
                 notes.append(f"{label}wrong shape: expected {e_arr.shape}, got {g_arr.shape}")
+                compared = False
             else:
                 tol = tolerance(g_arr.dtype) if g_arr.dtype.kind == "f" else tolerance(np.float64)
                 err = relative_error(g_arr, e_arr)
@@ -284,7 +291,8 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
                     continue
                 notes.append(label + first_wrong(g_arr, e_arr, tol))
             wrong.setdefault(i, []).append((args, g))
-        shown = "" if notes and worst == 0.0 else f" (rel. error {error_text(worst)})"
+        arrays = any(np.ndim(e) for e in expected)  # a number is right or wrong: no error to show
+        shown = f" (rel. error {error_text(worst)})" if compared and arrays else ""
         lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
         passed += not notes
     bugs = []
@@ -309,3 +317,49 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
     if broken and passed == len(cases):
         print("  ... but the exercise's rule above is broken, so it is not solved yet.")
     return Diagnosed(name, passed, len(cases), tuple(bugs), broken)
+
+
+def forbid_calls(targets, when=None):
+    """A rule for ``check_naming``: the learner's function must not call ``targets`` (as ``when`` says).
+
+    Parameters
+    ----------
+    targets : list of (module, attribute name)
+        Where the learner may look the functions up (``cnnlib``, ``cnnlib.conv``, ...); each is
+        replaced by a spy while the learner's function runs, and restored after.
+    when : callable or None
+        ``when(*args, **kwargs)`` is True for a forbidden call (e.g. one with ``dilation`` != 1);
+        None forbids every call.
+
+    Returns
+    -------
+    callable
+        ``guard(fn) -> (wrapped_fn, broke)``, as ``check_naming``'s ``rules`` take.
+    """
+
+    def guard(fn):
+        seen = []
+
+        def spy(original):
+            def call(*args, **kwargs):
+                if when is None or when(*args, **kwargs):
+                    seen.append(original.__name__)
+                return original(*args, **kwargs)
+
+            return call
+
+        def wrapped(*args, **kwargs):
+            originals = [(module, name, getattr(module, name)) for module, name in targets]
+            if any(fn is original for _, _, original in originals):  # the forbidden function itself
+                seen.append(fn.__name__)
+            try:
+                for module, name, original in originals:
+                    setattr(module, name, spy(original))
+                return fn(*args, **kwargs)
+            finally:
+                for module, name, original in originals:
+                    setattr(module, name, original)
+
+        return wrapped, lambda: bool(seen)
+
+    return guard
