@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's code
+
 from .. import check as learner_check
 from .. import reference
 from ..conv import conv2d_backward, conv2d_forward, dilate, rot180
@@ -240,8 +242,8 @@ TRANSPOSED_ATTEMPTS = (
 
 def mystery_conv_transpose_backward(dy, x, w, stride, padding, output_padding):
     """Notebook 08's exercise 3: the transposed convolution's backward with three planted bugs."""
-    dx = conv2d_forward(dy, rot180(w), None, stride, padding)
-    dw = conv2d_backward(x, dy, w, stride, padding)[1].transpose(1, 0, 2, 3)
+    dx = cl.conv2d_forward(dy, cl.rot180(w), None, stride, padding)
+    dw = cl.conv2d_backward(x, dy, w, stride, padding)[1].transpose(1, 0, 2, 3)
     db = dy.mean(axis=(0, 2, 3))
     return dx, dw, db
 
@@ -278,3 +280,8 @@ def check_conv_transpose_backward(fn, seed=0):
         ("dx", "dw", "db"),
         [_only_convolutions_rule()],
     )
+
+
+def attempt_field_padding_ignored(layers, i):
+    """A first attempt at exercise 2: the jump and the width of section 10, the padding forgotten."""
+    return _span(layers, i, pad_scale="zero")
