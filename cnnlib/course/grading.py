@@ -201,7 +201,9 @@ class Diagnosed(Verdict):
 @dataclass(frozen=True)
 class WrongAttempt:
     """A common wrong attempt at an exercise: a stable id, the mistake in the learner's words, and
-    ``returns``, a function with the exercise's signature that makes exactly that mistake."""
+    ``returns``, a function with the exercise's signature that makes exactly that mistake.
+
+    Two or more mistakes at once: ids joined by "+" ("flip+crop"), each named with its own words."""
 
     id: str
     words: str
@@ -233,8 +235,9 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
         Positional arguments; each case prints them under ``expected_fn``'s parameter names.
     name : str
     wrong_attempts : sequence of WrongAttempt
-        An attempt is named for an output when, in every case where that output is wrong,
-        the learner's output equals the attempt's (shape and values).
+        For each wrong output, the first attempt (in this order: put the specific ones first)
+        whose answer equals the learner's (shape and values) in every case where that output
+        is wrong is named.
     outputs : tuple of str or None
         Names of the results when the function returns a tuple (``("dw", "db")``).
     rules : sequence of (id, words, guard)
@@ -297,9 +300,7 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
         passed += not notes
     bugs = []
     for i, failures in sorted(wrong.items()):
-        for attempt in wrong_attempts:
-            if attempt.id in bugs:
-                continue
+        for attempt in wrong_attempts:  # the first attempt that explains every failure of this output
             try:
                 hit = all(
                     _matches(g, _parts(attempt.returns(*args), n_out)[i], tolerance(np.float64))
@@ -308,7 +309,8 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
             except Exception:  # an attempt that cannot express this case does not match it
                 hit = False
             if hit:
-                bugs.append(attempt.id)
+                bugs += [b for b in attempt.id.split("+") if b not in bugs]
+                break
     words = {a.id: a.words for a in wrong_attempts}
     lines += [f"  likely bug ({b}): {words[b]}" for b in bugs]
     broken = tuple(rule_id for rule_id, _, test in broke if test())
