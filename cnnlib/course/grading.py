@@ -365,3 +365,39 @@ def forbid_calls(targets, when=None):
         return wrapped, lambda: bool(seen)
 
     return guard
+
+
+def library_check_with_rules(fn, run_check, rules):
+    """``library_check`` of ``run_check(fn)`` (a ``cnnlib.check`` call) with an exercise's rules enforced.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function.
+    run_check : callable
+        ``run_check(f)`` runs a ``cnnlib.check`` check on f and returns its Report.
+    rules : sequence of (id, words, guard)
+        As ``check_naming`` takes them.
+
+    Returns
+    -------
+    cnnlib.check.Report or Diagnosed
+        The report when no rule was broken; else a falsy Diagnosed carrying the report's bugs.
+    """
+    from ..check.report import Report  # here, so that the top of this module stays as it was
+
+    wrapped, tests = fn, []
+    for rule_id, words, guard in rules:
+        wrapped, test = guard(wrapped)
+        tests.append((rule_id, words, test))
+    result = library_check(fn, run_check(wrapped))
+    broken = [(rule_id, words) for rule_id, words, test in tests if test()]
+    if not broken or not isinstance(result, Report):
+        return result
+    for rule_id, words in broken:
+        print(f"rule broken ({rule_id}): {words}")
+    ran = result.ran
+    passed = sum(c.verdict == "pass" for c in ran)
+    return Diagnosed(
+        getattr(fn, "__name__", "your function"), passed, len(ran), result.bugs, tuple(r for r, _ in broken)
+    )
