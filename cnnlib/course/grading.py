@@ -278,7 +278,7 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
             if g_arr.dtype.kind not in "biuf":
                 notes.append(f"{label}not an array of numbers (dtype {g_arr.dtype})")
                 compared = False
-            elif e_arr.ndim == 0 and g_arr.shape == ():
+            elif e_arr.ndim == 0 and g_arr.shape == () and np.asarray(e).dtype.kind in "iub":
                 if g_arr == e_arr:
                     continue
                 notes.append(f"{label}expected {e_arr.item():g}, got {g_arr.item():g}")
@@ -292,9 +292,12 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
                 worst = max(worst, err)
                 if err <= tol:
                     continue
-                notes.append(label + first_wrong(g_arr, e_arr, tol))
+                if e_arr.ndim == 0:
+                    notes.append(f"{label}expected {e_arr.item():.6g}, got {float(g_arr):.6g}")
+                else:
+                    notes.append(label + first_wrong(g_arr, e_arr, tol))
             wrong.setdefault(i, []).append((args, g))
-        arrays = any(np.ndim(e) for e in expected)  # a number is right or wrong: no error to show
+        arrays = any(np.asarray(e).dtype.kind == "f" for e in expected)  # a count is right or wrong
         shown = f" (rel. error {error_text(worst)})" if compared and arrays else ""
         lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
         passed += not notes
