@@ -335,3 +335,10 @@ def true_and_learned_kernels(w_true, w_learned, title="True and learned kernels"
     fig.subplots_adjust(left=0.06, right=0.86, top=0.84, bottom=0.04, wspace=0.15, hspace=0.15)
     fig.colorbar(im, ax=list(axes.ravel()), fraction=0.03, pad=0.03, label="weight")
     return fig
+
+
+def _counted_dilated_route(Ho, Wo, kh, kw, s):
+    """The rot180 route's counts: build pad(dilate(1, s), k − 1), count the zeros in every window."""
+    full = pad(dilate(np.ones((Ho, Wo)), s), (kh - 1, kw - 1))
+    windows = np.lib.stride_tricks.sliding_window_view(full, (kh, kw))
+    return windows.size, int(np.count_nonzero(windows == 0))
