@@ -15,7 +15,7 @@ import cnnlib as cl  # the functions below read as a learner's code
 
 from .. import check as learner_check
 from ..conv import conv2d_backward, rot180
-from .grading import WrongAttempt, check_naming, forbid_calls, library_check_with_rules
+from .grading import NamedMistake, check_naming, forbid_calls, library_check_with_rules
 
 
 def _no_library_pool(kind):
@@ -48,15 +48,18 @@ def mystery_maxpool_backward(dy, x, size, stride):
     return dx
 
 
-def check_maxpool_backward(fn, seed=0):
+def check_maxpool_backward(fn, seed=0, diagnose=True):
     """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
 
     Each window's δ goes to one of its maxima (any one: each is a valid subgradient);
     overlapping windows add up. ``cnnlib.check`` compares with ``cnnlib.maxpool2d_backward``
-    and names the bug (``report.bugs``: "tie", "accumulate", ...).
+    and names the bug (``report.bugs``: "tie", "accumulate", ...); ``diagnose=False`` names none.
     """
     return library_check_with_rules(
-        fn, lambda f: learner_check.maxpool_backward(f, convention="cnnlib"), [_no_library_pool("max")]
+        fn,
+        lambda f: learner_check.maxpool_backward(f, convention="cnnlib"),
+        [_no_library_pool("max")],
+        diagnose,
     )
 
 
@@ -99,31 +102,31 @@ def attempt_untied_bias(x, delta):
 
 
 KERNEL_BIAS_ATTEMPTS = (
-    WrongAttempt(
+    NamedMistake(
         "untied-bias",
         "∂E/∂b has one entry per position, shape (D, Ho, Wo): that is the gradient of untied biases "
         "b[d, i, j]; the layer shares ONE bias per kernel, used at every position, so sum over i, j too.",
         attempt_untied_bias,
     ),
-    WrongAttempt(
+    NamedMistake(
         "bias-per-image",
         "∂E/∂b has one row per image, shape (N, D): the same b[d] is used for every image of the "
         "batch, so its gradient sums over the images as well.",
         lambda x, delta: (_right_grads(x, delta)[0], delta.sum(axis=(2, 3))),
     ),
-    WrongAttempt(
+    NamedMistake(
         "batch",
         "only the first image counts: the kernel and the bias are shared by the whole batch, so "
         "their gradients sum the contributions of every image.",
         lambda x, delta: _right_grads(x[:1], delta[:1]),
     ),
-    WrongAttempt(
+    NamedMistake(
         "batch-mean",
         "your gradients are the mean over the images (divided by N): δ already carries the loss's "
         "1/N, so the layer sums over the images.",
         lambda x, delta: tuple(g / x.shape[0] for g in _right_grads(x, delta)),
     ),
-    WrongAttempt(
+    NamedMistake(
         "flip",
         "∂E/∂w is rot180 of the right one: ∂E/∂w[d, c, m, n] pairs δ[i, j] with x[i + m, j + n], the "
         "input at offset (m, n), a correlation x ★ δ without a flip.",

@@ -15,7 +15,7 @@ from .. import conv
 from ..curvature import conv_regression_design, gd_direction_losses
 from ..losses import mse_loss
 from .draw import fix_layout, heatmap, symmetric_limit
-from .grading import WrongAttempt, check_naming, forbid_calls, library_check
+from .grading import NamedMistake, check_naming, forbid_calls, library_check
 
 
 def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j", ylabel="row i", size=3.4):
@@ -166,12 +166,15 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     return fig, update
 
 
-def check_conv_backward(fn, seed=0):
-    """Exercise: fn(dy, x, w, stride, padding) -> (dx, dw, db)."""
+def check_conv_backward(fn, seed=0, diagnose=True):
+    """Exercise: fn(dy, x, w, stride, padding) -> (dx, dw, db); ``diagnose=False`` names no bug."""
     # the exercise's functions take one int stride and padding (as mystery_backward does): the
     # cases of cnnlib.check with the same stride and padding along both axes
     cases = [c for c in learner_check.CONV_CASES if len(set(c.stride)) == 1 and len(set(c.padding)) == 1]
-    return library_check(fn, learner_check.conv_backward(fn, convention="cnnlib", cases=cases))
+    report = learner_check.conv_backward(fn, convention="cnnlib", cases=cases)
+    if not diagnose:  # the verdicts only: the bugs' names would give the find-the-bug exercise away
+        report.diagnosis = []
+    return library_check(fn, report)
 
 
 def _lr_max(x, kernel_size, stride, padding, *, divisor="N", bias=True, channels="all", factor=2.0, which=-1):
@@ -190,36 +193,36 @@ def _attempt(**bug):
 attempt_lr_max_rows = _attempt(divisor="rows")
 
 LR_MAX_ATTEMPTS = (
-    WrongAttempt(
+    NamedMistake(
         "divisor",
         "you divide AᵀA by its number of rows, N·Ho·Wo: E = (1/2N) Σ (y − t)² averages over the N "
         "images only (mse_loss), so the Hessian is AᵀA/N.",
         attempt_lr_max_rows,
     ),
-    WrongAttempt(
+    NamedMistake(
         "constant-factor",
         "your rate is N times too small: the Hessian of (1/2N)‖Aθ − t‖² is AᵀA/N, not AᵀA.",
         _attempt(divisor="none"),
     ),
-    WrongAttempt(
+    NamedMistake(
         "one-over-lambda",
         "your rate is half the bound: gradient descent along v_max multiplies the error by "
         "1 − ηλmax, which stays above −1 up to η = 2/λmax, not 1/λmax.",
         _attempt(factor=1.0),
     ),
-    WrongAttempt(
+    NamedMistake(
         "bias",
         "the bias is missing from θ: it is a parameter too, so A has a column of ones and the "
         "Hessian one more row and column; with positive pixels that direction is the steepest.",
         _attempt(bias=False),
     ),
-    WrongAttempt(
+    NamedMistake(
         "channel",
         "only channel 0 is in A: the kernel reads all C channels, so each row of A holds the C·k·k "
         "window values (then the 1).",
         _attempt(channels="first"),
     ),
-    WrongAttempt(
+    NamedMistake(
         "lambda-min",
         "you used the smallest eigenvalue: the steepest direction, λmax, sets the bound; λmin "
         "sets the speed.",

@@ -17,7 +17,7 @@ import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's c
 from ..conv import conv2d_backward, dilate, pad
 from ..reference import im2col_windows
 from ..shapes import conv_output_size
-from .grading import WrongAttempt, check_naming, random_conv_cases
+from .grading import NamedMistake, check_naming, random_conv_cases
 
 # --- Exercise 1: im2col by kernel offsets ----------------------------------------------------------
 
@@ -39,13 +39,13 @@ def attempt_im2col_window_axes(xp, kh, kw, s):
 
 
 IM2COL_ATTEMPTS = (
-    WrongAttempt(
+    NamedMistake(
         "axes",
         "your array is laid out (N, C, Ho, Wo, kh, kw), window axes last: the exercise wants the "
         "kernel offset first, cols[img, c, m, n, i, j]; move the axes (or index the other way).",
         attempt_im2col_window_axes,
     ),
-    WrongAttempt(
+    NamedMistake(
         "stride",
         "the rows of offset m are m, m + 1, m + 2, ...: window i starts at row i·s, so offset m reads "
         "rows m, m + s, m + 2s, ... (a slice with step s).",
@@ -102,28 +102,28 @@ def _count(u, Ho, k, s, *, low="ceil", clamp_top=True, clamp_bottom=True):
 
 
 COUNT_ATTEMPTS = (
-    WrongAttempt(
+    NamedMistake(
         "last-row",
         "rows past the last δ row are counted: i runs only up to Ho − 1, so clamp the upper end at Ho − 1.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, clamp_bottom=False),
     ),
-    WrongAttempt(
+    NamedMistake(
         "first-row",
         "δ rows before row 0 are counted: i starts at 0, so clamp the lower end at 0.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, clamp_top=False),
     ),
-    WrongAttempt(
+    NamedMistake(
         "floor",
         "the lower end rounds down: i·s ≥ u − k + 1 needs i ≥ ⌈(u − k + 1)/s⌉, rounded up.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, low="floor"),
     ),
-    WrongAttempt(
+    NamedMistake(
         "schmidt-rows",
         "you return k//s for every row (the sums' literal range in Schmidt's notes): a row meets "
         "⌊k/s⌋ or ⌈k/s⌉ δ rows in the interior, and fewer near the ends.",
         lambda u, Ho, k, s: k // s,
     ),
-    WrongAttempt(
+    NamedMistake(
         "interior",
         "you return ⌈k/s⌉ for every row: that is the most a row can get; near the ends of δ fewer of "
         "its kernel rows land on δ, and where s does not divide k the count alternates.",
@@ -197,26 +197,26 @@ def _phase_attempt(*ids):
 
 
 PHASE_ATTEMPTS = (
-    WrongAttempt(
+    NamedMistake(
         "schmidt-rows",
         "your sub-kernels have k//s rows and columns (the literal range of Schmidt's sums): phase ρ "
         "holds the kernel rows ρ, ρ + s, ..., ⌈(k − ρ)/s⌉ of them; k//s drops rows when s does not "
         "divide k, and all of them when k < s.",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, rows="floor"),
     ),
-    WrongAttempt(
+    NamedMistake(
         "flip",
         "the sub-kernel is not flipped: the full correlation that gathers δ needs rot180 of the sub-kernel.",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, flip=False),
     ),
-    WrongAttempt(
+    NamedMistake(
         "crop",
         "the padding is cropped from one side (dxp[:H, :W]): it is p rows and columns on each side, "
         "keep dxp[p:p + H, p:p + W].",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, crop="first"),
     ),
 ) + tuple(  # two or three of them at once, as in the mystery function
-    WrongAttempt("+".join(ids), "", _phase_attempt(*ids))
+    NamedMistake(ids, "", _phase_attempt(*ids))
     for ids in [
         ("schmidt-rows", "flip"),
         ("schmidt-rows", "crop"),
@@ -278,7 +278,7 @@ def _memory_rule():
     )
 
 
-def check_input_gradient(fn, seed=0):
+def check_input_gradient(fn, seed=0, diagnose=True):
     """Exercise: fn(dy, w, x_shape, stride, padding) -> ∂E/∂x (N, C, H, W), without the dilated δ.
 
     The signature of ``cnnlib.reference.conv2d_backward_input``. Cases include strides
@@ -301,4 +301,6 @@ def check_input_gradient(fn, seed=0):
     def expected(dy, w, x_shape, stride, padding):
         return conv2d_backward(dy, np.zeros(x_shape), w, stride, padding)[0]
 
-    return check_naming(fn, expected, cases, "dE/dx", PHASE_ATTEMPTS, rules=[_memory_rule()])
+    return check_naming(
+        fn, expected, cases, "dE/dx", PHASE_ATTEMPTS, rules=[_memory_rule()], diagnose=diagnose
+    )

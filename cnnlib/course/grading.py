@@ -199,15 +199,36 @@ class Diagnosed(Verdict):
 
 
 @dataclass(frozen=True)
-class WrongAttempt:
-    """A common wrong attempt at an exercise: a stable id, the mistake in the learner's words, and
-    ``returns``, a function with the exercise's signature that makes exactly that mistake.
+class NamedMistake:
+    """A common wrong attempt at an exercise of notebooks 05-08.
 
-    Two or more mistakes at once: ids joined by "+" ("flip+crop"), each named with its own words."""
+    Attributes
+    ----------
+    bug : str or tuple of str
+        Stable id(s) (``cnnlib.check``'s vocabulary where it has the bug); a tuple for an
+        attempt with several bugs at once.
+    words : str or tuple of str
+        The mistake and the right rule in the learner's words, one per id ("" for a
+        combination: each id is then named with the words of its single attempt).
+    answer : callable
+        Takes the exercise's arguments and returns what this attempt returns.
 
-    id: str
-    words: str
-    returns: object
+    Notes
+    -----
+    The same fields as the WrongAttempt of notebooks 00-04 (branch issue24); once both are
+    merged, one of the two can go.
+    """
+
+    bug: object
+    words: object
+    answer: object
+
+    def named(self):
+        """[(id, words), ...], one pair per bug of the attempt."""
+        if isinstance(self.bug, str):
+            return [(self.bug, self.words)]
+        words = self.words if isinstance(self.words, tuple) else ("",) * len(self.bug)
+        return list(zip(self.bug, words, strict=True))
 
 
 def _matches(got, predicted, tol):
@@ -224,7 +245,9 @@ def _parts(value, n):
     return tuple(value) if isinstance(value, (tuple, list)) and len(value) == n else None
 
 
-def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), outputs=None, rules=()):
+def check_naming(
+    learner_fn, expected_fn, cases, name, wrong_attempts=(), outputs=None, rules=(), diagnose=True
+):
     """``check``, then name the wrong attempts whose answers the learner's function reproduces.
 
     Parameters
@@ -234,10 +257,13 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
     cases : list of tuple
         Positional arguments; each case prints them under ``expected_fn``'s parameter names.
     name : str
-    wrong_attempts : sequence of WrongAttempt
+    wrong_attempts : sequence of NamedMistake
         For each wrong output, the first attempt (in this order: put the specific ones first)
         whose answer equals the learner's (shape and values) in every case where that output
         is wrong is named.
+    diagnose : bool
+        False names no bug (the verdicts and rules only): for showing a find-the-bug
+        exercise's planted code fail without giving its bugs away.
     outputs : tuple of str or None
         Names of the results when the function returns a tuple (``("dw", "db")``).
     rules : sequence of (id, words, guard)
@@ -301,20 +327,22 @@ def check_naming(learner_fn, expected_fn, cases, name, wrong_attempts=(), output
         shown = f" (rel. error {error_text(worst)})" if compared and arrays else ""
         lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
         passed += not notes
-    bugs = []
-    for i, failures in sorted(wrong.items()):
+    bugs, words = [], {}
+    for attempt in wrong_attempts:
+        for bug, text in attempt.named():
+            words[bug] = words.get(bug) or text
+    for i, failures in sorted(wrong.items()) if diagnose else ():
         for attempt in wrong_attempts:  # the first attempt that explains every failure of this output
             try:
                 hit = all(
-                    _matches(g, _parts(attempt.returns(*args), n_out)[i], tolerance(np.float64))
+                    _matches(g, _parts(attempt.answer(*args), n_out)[i], tolerance(np.float64))
                     for args, g in failures
                 )
             except Exception:  # an attempt that cannot express this case does not match it
                 hit = False
             if hit:
-                bugs += [b for b in attempt.id.split("+") if b not in bugs]
+                bugs += [b for b, _ in attempt.named() if b not in bugs]
                 break
-    words = {a.id: a.words for a in wrong_attempts}
     lines += [f"  likely bug ({b}): {words[b]}" for b in bugs]
     broken = tuple(rule_id for rule_id, _, test in broke if test())
     lines += [f"  rule broken ({r}): {w}" for r, w, test in broke if r in broken]
@@ -370,7 +398,7 @@ def forbid_calls(targets, when=None):
     return guard
 
 
-def library_check_with_rules(fn, run_check, rules):
+def library_check_with_rules(fn, run_check, rules, diagnose=True):
     """``library_check`` of ``run_check(fn)`` (a ``cnnlib.check`` call) with an exercise's rules enforced.
 
     Parameters
@@ -381,6 +409,8 @@ def library_check_with_rules(fn, run_check, rules):
         ``run_check(f)`` runs a ``cnnlib.check`` check on f and returns its Report.
     rules : sequence of (id, words, guard)
         As ``check_naming`` takes them.
+    diagnose : bool
+        False prints the report without its diagnosis (the verdicts only).
 
     Returns
     -------
@@ -393,7 +423,10 @@ def library_check_with_rules(fn, run_check, rules):
     for rule_id, words, guard in rules:
         wrapped, test = guard(wrapped)
         tests.append((rule_id, words, test))
-    result = library_check(fn, run_check(wrapped))
+    checked = run_check(wrapped)
+    if not diagnose:  # the verdicts only: the bugs' names would give a find-the-bug exercise away
+        checked.diagnosis = []
+    result = library_check(fn, checked)
     broken = [(rule_id, words) for rule_id, words, test in tests if test()]
     if not broken or not isinstance(result, Report):
         return result

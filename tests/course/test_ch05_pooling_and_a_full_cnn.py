@@ -213,8 +213,8 @@ def test_kernel_and_bias_checker():
     assert ch05.check_kernel_and_bias_grads(_kernel_and_bias_by_loops)
     assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
     for attempt in ch05_exercises.KERNEL_BIAS_ATTEMPTS:
-        verdict = ch05.check_kernel_and_bias_grads(attempt.returns)
-        assert not verdict and verdict.bugs == (attempt.id,), attempt.id
+        verdict = ch05.check_kernel_and_bias_grads(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), attempt.bug
 
     def library(x, delta):
         kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
@@ -233,3 +233,9 @@ def test_routing_picture_shares_one_scale_and_fits_the_column():
     limits = {ax.images[0].get_clim() for ax in fig.axes[1:4]}
     assert limits == {(-12.0, 12.0)}  # δ and both gradients on one symmetric scale
     plt.close(fig)
+
+
+def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
+    report = ch05.check_maxpool_backward(ch05.mystery_maxpool_backward, diagnose=False)
+    out = capsys.readouterr().out
+    assert not report and "Diagnosis" not in out and "FAILED" in out

@@ -29,8 +29,8 @@ def test_check_lr_max_verdicts(capsys):
 
 def test_each_wrong_lr_max_attempt_is_rejected_and_named_by_its_id():
     for attempt in ch06.LR_MAX_ATTEMPTS:
-        verdict = ch06.check_lr_max(attempt.returns)
-        assert not verdict and verdict.bugs == (attempt.id,), (attempt.id, verdict)
+        verdict = ch06.check_lr_max(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
 
 
 def _mystery_backward(dy, x, w, stride, padding):  # notebook 06's exercise 2, its three bugs

@@ -175,8 +175,8 @@ def test_figures_fit_the_notebook_column():
 )
 def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
     for attempt in attempts:
-        verdict = checker(attempt.returns)
-        assert not verdict and verdict.bugs == (attempt.id,), (attempt.id, verdict)
+        verdict = checker(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
 
 
 def test_the_mystery_of_exercise_3_has_three_named_bugs():
@@ -204,3 +204,9 @@ def test_field_span_is_measured_and_refuses_a_field_at_the_border():
     assert ch08.measured_field_span([(3, 2, 1, 1), (3, 1, 1, 1)], 5) == _field_span(
         [(3, 2, 1, 1), (3, 1, 1, 1)], 5
     )
+
+
+def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
+    verdict = ch08.check_conv_transpose_backward(ch08.mystery_conv_transpose_backward, diagnose=False)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == () and "likely bug" not in out and "0 of 5 cases correct" in out
