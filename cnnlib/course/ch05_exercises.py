@@ -105,7 +105,7 @@ KERNEL_BIAS_ATTEMPTS = (
     NamedMistake(
         "untied-bias",
         "∂E/∂b has one entry per position, shape (D, Ho, Wo): that is the gradient of untied biases "
-        "b[d, i, j]; the layer shares ONE bias per kernel, used at every position, so sum over i, j too.",
+        "b[d, i, j], while this layer has ONE bias per kernel, used at every position.",
         attempt_untied_bias,
     ),
     NamedMistake(

@@ -195,8 +195,8 @@ attempt_lr_max_rows = _attempt(divisor="rows")
 LR_MAX_ATTEMPTS = (
     NamedMistake(
         "divisor",
-        "you divide AᵀA by its number of rows, N·Ho·Wo: E = (1/2N) Σ (y − t)² averages over the N "
-        "images only (mse_loss), so the Hessian is AᵀA/N.",
+        "you divide AᵀA by its number of rows, N·Ho·Wo: look again at what the loss "
+        "E = (1/2N) Σ (y − t)² (mse_loss) averages over.",
         attempt_lr_max_rows,
     ),
     NamedMistake(

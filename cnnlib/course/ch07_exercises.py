@@ -119,8 +119,8 @@ COUNT_ATTEMPTS = (
     ),
     NamedMistake(
         "schmidt-rows",
-        "you return k//s for every row (the sums' literal range in Schmidt's notes): a row meets "
-        "⌊k/s⌋ or ⌈k/s⌉ δ rows in the interior, and fewer near the ends.",
+        "you return k//s for every row (the sums' literal range in Schmidt's notes): the count "
+        "depends on the row u; count, for one u, which δ rows its k products meet.",
         lambda u, Ho, k, s: k // s,
     ),
     NamedMistake(

@@ -68,8 +68,8 @@ DILATED_ATTEMPTS = (
     ),
     NamedMistake(
         "first-rows",
-        "∂E/∂w is the dilated kernel's gradient cut to its first k rows and columns: the taps are not "
-        "the first k entries but every d-th one (rows 0, d, 2d, ...).",
+        "∂E/∂w is the dilated kernel's gradient cut to its first k rows and columns: which entries of "
+        "the dilated kernel hold the parameters w[m, n]?",
         attempt_first_rows,
     ),
 )
@@ -133,8 +133,8 @@ def _span(layers, i, *, pad_scale="jump", last_extra=0, dilation_in_jump=False):
 FIELD_ATTEMPTS = (
     NamedMistake(
         "padding-ignored",
-        "the field starts at i·J_L, as if no layer were padded: padding p moves a layer's windows p "
-        "units back, i.e. p·J input pixels for a layer whose input units are J pixels apart.",
+        "your field starts at i·J_L, where it would start if no layer were padded: each padded layer "
+        "moves its windows back; by how many input pixels?",
         lambda layers, i: _span(layers, i, pad_scale="zero"),
     ),
     NamedMistake(
