@@ -11,12 +11,19 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
-from .. import check as learner_check
-from .. import conv
 from ..pool import avgpool2d_backward, maxpool2d_backward
 from ..shapes import conv_output_size
+
+# the exercises of section 11 live in ch05_exercises; the notebook reaches them as ch.<name>
+from .ch05_exercises import (  # noqa: F401
+    attempt_avgpool_ones,
+    attempt_untied_bias,
+    check_avgpool_backward,
+    check_kernel_and_bias_grads,
+    check_maxpool_backward,
+    mystery_maxpool_backward,
+)
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, heatmap, symmetric_limit, text_colour
-from .grading import check, library_check
 
 
 def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabel="column j", ylabel="row i"):
@@ -355,37 +362,3 @@ def pool_routing_explorer(x, size=2, stride=None):
     update()
     fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
     return fig, update
-
-
-def check_maxpool_backward(fn, seed=0):
-    """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
-
-    Each window's δ goes to its maximum, the first one in row-major order on ties;
-    overlapping windows add up. Compared with ``cnnlib.maxpool2d_backward``.
-    """
-    return library_check(fn, learner_check.maxpool_backward(fn, convention="cnnlib"))
-
-
-def check_avgpool_backward(fn, seed=0):
-    """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW)."""
-    return library_check(fn, learner_check.avgpool_backward(fn, convention="cnnlib"))
-
-
-def check_kernel_and_bias_grads(fn, seed=0):
-    """Exercise: fn(x, delta) -> (dw, db) for a stride-1, unpadded convolution layer.
-
-    x : (N, C, H, W), delta : (N, D, Ho, Wo); dw : (D, C, H − Ho + 1, W − Wo + 1),
-    db : (D,), one shared bias per kernel. Compared with ``cnnlib.conv2d_backward``.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for N, C, D, H, W, kh, kw in [(1, 1, 3, 8, 8, 5, 5), (2, 2, 3, 6, 7, 3, 2), (3, 1, 1, 5, 5, 1, 1)]:
-        cases.append((rng.standard_normal((N, C, H, W)), rng.standard_normal((N, D, H - kh + 1, W - kw + 1))))
-
-    def expected(x, delta):
-        kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
-        w = np.zeros((delta.shape[1], x.shape[1], kh, kw))
-        _, dw, db = conv.conv2d_backward(delta, x, w)
-        return dw, db
-
-    return check(fn, expected, cases, "kernel and bias gradients")

@@ -13,9 +13,7 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .. import conv
 from ..conv import dilate, pad
-from ..reference import im2col_windows
 from ..shapes import (
     conv_output_size,
     coverage_map,
@@ -23,8 +21,18 @@ from ..shapes import (
     validate_size,
     validate_stride,
 )
+
+# the exercises of section 12 live in ch07_exercises; the notebook reaches them as ch.<name>
+from .ch07_exercises import (  # noqa: F401
+    attempt_im2col_window_axes,
+    attempt_phases_dilated,
+    check_im2col,
+    check_input_gradient,
+    check_products_meeting_delta,
+    counted_products_meeting_delta,
+    schmidt_phases,
+)
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, cell_axes, set_image, symmetric_limit
-from .grading import check, random_conv_cases
 
 _READ_RGB = (0.55, 0.75, 0.95)
 _GARBAGE_RGB = (1.0, 0.8, 0.55)
@@ -329,63 +337,8 @@ def true_and_learned_kernels(w_true, w_learned, title="True and learned kernels"
     return fig
 
 
-def check_im2col(fn, seed=0):
-    """Exercise: fn(xp, kh, kw, s) -> the windows (N, C, kh, kw, Ho, Wo) of a padded input.
-
-    Cases: strides 1-3, kernels smaller and larger than the stride, non-square
-    kernels and inputs, and rows left over when (Hp − kh) mod s ≠ 0.
-    Expected: ``im2col_windows``. Derived in notebooks/07_fast_convolution.ipynb.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for N, C, Hp, Wp, kh, kw, s in [
-        (1, 1, 4, 4, 2, 2, 1),
-        (2, 3, 6, 5, 3, 2, 1),
-        (1, 2, 7, 8, 3, 3, 2),  # (7 - 3) mod 2 = 0, (8 - 3) mod 2 = 1: a column left over
-        (2, 1, 8, 7, 2, 1, 3),  # s > k: input rows no window reads
-        (1, 2, 5, 9, 1, 4, 2),
-    ]:
-        cases.append((rng.integers(-9, 10, size=(N, C, Hp, Wp)).astype(float), kh, kw, s))
-    return check(fn, im2col_windows, cases, "im2col")
-
-
 def _counted_dilated_route(Ho, Wo, kh, kw, s):
-    """The same counts by building pad(dilate(1, s), k − 1) and counting the zeros under every window."""
-    full = conv.pad(conv.dilate(np.ones((Ho, Wo)), s), (kh - 1, kw - 1))
+    """The rot180 route's counts: build pad(dilate(1, s), k − 1), count the zeros in every window."""
+    full = pad(dilate(np.ones((Ho, Wo)), s), (kh - 1, kw - 1))
     windows = np.lib.stride_tricks.sliding_window_view(full, (kh, kw))
     return windows.size, int(np.count_nonzero(windows == 0))
-
-
-def check_dilated_route_counts(fn):
-    """Exercise: fn(Ho, Wo, kh, kw, s) -> (total, zero) multiply-adds of the rot180 route.
-
-    Expected: counted by building the dilated, padded δ (of ones) and its windows.
-    Derived in notebooks/07_fast_convolution.ipynb.
-    """
-    cases = [(2, 2, 2, 2, 1), (3, 3, 3, 3, 2), (4, 5, 3, 2, 3), (1, 4, 2, 3, 2), (6, 6, 1, 1, 4)]
-    cases.append((5, 3, 4, 4, 2))  # k > s with overlapping windows
-    return check(fn, _counted_dilated_route, cases, "rot180-route counts")
-
-
-def check_input_gradient(fn, seed=0):
-    """Exercise: fn(dy, w, x_shape, stride, padding) -> ∂E/∂x (N, C, H, W) of a conv layer.
-
-    The signature of ``cnnlib.reference.conv2d_backward_input``. Cases include strides
-    larger than the kernel (phases of the input no kernel weight reaches) and padding.
-    Derived in notebooks/07_fast_convolution.ipynb.
-    """
-    rng = np.random.default_rng(seed + 1)
-    cases = []
-    for x, w, s, p in random_conv_cases(seed, n=5) + [
-        (np.zeros((1, 2, 7, 7)), np.zeros((2, 2, 1, 2)), 3, 0),
-        (np.zeros((2, 1, 8, 6)), np.zeros((3, 1, 3, 3)), 2, 1),
-    ]:
-        w = rng.standard_normal(w.shape)
-        Ho = conv_output_size(x.shape[2], w.shape[2], s, p)
-        Wo = conv_output_size(x.shape[3], w.shape[3], s, p)
-        cases.append((rng.standard_normal((x.shape[0], w.shape[0], Ho, Wo)), w, x.shape, s, p))
-
-    def expected(dy, w, x_shape, s, p):
-        return conv.conv2d_backward(dy, np.zeros(x_shape), w, s, p)[0]
-
-    return check(fn, expected, cases, "dE/dx")

@@ -12,12 +12,21 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .. import check as learner_check
-from .. import reference
 from ..conv import conv2d_backward, conv2d_forward, dilate
 from ..shapes import conv_output_size
+
+# the exercises of section 12 live in ch08_exercises; the notebook reaches them as ch.<name>
+from .ch08_exercises import (  # noqa: F401
+    attempt_field_padding_ignored,
+    attempt_first_rows,
+    attempt_holes_kept,
+    check_conv_transpose_backward,
+    check_dilated_backward,
+    check_field_span,
+    measured_field_span,
+    mystery_conv_transpose_backward,
+)
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
-from .grading import check, library_check
 
 # the three stacks of section 10, each layer (kernel k, stride s, dilation d); a stack with more
 # layers continues the pattern (3×3 s1 ...; s2 then s1 ...; dilations 1, 2, 4, 8)
@@ -344,58 +353,6 @@ def receptive_field_explorer(H=33, max_layers=4):
         return {"stack": stack, "layers": L, "measured": measured, "formula": fields[-1]}
 
     return fig, update
-
-
-def check_dilated_backward(fn):
-    """Exercise: fn(dy, x, w, stride, padding, dilation=1) -> (dx, dw, db), checked by ``cnnlib.check``.
-
-    Every case of ``cnnlib.check`` is run with dilation 2 (grown where the dilated kernel needs it).
-    """
-    return library_check(fn, learner_check.conv_backward(fn, convention="cnnlib", dilation=2))
-
-
-def check_receptive_field(fn):
-    """Exercise: fn(layers) -> int, the receptive field of a stack of (k, s, d) layers.
-
-    The right answer is measured by backprop (``receptive_field_map``), not the closed form.
-    """
-    cases = [
-        ([(3, 1, 1)] * 3,),
-        ([(3, 2, 1), (3, 1, 1)],),
-        ([(3, 1, 1), (3, 1, 2), (3, 1, 4)],),
-        ([(5, 2, 1), (3, 2, 1), (3, 1, 2)],),
-        ([(1, 1, 1)],),
-        ([(2, 2, 1)] * 3,),
-    ]
-
-    def measured(layers):
-        return receptive_field_map(layers, H=41)[1]
-
-    return check(fn, measured, cases, "receptive field")
-
-
-def check_conv_transpose_backward(fn, seed=0):
-    """Exercise: fn(dy, x, w, stride, padding, output_padding) -> (dx, dw, db) of a transposed convolution.
-
-    Checked against the loops ``reference.conv_transpose2d_backward``.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for N, C, D, H, k, s, p, op in [
-        (1, 1, 1, 3, 3, 2, 1, 1),
-        (2, 2, 3, 4, 4, 2, 1, 0),
-        (1, 3, 2, 3, 2, 3, 0, 2),
-        (2, 2, 2, 5, 3, 1, 1, 0),
-    ]:
-        x = rng.standard_normal((N, C, H, H))
-        w = rng.standard_normal((C, D, k, k))
-        Ho = (H - 1) * s - 2 * p + k + op
-        cases.append((rng.standard_normal((N, D, Ho, Ho)), x, w, s, p, op))
-
-    def expected(dy, x, w, stride, padding, output_padding):
-        return reference.conv_transpose2d_backward(dy, x, w, stride, padding, output_padding)
-
-    return check(fn, expected, cases, "transposed-convolution backward")
 
 
 def weight_gradient_by_duality(dy, x, k, stride, padding, dilation):

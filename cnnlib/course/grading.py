@@ -178,3 +178,262 @@ def random_conv_cases(seed=0, n=4):
         w = rng.standard_normal((D, C, kh, kw))
         cases.append((x, w, s, p))
     return cases
+
+
+# --- Checkers that name the wrong attempt (notebooks 05-08) ---------------------------------------
+
+
+@dataclass
+class Diagnosed(Verdict):
+    """A Verdict that also names what went wrong: the stable ids of the wrong attempts recognised
+    (``bugs``) and of the exercise's rules the function broke (``broken_rules``, e.g. a forbidden
+    call); falsy when a rule was broken, even if every answer was right."""
+
+    bugs: tuple = ()
+    broken_rules: tuple = ()
+
+    def __bool__(self):
+        return Verdict.__bool__(self) and not self.broken_rules
+
+    passed = property(__bool__)
+
+
+@dataclass(frozen=True)
+class NamedMistake:
+    """A common wrong attempt at an exercise of notebooks 05-08.
+
+    Attributes
+    ----------
+    bug : str or tuple of str
+        Stable id(s) (``cnnlib.check``'s vocabulary where it has the bug); a tuple for an
+        attempt with several bugs at once.
+    words : str or tuple of str
+        The mistake and the right rule in the learner's words, one per id ("" for a
+        combination: each id is then named with the words of its single attempt).
+    answer : callable
+        Takes the exercise's arguments and returns what this attempt returns.
+
+    Notes
+    -----
+    The same fields as the WrongAttempt of notebooks 00-04 (branch issue24); once both are
+    merged, one of the two can go.
+    """
+
+    bug: object
+    words: object
+    answer: object
+
+    def named(self):
+        """[(id, words), ...], one pair per bug of the attempt."""
+        if isinstance(self.bug, str):
+            return [(self.bug, self.words)]
+        words = self.words if isinstance(self.words, tuple) else ("",) * len(self.bug)
+        return list(zip(self.bug, words, strict=True))
+
+
+def _matches(got, predicted, tol):
+    try:
+        g, p = np.asarray(got, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return g.shape == p.shape and relative_error(g, p) <= max(tol, 1e-7)
+
+
+def _parts(value, n):
+    if n == 1:
+        return (value,)
+    return tuple(value) if isinstance(value, (tuple, list)) and len(value) == n else None
+
+
+def check_naming(
+    learner_fn, expected_fn, cases, name, wrong_attempts=(), outputs=None, rules=(), diagnose=True
+):
+    """``check``, then name the wrong attempts whose answers the learner's function reproduces.
+
+    Parameters
+    ----------
+    learner_fn, expected_fn : callable
+        As in ``check``; ``expected_fn`` must be an independent right answer.
+    cases : list of tuple
+        Positional arguments; each case prints them under ``expected_fn``'s parameter names.
+    name : str
+    wrong_attempts : sequence of NamedMistake
+        For each wrong output, the first attempt (in this order: put the specific ones first)
+        whose answer equals the learner's (shape and values) in every case where that output
+        is wrong is named.
+    diagnose : bool
+        False names no bug (the verdicts and rules only): for showing a find-the-bug
+        exercise's planted code fail without giving its bugs away.
+    outputs : tuple of str or None
+        Names of the results when the function returns a tuple (``("dw", "db")``).
+    rules : sequence of (id, words, guard)
+        ``guard(fn)`` returns ``(wrapped_fn, broke)``: the checker runs ``wrapped_fn``, and
+        ``broke()`` is True when a call broke the rule (a forbidden function, too much memory).
+
+    Returns
+    -------
+    Diagnosed
+    """
+    outputs = tuple(outputs or ("result",))
+    n_out = len(outputs)
+    names = list(inspect.signature(expected_fn).parameters)
+    guarded, broke = learner_fn, []
+    for rule_id, words, guard in rules:
+        guarded, test = guard(guarded)
+        broke.append((rule_id, words, test))
+    lines, passed, wrong = [], 0, {}  # wrong: output index -> list of (case args, learner's part)
+    for k, args in enumerate(cases, 1):
+        head = f"  case {k} ({describe(args, names)}): "
+        try:
+            got = guarded(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+        except Exception as e:  # a learner's bug must print, not crash the notebook
+            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
+            continue
+        if got is None:
+            return not_implemented(name)
+        expected = _parts(expected_fn(*args), n_out)
+        got_parts = _parts(got, n_out)
+        if got_parts is None:
+            want = ", ".join(outputs)
+            lines.append(head + f"FAIL\n      expected a tuple ({want}), got {type(got).__name__}")
+            continue
+        notes, worst, compared = [], 0.0, True
+        for i, (g, e) in enumerate(zip(got_parts, expected, strict=True)):
+            label = f"{outputs[i]}: " if n_out > 1 else ""
+            g_arr, e_arr = np.asarray(g), np.asarray(e, dtype=np.float64)
+            if g_arr.dtype.kind not in "biuf":
+                notes.append(f"{label}not an array of numbers (dtype {g_arr.dtype})")
+                compared = False
+            elif e_arr.ndim == 0 and g_arr.shape == () and np.asarray(e).dtype.kind in "iub":
+                if g_arr == e_arr:
+                    continue
+                notes.append(f"{label}expected {e_arr.item():g}, got {g_arr.item():g}")
+                compared = False
+            elif g_arr.shape != e_arr.shape:
+                notes.append(f"{label}wrong shape: expected {e_arr.shape}, got {g_arr.shape}")
+                compared = False
+            else:
+                tol = tolerance(g_arr.dtype) if g_arr.dtype.kind == "f" else tolerance(np.float64)
+                err = relative_error(g_arr, e_arr)
+                worst = max(worst, err)
+                if err <= tol:
+                    continue
+                if e_arr.ndim == 0:
+                    notes.append(f"{label}expected {e_arr.item():.6g}, got {float(g_arr):.6g}")
+                else:
+                    notes.append(label + first_wrong(g_arr, e_arr, tol))
+            wrong.setdefault(i, []).append((args, g))
+        arrays = any(np.asarray(e).dtype.kind == "f" for e in expected)  # a count is right or wrong
+        shown = f" (rel. error {error_text(worst)})" if compared and arrays else ""
+        lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
+        passed += not notes
+    bugs, words = [], {}
+    for attempt in wrong_attempts:
+        for bug, text in attempt.named():
+            words[bug] = words.get(bug) or text
+    for i, failures in sorted(wrong.items()) if diagnose else ():
+        for attempt in wrong_attempts:  # the first attempt that explains every failure of this output
+            try:
+                hit = all(
+                    _matches(g, _parts(attempt.answer(*args), n_out)[i], tolerance(np.float64))
+                    for args, g in failures
+                )
+            except Exception:  # an attempt that cannot express this case does not match it
+                hit = False
+            if hit:
+                bugs += [b for b, _ in attempt.named() if b not in bugs]
+                break
+    lines += [f"  likely bug ({b}): {words[b]}" for b in bugs]
+    broken = tuple(rule_id for rule_id, _, test in broke if test())
+    lines += [f"  rule broken ({r}): {w}" for r, w, test in broke if r in broken]
+    report(name, lines, passed, len(cases))
+    if broken and passed == len(cases):
+        print("  ... but the exercise's rule above is broken, so it is not solved yet.")
+    return Diagnosed(name, passed, len(cases), tuple(bugs), broken)
+
+
+def forbid_calls(targets, when=None):
+    """A rule for ``check_naming``: the learner's function must not call ``targets`` (as ``when`` says).
+
+    Parameters
+    ----------
+    targets : list of (module, attribute name)
+        Where the learner may look the functions up (``cnnlib``, ``cnnlib.conv``, ...); each is
+        replaced by a spy while the learner's function runs, and restored after.
+    when : callable or None
+        ``when(*args, **kwargs)`` is True for a forbidden call (e.g. one with ``dilation`` != 1);
+        None forbids every call.
+
+    Returns
+    -------
+    callable
+        ``guard(fn) -> (wrapped_fn, broke)``, as ``check_naming``'s ``rules`` take.
+    """
+
+    def guard(fn):
+        seen = []
+
+        def spy(original):
+            def call(*args, **kwargs):
+                if when is None or when(*args, **kwargs):
+                    seen.append(original.__name__)
+                return original(*args, **kwargs)
+
+            return call
+
+        def wrapped(*args, **kwargs):
+            originals = [(module, name, getattr(module, name)) for module, name in targets]
+            if any(fn is original for _, _, original in originals):  # the forbidden function itself
+                seen.append(fn.__name__)
+            try:
+                for module, name, original in originals:
+                    setattr(module, name, spy(original))
+                return fn(*args, **kwargs)
+            finally:
+                for module, name, original in originals:
+                    setattr(module, name, original)
+
+        return wrapped, lambda: bool(seen)
+
+    return guard
+
+
+def library_check_with_rules(fn, run_check, rules, diagnose=True):
+    """``library_check`` of ``run_check(fn)`` (a ``cnnlib.check`` call) with an exercise's rules enforced.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function.
+    run_check : callable
+        ``run_check(f)`` runs a ``cnnlib.check`` check on f and returns its Report.
+    rules : sequence of (id, words, guard)
+        As ``check_naming`` takes them.
+    diagnose : bool
+        False prints the report without its diagnosis (the verdicts only).
+
+    Returns
+    -------
+    cnnlib.check.Report or Diagnosed
+        The report when no rule was broken; else a falsy Diagnosed carrying the report's bugs.
+    """
+    from ..check.report import Report  # here, so that the top of this module stays as it was
+
+    wrapped, tests = fn, []
+    for rule_id, words, guard in rules:
+        wrapped, test = guard(wrapped)
+        tests.append((rule_id, words, test))
+    checked = run_check(wrapped)
+    if not diagnose:  # the verdicts only: the bugs' names would give a find-the-bug exercise away
+        checked.diagnosis = []
+    result = library_check(fn, checked)
+    broken = [(rule_id, words) for rule_id, words, test in tests if test()]
+    if not broken or not isinstance(result, Report):
+        return result
+    for rule_id, words in broken:
+        print(f"rule broken ({rule_id}): {words}")
+    ran = result.ran
+    passed = sum(c.verdict == "pass" for c in ran)
+    return Diagnosed(
+        getattr(fn, "__name__", "your function"), passed, len(ran), result.bugs, tuple(r for r, _ in broken)
+    )

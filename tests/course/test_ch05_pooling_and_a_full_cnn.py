@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
-from cnnlib import reference
+from cnnlib.course import ch05_exercises, draw, explore
 from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
-from cnnlib.course import draw, explore
 
 
 def _norm(size, stride):
@@ -156,38 +155,73 @@ def test_pool_routing_explorer_rejects_non_2d():
 
 
 def test_checkers_accept_the_reference_loops_and_reject_stubs(capsys):
-    # the loops of cnnlib.reference, not the fast functions cnnlib.check compares with
-    assert ch05.check_maxpool_backward(reference.maxpool2d_backward)
-    assert ch05.check_avgpool_backward(reference.avgpool2d_backward)
+    # loops written here, not the fast functions cnnlib.check compares with (calling the
+    # library's own backward is refused by the exercises' rule)
+    assert ch05.check_maxpool_backward(_maxpool_last_max)
+    assert ch05.check_avgpool_backward(_avgpool_by_windows)
     assert "PASSED" in capsys.readouterr().out
     assert not ch05.check_maxpool_backward(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
 
 
+def _avgpool_by_windows(dy, x, size, stride):
+    kh, kw = (size, size) if np.isscalar(size) else size
+    sh, sw = (kh, kw) if stride is None else ((stride, stride) if np.isscalar(stride) else stride)
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            dx[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += dy[:, :, i, j, None, None] / (kh * kw)
+    return dx
+
+
+def test_calling_the_library_pooling_backward_is_refused():
+    for checker, library in [
+        (ch05.check_maxpool_backward, cl.maxpool2d_backward),
+        (ch05.check_avgpool_backward, cl.reference.avgpool2d_backward),
+    ]:
+        verdict = checker(library)
+        assert verdict.passed_cases == verdict.total and not verdict
+        assert verdict.broken_rules == ("library-pool",)
+
+
 def test_checkers_catch_tie_and_overlap_bugs(capsys):
     assert ch05.check_maxpool_backward(_maxpool_last_max)  # any one of the tied maxima is right
-    capsys.readouterr()
-    assert not ch05.check_maxpool_backward(_maxpool_every_max)
-    out = capsys.readouterr().out
-    assert "first wrong entry" in out and "tie" in out  # cnnlib.check names the bug
-    assert not ch05.check_avgpool_backward(_avgpool_assign)
-    out = capsys.readouterr().out
-    assert "first wrong entry" in out and "+=" in out
+    assert ch05.check_maxpool_backward(_maxpool_every_max).bugs == ("tie",)
+    assert ch05.check_avgpool_backward(_avgpool_assign).bugs == ("accumulate",)
+
+
+def test_the_mystery_of_exercise_1_has_two_named_bugs():
+    report = ch05.check_maxpool_backward(ch05.mystery_maxpool_backward)
+    assert not report and report.bugs == ("tie", "accumulate")
+
+
+def test_a_kernel_of_ones_is_named_a_wrong_divisor():
+    report = ch05.check_avgpool_backward(ch05.attempt_avgpool_ones)
+    assert not report and report.bugs == ("divisor",)
+
+
+def _kernel_and_bias_by_loops(x, delta):
+    N, C, H, W = x.shape
+    D, Ho, Wo = delta.shape[1:]
+    dw = np.zeros((D, C, H - Ho + 1, W - Wo + 1))
+    for d, c, m, n in np.ndindex(dw.shape):
+        dw[d, c, m, n] = np.sum(delta[:, d] * x[:, c, m : m + Ho, n : n + Wo])
+    return dw, delta.sum(axis=(0, 2, 3))
 
 
 def test_kernel_and_bias_checker():
-    def right(x, delta):  # the loops of cnnlib.reference (the checker compares with cnnlib.conv2d_backward)
-        kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
-        _, dw, db = reference.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))
-        return dw, db
-
-    def bias_per_image(x, delta):  # forgets to sum the bias gradient over the batch
-        dw, _ = right(x, delta)
-        return dw, delta[0].sum(axis=(1, 2))
-
-    assert ch05.check_kernel_and_bias_grads(right)
-    assert not ch05.check_kernel_and_bias_grads(bias_per_image)
+    assert ch05.check_kernel_and_bias_grads(_kernel_and_bias_by_loops)
     assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
+    for attempt in ch05_exercises.KERNEL_BIAS_ATTEMPTS:
+        verdict = ch05.check_kernel_and_bias_grads(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), attempt.bug
+
+    def library(x, delta):
+        kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
+        return cl.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))[1:]
+
+    verdict = ch05.check_kernel_and_bias_grads(library)
+    assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("library-conv",)
 
 
 def test_routing_picture_shares_one_scale_and_fits_the_column():
@@ -199,3 +233,9 @@ def test_routing_picture_shares_one_scale_and_fits_the_column():
     limits = {ax.images[0].get_clim() for ax in fig.axes[1:4]}
     assert limits == {(-12.0, 12.0)}  # δ and both gradients on one symmetric scale
     plt.close(fig)
+
+
+def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
+    report = ch05.check_maxpool_backward(ch05.mystery_maxpool_backward, diagnose=False)
+    out = capsys.readouterr().out
+    assert not report and "Diagnosis" not in out and "FAILED" in out

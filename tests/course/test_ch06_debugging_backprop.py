@@ -12,14 +12,38 @@ from cnnlib import reference
 from cnnlib.course import ch06_debugging_backprop as ch06
 
 
+def _lr_max_by_design_matrix(x, kernel_size, stride, padding):
+    # A^T A / N from the design matrix (the checker builds the Hessian from gradients)
+    A = cl.curvature.conv_regression_design(x, kernel_size, stride, padding)
+    return 2 / np.linalg.eigvalsh(A.T @ A / x.shape[0]).max()
+
+
 def test_check_lr_max_verdicts(capsys):
-    # the design-matrix route of cnnlib.curvature; the checker builds the Hessian from gradients
-    assert ch06.check_lr_max(cl.curvature.largest_stable_lr)
+    assert ch06.check_lr_max(_lr_max_by_design_matrix)
     assert "correct on all 3 cases" in capsys.readouterr().out
     assert not ch06.check_lr_max(lambda *a: None)
     assert "not implemented" in capsys.readouterr().out
-    assert not ch06.check_lr_max(lambda x, k, s, p: 2 * cl.curvature.largest_stable_lr(x, k, s, p))
-    assert "first wrong entry" in capsys.readouterr().out
+    verdict = ch06.check_lr_max(cl.curvature.largest_stable_lr)  # right, but the library's own answer
+    assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("library-curvature",)
+
+
+def test_each_wrong_lr_max_attempt_is_rejected_and_named_by_its_id():
+    for attempt in ch06.LR_MAX_ATTEMPTS:
+        verdict = ch06.check_lr_max(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
+
+
+def _mystery_backward(dy, x, w, stride, padding):  # notebook 06's exercise 2, its three bugs
+    s, p = stride, padding
+    H, W = x.shape[2:]
+    kh, kw = w.shape[2:]
+    xp = cl.pad(x, p)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            dw += np.einsum("nd,nchw->dchw", dy[:, :, i, j], xp[:, :, i * s : i * s + kh, j * s : j * s + kw])
+            dxp[:, :, i : i + kh, j : j + kw] += np.einsum("nd,dchw->nchw", dy[:, :, i, j], w)
+    return dxp[:, :, :H, :W], dw, dy.mean(axis=(0, 2, 3))
 
 
 def test_conv_backward_checker_names_the_bug(capsys):
@@ -29,10 +53,17 @@ def test_conv_backward_checker_names_the_bug(capsys):
 
     assert ch06.check_conv_backward(reference.conv2d_backward)
     assert "PASSED" in capsys.readouterr().out
-    assert not ch06.check_conv_backward(bias_averaged)
-    assert "bias" in capsys.readouterr().out
+    assert ch06.check_conv_backward(bias_averaged).bugs == ("bias",)
     assert not ch06.check_conv_backward(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
+    # the mystery function: each bug named once, the stride bug only where the stride is > 1
+    report = ch06.check_conv_backward(_mystery_backward)
+    assert report.bugs == ("stride", "crop", "bias")
+    stride_lines = [line for line in report.diagnosis if line.startswith("stride")]
+    assert len(stride_lines) == 1
+    strided = {c.number for c in report.cases if max(c.spec.stride) > 1}
+    named = {int(n) for n in stride_lines[0].rsplit("[cases", 1)[1].strip(" ]").split(",")}
+    assert named and named <= strided
 
 
 def test_step_size_explorer_updates_in_place():

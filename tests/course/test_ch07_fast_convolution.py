@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
+from cnnlib.course import ch07_exercises
 from cnnlib.course import ch07_fast_convolution as ch07
 
 
@@ -21,6 +22,22 @@ def _face_counts(ax):
     return counts
 
 
+def _products_by_loop(u, Ho, k, s):  # by the definition: pairs (i, m) with i·s + m = u
+    return sum(1 for i in range(Ho) for m in range(k) if i * s + m == u)
+
+
+def _grad_x_scatter(dy, w, x_shape, stride, padding):
+    # every output's share added onto its window (the accumulation of step 4, as plain loops over offsets)
+    N, C, H, W = x_shape
+    Ho, Wo = dy.shape[2:]
+    dxp = np.zeros((N, C, H + 2 * padding + stride * Ho, W + 2 * padding + stride * Wo))
+    for m in range(w.shape[2]):
+        for n in range(w.shape[3]):
+            share = np.einsum("ndij,dc->ncij", dy, w[:, :, m, n])
+            dxp[:, :, m : m + stride * Ho : stride, n : n + stride * Wo : stride] += share
+    return dxp[:, :, padding : padding + H, padding : padding + W]
+
+
 def test_checkers_accept_right_and_reject_wrong_answers(capsys):
     def im2col_loops(xp, kh, kw, s):  # by the definition (the checker uses sliding_window_view)
         N, C, Hp, Wp = xp.shape
@@ -33,20 +50,12 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
     # forgetting the stride is caught
     assert not ch07.check_im2col(lambda xp, kh, kw, s: im2col_loops(xp, kh, kw, 1))
     assert not ch07.check_im2col(lambda *a: None)
-    assert ch07.check_dilated_route_counts(cl.shapes.dilated_route_counts)
-    # counting only the dilated delta's zeros (no border, no k-fold reuse) is caught
-    assert not ch07.check_dilated_route_counts(
-        lambda Ho, Wo, kh, kw, s: (
-            ((Ho - 1) * s + 1) * ((Wo - 1) * s + 1),
-            ((Ho - 1) * s + 1) * ((Wo - 1) * s + 1) - Ho * Wo,
-        )
-    )
-    assert ch07.check_input_gradient(cl.reference.conv2d_backward_input)
+    assert ch07.check_products_meeting_delta(_products_by_loop)
+    assert not ch07.check_products_meeting_delta(lambda u, Ho, k, s: -(-k // s))
+    assert ch07.check_input_gradient(_grad_x_scatter)
     # the stride left out of the backward is caught
     assert not ch07.check_input_gradient(
-        lambda dy, w, xs, s, p: cl.reference.conv2d_backward_input(
-            cl.dilate(dy, s)[..., : dy.shape[2], : dy.shape[3]], w, xs, s, p
-        )
+        lambda dy, w, xs, s, p: _grad_x_scatter(dy, w, xs, 1, p)[..., : xs[2], : xs[3]]
     )
     out = capsys.readouterr().out
     assert "correct on all" in out and "not implemented yet" in out and "FAIL" in out
@@ -128,3 +137,40 @@ def test_true_and_learned_kernels_one_scale_labelled_blocks():
     assert titles == ["true w[d, 0]", "true w[d, 1]", "learned w[d, 0]", "learned w[d, 1]"]
     assert fig.get_size_inches()[0] * 100 <= 1100
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "checker, attempts",
+    [
+        (ch07.check_im2col, ch07_exercises.IM2COL_ATTEMPTS),
+        (ch07.check_products_meeting_delta, ch07_exercises.COUNT_ATTEMPTS),
+        (ch07.check_input_gradient, ch07_exercises.PHASE_ATTEMPTS),
+    ],
+)
+def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
+    for attempt in attempts:
+        verdict = checker(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
+
+
+def test_the_mystery_of_exercise_3_has_three_named_bugs():
+    verdict = ch07.check_input_gradient(ch07.schmidt_phases)
+    assert not verdict and verdict.bugs == ("schmidt-rows", "flip", "crop")
+
+
+def test_the_dilated_route_is_right_but_refused_by_its_memory():
+    verdict = ch07.check_input_gradient(ch07.attempt_phases_dilated)
+    assert verdict.passed_cases == verdict.total and not verdict
+    assert verdict.broken_rules == ("dilated-zeros",)
+
+
+def test_the_memory_case_is_where_the_dilated_delta_is_over_10x_delta():
+    dy = np.ones((1, 16, 32, 32))
+    full = cl.pad(cl.dilate(dy, 4), (3, 3))
+    assert full.nbytes >= 10 * dy.nbytes
+
+
+def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
+    verdict = ch07.check_input_gradient(ch07.schmidt_phases, diagnose=False)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == () and "likely bug" not in out

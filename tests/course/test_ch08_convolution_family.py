@@ -12,6 +12,7 @@ import pytest
 
 import cnnlib as cl
 from cnnlib.course import ch08_convolution_family as ch08
+from cnnlib.course import ch08_exercises
 from cnnlib.course.explore import HINT, explore, redraw_ms
 
 EXPLORERS = {
@@ -115,16 +116,17 @@ def _ignores_dilation(dy, x, w, stride, padding, dilation=1):
     return cl.conv2d_backward(dy, x, w, stride, padding)
 
 
-def _receptive_field(layers):
-    r, J = 1, 1
-    for k, s, d in layers:
-        r += (k - 1) * d * J
-        J *= s
-    return r
+def _field_span(layers, i):
+    # the recursion a_l(i) = a_{l-1}(i s_l - p_l), walked from the output down (not the closed form)
+    first = last = i
+    for k, s, d, p in reversed(layers):
+        first, last = first * s - p, last * s - p + (k - 1) * d
+    return first, last
 
 
-def _forgets_stride(layers):
-    return 1 + sum((k - 1) * d for k, _, d in layers)
+def _forgets_stride(layers, i):
+    first = i - sum(p for *_, p in layers)
+    return first, first + sum((k - 1) * d for k, _, d, _ in layers)
 
 
 def _transpose_backward(dy, x, w, stride, padding, output_padding):
@@ -142,7 +144,7 @@ def _transpose_backward_unswapped(dy, x, w, stride, padding, output_padding):
     "checker, right, wrong",
     [
         (ch08.check_dilated_backward, _solution_dilated, _ignores_dilation),
-        (ch08.check_receptive_field, _receptive_field, _forgets_stride),
+        (ch08.check_field_span, _field_span, _forgets_stride),
         (ch08.check_conv_transpose_backward, _transpose_backward, _transpose_backward_unswapped),
     ],
 )
@@ -161,3 +163,50 @@ def test_checkers(checker, right, wrong, capsys):
 def test_figures_fit_the_notebook_column():
     for fig in (ch08.family_picture(), ch08.connection_picture()):
         assert fig.get_size_inches()[0] * fig.dpi <= 1100
+
+
+@pytest.mark.parametrize(
+    "checker, attempts",
+    [
+        (ch08.check_dilated_backward, ch08_exercises.DILATED_ATTEMPTS),
+        (ch08.check_field_span, ch08_exercises.FIELD_ATTEMPTS),
+        (ch08.check_conv_transpose_backward, ch08_exercises.TRANSPOSED_ATTEMPTS),
+    ],
+)
+def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
+    for attempt in attempts:
+        verdict = checker(attempt.answer)
+        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
+
+
+def test_the_mystery_of_exercise_3_has_three_named_bugs():
+    verdict = ch08.check_conv_transpose_backward(ch08.mystery_conv_transpose_backward)
+    assert not verdict and verdict.bugs == ("flip", "channel", "bias")
+
+
+def test_rules_refuse_the_forbidden_calls_even_when_the_answer_is_right():
+    def passes_dilation_on(dy, x, w, stride, padding, dilation=1):
+        return cl.conv2d_backward(dy, x, w, stride, padding, dilation=dilation)
+
+    verdict = ch08.check_dilated_backward(passes_dilation_on)
+    assert verdict.passed_cases == verdict.total and not verdict
+    assert verdict.broken_rules == ("dilation-argument",)
+    for library in (cl.conv_transpose2d_backward, cl.reference.conv_transpose2d_backward):
+        verdict = ch08.check_conv_transpose_backward(library)
+        assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("transposed-library",)
+    # the spies are removed after the check
+    assert cl.conv2d_backward is cl.conv.conv2d_backward and cl.conv2d_backward.__module__ == "cnnlib.conv"
+
+
+def test_field_span_is_measured_and_refuses_a_field_at_the_border():
+    with pytest.raises(ValueError, match="border"):
+        ch08.measured_field_span([(3, 1, 1, 1)], 0, H=10)
+    assert ch08.measured_field_span([(3, 2, 1, 1), (3, 1, 1, 1)], 5) == _field_span(
+        [(3, 2, 1, 1), (3, 1, 1, 1)], 5
+    )
+
+
+def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
+    verdict = ch08.check_conv_transpose_backward(ch08.mystery_conv_transpose_backward, diagnose=False)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == () and "likely bug" not in out and "0 of 5 cases correct" in out
