@@ -286,8 +286,8 @@ def check_naming(
         head = f"  case {k} ({describe(args, names)}): "
         try:
             got = guarded(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        except Exception as e:  # a learner's bug must print, not crash the notebook
-            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
+        except Exception as raised:  # a learner's bug must print, not crash the notebook
+            lines.append(head + f"ERROR, raised {type(raised).__name__}: {raised}")
             continue
         if got is None:
             return not_implemented(name)
