@@ -60,7 +60,9 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"no-case"``             no case ran
 ========================  ====================================================================
 
-The same list, with one line each, is ``check.BUG_IDS``.
+The same list, with one line each, is ``check.BUG_IDS``; it also holds the ids of
+``check.batchnorm_backward`` (``check.batchnorm.BATCHNORM_BUG_IDS``: "bn-mean-path",
+"bn-var-path", "bn-axes", "bn-unbiased", "bn-gamma", "bn-sum-axes").
 
 Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb; used in
 notebooks/06_debugging_backprop.ipynb.
@@ -71,6 +73,7 @@ from __future__ import annotations
 import numbers
 
 from ..shapes import validate_dilation
+from .batchnorm import BATCHNORM_BUG_IDS, BATCHNORM_CASES, BatchNormCase, batchnorm_backward
 from .cases import ASSUME_CONV_CASES, ASSUME_POOL_CASES, CONV_CASES, POOL_CASES, ConvCase, PoolCase
 from .conventions import CONVENTIONS, get_convention
 from .diagnose import diagnose
@@ -80,11 +83,14 @@ from .report import CaseResult, FirstWrong, Report
 from .run import tolerance
 from .wording import BUG_IDS
 
+BUG_IDS = {**BUG_IDS, **BATCHNORM_BUG_IDS}  # batch norm's own ids, listed in check.batchnorm
+
 __all__ = [
     "conv_backward",
     "conv_forward",
     "maxpool_backward",
     "avgpool_backward",
+    "batchnorm_backward",
     "Report",
     "CaseResult",
     "FirstWrong",
@@ -94,6 +100,8 @@ __all__ = [
     "POOL_CASES",
     "CONVENTIONS",
     "BUG_IDS",
+    "BatchNormCase",
+    "BATCHNORM_CASES",
     "ASSUMPTIONS",
 ]
 
