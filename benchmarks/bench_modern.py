@@ -10,7 +10,9 @@ and the ratio of the minima:
   against ``torch.nn.functional.batch_norm(training=True)`` and its backward;
 - residual block: conv3x3-BN-ReLU-conv3x3-BN plus the identity, then ReLU, as
   ``cl.Sequential([cl.Residual(...), cl.ReLU()])`` forward + backward (∂E/∂x included),
-  against the same block of torch.nn modules.
+  against the same block of torch.nn modules;
+- its 2 convs: the block's two conv3x3 layers alone, forward + backward (``cl.Conv2D``
+  against ``torch.nn.Conv2d``), to tell the convolution's share of the block's ratio.
 
 Before timing, cnnlib and torch are checked to agree on the same inputs and weights.
 """
@@ -117,6 +119,39 @@ def block_runs(torch, dtype):
     return run, trun
 
 
+def conv_runs(torch, dtype):
+    """The block's two conv3x3 layers alone (forward + backward): the share of the block's time
+    that is the convolution's, not batch norm's, ReLU's or the residual addition's."""
+    model = cnnlib_block(dtype)
+    convs = [model.layers[0].layers[0], model.layers[0].layers[3]]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, C, H, H)).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        out = [conv.forward(x) for conv in convs]
+        return out + [conv.backward(dy) for conv in convs]
+
+    if torch is None:
+        return run, None
+    tmodel = torch_block(torch, model, dtype)
+    tconvs = [tmodel.body[0], tmodel.body[3]]
+    tx, tdy = torch.from_numpy(x), torch.from_numpy(dy)
+
+    def trun():
+        out, grads = [], []
+        for tconv in tconvs:
+            xx = tx.detach().requires_grad_()
+            tconv.zero_grad(set_to_none=True)
+            y = tconv(xx)
+            y.backward(tdy)
+            out.append(y)
+            grads.append(xx.grad)
+        return out + grads
+
+    return run, trun
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -134,7 +169,8 @@ def main(argv=None):
         bn_args = bn_case(dtype)
         block_run, block_trun = block_runs(torch, dtype)
         cases = {"batch norm": (cnnlib_bn(*bn_args), torch and torch_bn(torch, *bn_args)),
-                 "residual block": (block_run, block_trun)}  # fmt: skip
+                 "residual block": (block_run, block_trun),
+                 "its 2 convs": conv_runs(torch, dtype)}  # fmt: skip
         for name, (run, trun) in cases.items():
             funcs = {"cnnlib": run}
             if trun is not None:

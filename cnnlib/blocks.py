@@ -12,8 +12,10 @@ Derived in notebook 09 (the modern block).
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .layers import Layer
 from .nesting import validate_sublayers
@@ -49,7 +51,9 @@ class BatchNorm2D(Layer):
     Derived in notebook 09 (the modern block).
     """
 
-    def __init__(self, num_channels: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float64):
+    def __init__(
+        self, num_channels: int, eps: float = 1e-5, momentum: float = 0.1, dtype: DTypeLike = np.float64
+    ) -> None:
         super().__init__()
         if (
             isinstance(num_channels, bool)
@@ -60,13 +64,15 @@ class BatchNorm2D(Layer):
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
         dtype = validate_layer_dtype(dtype)
-        self.num_channels, self.eps, self.momentum = int(num_channels), validate_eps(eps), float(momentum)
+        self.num_channels: int = int(num_channels)
+        self.eps: float = validate_eps(eps)
+        self.momentum: float = float(momentum)
         self.params["gamma"] = np.ones(self.num_channels, dtype=dtype)
         self.params["beta"] = np.zeros(self.num_channels, dtype=dtype)
-        self.running_mean = np.zeros(self.num_channels, dtype=dtype)
-        self.running_var = np.ones(self.num_channels, dtype=dtype)
+        self.running_mean: np.ndarray = np.zeros(self.num_channels, dtype=dtype)
+        self.running_var: np.ndarray = np.ones(self.num_channels, dtype=dtype)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, C, H, W) -> y : (N, C, H, W); in training mode N·H·W >= 2."""
         x = as_float_array(x, "x")
         validate_ndim(x, 4, "x", "(N, C, H, W)")
@@ -92,13 +98,13 @@ class BatchNorm2D(Layer):
         self._save(cache)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """dy : (N, C, H, W) -> dx : (N, C, H, W); sets grads["gamma"], grads["beta"]."""
         dx, dgamma, dbeta = batchnorm2d_backward(dy, self._saved_input())
         self.grads = {"gamma": dgamma, "beta": dbeta}
         return dx
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"BatchNorm2D({self.num_channels}, eps={self.eps}, momentum={self.momentum})"
 
 
@@ -112,7 +118,8 @@ class GlobalAvgPool2D(Layer):
     Derived in notebook 09 (the modern block).
     """
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """x : (N, C, H, W) -> y : (N, C)."""
         x = as_float_array(x, "x")
         validate_ndim(x, 4, "x", "(N, C, H, W)")
         if x.shape[2] * x.shape[3] == 0:
@@ -122,7 +129,8 @@ class GlobalAvgPool2D(Layer):
         self._save((x.shape, x.dtype))
         return x.mean(axis=(2, 3))
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
+        """dy : (N, C) -> dx : (N, C, H, W)."""
         (N, C, H, W), dtype = self._saved_input()
         dy = as_float_array(dy, "dy")
         validate_dy(dy, (N, C))
@@ -150,19 +158,22 @@ class Residual(Layer):
     Derived in notebook 09 (the modern block).
     """
 
-    def __init__(self, *layers: Layer, shortcut: Layer | None = None):
+    def __init__(self, *layers: Layer, shortcut: Layer | None = None) -> None:
         super().__init__()
         if not layers:
             raise ValueError("Residual needs at least one layer on its main branch, got none")
-        self.layers, self.shortcut = list(layers), shortcut
+        # typed loosely: any object with forward and backward is a layer (validate_sublayers checks)
+        self.layers: list[Any] = list(layers)
+        self.shortcut: Any = shortcut
         validate_sublayers(self.sublayers())
 
-    def sublayers(self):
+    def sublayers(self) -> list[tuple[str, Layer]]:
         """The main branch's layers by position, then the shortcut (when not the identity)."""
         named = [(str(i), layer) for i, layer in enumerate(self.layers)]
         return named + ([("shortcut", self.shortcut)] if self.shortcut is not None else [])
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        """x -> layers(x) + shortcut(x)."""
         x = as_float_array(x, "x")
         h = x
         for layer in self.layers:
@@ -176,7 +187,7 @@ class Residual(Layer):
             )
         return h + s
 
-    def backward(self, dy):
+    def backward(self, dy: ArrayLike) -> np.ndarray:
         """δ through the main branch (in reverse) plus δ through the shortcut."""
         dy = as_float_array(dy, "dy")
         dh = dy
@@ -185,6 +196,6 @@ class Residual(Layer):
         ds = dy if self.shortcut is None else self.shortcut.backward(dy)
         return dh + ds
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Residual({inner}{'' if self.shortcut is None else f', shortcut={self.shortcut!r}'})"

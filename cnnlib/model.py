@@ -30,7 +30,7 @@ class Sequential(Layer):
         validate_sublayers([(str(i), layer) for i, layer in enumerate(layers)])
         self.layers = layers
 
-    def sublayers(self):
+    def sublayers(self) -> list[tuple[str, Layer]]:
         """Each layer named by its position: "0", "1", ..."""
         return [(str(i), layer) for i, layer in enumerate(self.layers)]
 

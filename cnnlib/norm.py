@@ -31,6 +31,7 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .shapes import as_float_array, validate_dy, validate_ndim
 
@@ -60,7 +61,7 @@ def validate_eps(eps: float) -> float:
     return float(eps)
 
 
-def _per_channel(a, name: str, C: int) -> np.ndarray:
+def _per_channel(a: ArrayLike, name: str, C: int) -> np.ndarray:
     a = as_float_array(a, name)
     if a.shape != (C,):
         raise ValueError(
@@ -69,16 +70,23 @@ def _per_channel(a, name: str, C: int) -> np.ndarray:
     return a
 
 
-def validate_batchnorm_args(x, gamma, beta, eps, mean=None, var=None):
+def validate_batchnorm_args(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    eps: float,
+    mean: ArrayLike | None = None,
+    var: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray | None, np.ndarray | None]:
     """Convert and validate batch-norm arguments; returns (x, gamma, beta, eps, mean, var).
 
     mean and var are both None (training mode: the batch's statistics) or both given
     (eval mode). In training mode x must hold at least 2 values per channel.
     """
-    x = as_float_array(x, "x")
-    validate_ndim(x, 4, "x", "(N, C, H, W)")
-    C = x.shape[1]
-    gamma, beta = _per_channel(gamma, "gamma", C), _per_channel(beta, "beta", C)
+    xa = as_float_array(x, "x")
+    validate_ndim(xa, 4, "x", "(N, C, H, W)")
+    C = xa.shape[1]
+    gamma_a, beta_a = _per_channel(gamma, "gamma", C), _per_channel(beta, "beta", C)
     eps = validate_eps(eps)
     if (mean is None) != (var is None):
         raise ValueError(
@@ -86,18 +94,18 @@ def validate_batchnorm_args(x, gamma, beta, eps, mean=None, var=None):
             f"the batch's), got mean={'None' if mean is None else 'an array'}, "
             f"var={'None' if var is None else 'an array'}"
         )
-    if mean is None:
-        M = x.shape[0] * x.shape[2] * x.shape[3]
+    if mean is None or var is None:
+        M = xa.shape[0] * xa.shape[2] * xa.shape[3]
         if M < 2:
             raise ValueError(
                 "batch norm in training mode needs at least 2 values per channel (N·H·W >= 2) to "
-                f"take a variance, got N·H·W = {M} (x.shape={x.shape}); in eval mode give mean and var"
+                f"take a variance, got N·H·W = {M} (x.shape={xa.shape}); in eval mode give mean and var"
             )
-    else:
-        mean, var = _per_channel(mean, "mean", C), _per_channel(var, "var", C)
-        if np.any(var < 0):
-            raise ValueError(f"var must be >= 0 in every channel, got {var}")
-    return x, gamma, beta, eps, mean, var
+        return xa, gamma_a, beta_a, eps, None, None
+    mean_a, var_a = _per_channel(mean, "mean", C), _per_channel(var, "var", C)
+    if np.any(var_a < 0):
+        raise ValueError(f"var must be >= 0 in every channel, got {var_a}")
+    return xa, gamma_a, beta_a, eps, mean_a, var_a
 
 
 def _channel(a: np.ndarray) -> np.ndarray:
@@ -105,7 +113,15 @@ def _channel(a: np.ndarray) -> np.ndarray:
     return a.reshape(1, -1, 1, 1)
 
 
-def batchnorm2d_forward(x, gamma, beta, eps=1e-5, *, mean=None, var=None):
+def batchnorm2d_forward(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    eps: float = 1e-5,
+    *,
+    mean: ArrayLike | None = None,
+    var: ArrayLike | None = None,
+) -> tuple[np.ndarray, BatchNormCache]:
     """Batch normalisation of each channel, then y = γ x̂ + β.
 
     Parameters
@@ -131,28 +147,28 @@ def batchnorm2d_forward(x, gamma, beta, eps=1e-5, *, mean=None, var=None):
     y = γ[c] x̂ + β[c], with M = N·H·W and sums over n, i, j.
     Derived in notebook 09 (the modern block).
     """
-    x, gamma, beta, eps, mean, var = validate_batchnorm_args(x, gamma, beta, eps, mean, var)
+    x, gamma, beta, eps, given_mean, given_var = validate_batchnorm_args(x, gamma, beta, eps, mean, var)
     dtype = np.result_type(x, gamma, beta)
     x = x.astype(dtype, copy=False)
-    training = mean is None
-    if training:
-        mean = x.mean(axis=(0, 2, 3))
-        x_hat = x - _channel(mean)
+    training = given_mean is None
+    if given_mean is None or given_var is None:
+        mu = x.mean(axis=(0, 2, 3))
+        x_hat = x - _channel(mu)
         # two passes (mean, then squares of x − μ) and not E[x²] − μ²: no cancellation
-        var = np.einsum("nchw,nchw->c", x_hat, x_hat) / (x.size // x.shape[1])
+        sigma2 = np.einsum("nchw,nchw->c", x_hat, x_hat) / (x.size // x.shape[1])
     else:
-        mean, var = mean.astype(dtype), var.astype(dtype)
-        x_hat = x - _channel(mean)
-    inv_std = 1 / np.sqrt(var + dtype.type(eps))
+        mu, sigma2 = given_mean.astype(dtype), given_var.astype(dtype)
+        x_hat = x - _channel(mu)
+    inv_std = 1 / np.sqrt(sigma2 + dtype.type(eps))
     x_hat *= _channel(inv_std)
     y = x_hat * _channel(gamma.astype(dtype, copy=False))
     y += _channel(beta.astype(dtype, copy=False))
     return y, BatchNormCache(
-        x_hat, gamma.astype(dtype), inv_std, mean, var.astype(dtype, copy=False), training
+        x_hat, gamma.astype(dtype), inv_std, mu, sigma2.astype(dtype, copy=False), training
     )
 
 
-def batchnorm2d_backward(dy, cache):
+def batchnorm2d_backward(dy: ArrayLike, cache: BatchNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of batch normalisation, through the batch statistics in training mode.
 
     Parameters

@@ -18,6 +18,7 @@ Derived in notebook 09 (the modern block).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -357,10 +358,10 @@ def _check_case(number, fn, forward, convention, case):
             result.got_shapes[key] = arr.shape
             wrong.append(key)
             continue
-        err = relative_error(arr, expected[key])
-        errors.append(err)
+        error = relative_error(arr, expected[key])
+        errors.append(error)
         result.outputs[key] = (arr, expected[key], arr.dtype)
-        if not err <= tolerance(arr.dtype):
+        if not error <= tolerance(arr.dtype):
             wrong.append(key)
             if result.first_wrong is None:
                 scale = tolerance(arr.dtype) * np.abs(expected[key]).max()
@@ -378,7 +379,13 @@ def _check_case(number, fn, forward, convention, case):
     return result
 
 
-def batchnorm_backward(fn, convention="cnnlib", forward=None, *, cases=None):
+def batchnorm_backward(
+    fn: Callable,
+    convention: str = "cnnlib",
+    forward: Callable | None = None,
+    *,
+    cases: Iterable | None = None,
+) -> Report:
     """Check a learner's batch-norm backward (training mode) on every case; return a printable Report.
 
     Parameters

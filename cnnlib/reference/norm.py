@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..norm import validate_batchnorm_args
 from ..shapes import as_float_array, validate_dy
@@ -27,7 +28,15 @@ class ReferenceBatchNormCache(NamedTuple):
     training: bool
 
 
-def batchnorm2d_forward(x, gamma, beta, eps=1e-5, *, mean=None, var=None):
+def batchnorm2d_forward(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    eps: float = 1e-5,
+    *,
+    mean: ArrayLike | None = None,
+    var: ArrayLike | None = None,
+) -> tuple[np.ndarray, ReferenceBatchNormCache]:
     """Batch normalisation as loops; same arguments and results as ``cnnlib.batchnorm2d_forward``.
 
     Notes
@@ -42,7 +51,7 @@ def batchnorm2d_forward(x, gamma, beta, eps=1e-5, *, mean=None, var=None):
     N, C, H, W = x.shape
     M = N * H * W
     training = mean is None
-    if training:
+    if mean is None or var is None:
         mean, var = np.zeros(C, dtype=dtype), np.zeros(C, dtype=dtype)
         for c in range(C):
             total = 0.0
@@ -67,7 +76,9 @@ def batchnorm2d_forward(x, gamma, beta, eps=1e-5, *, mean=None, var=None):
     return y, ReferenceBatchNormCache(np.array(x, dtype=dtype), np.array(gamma), eps, mean, var, training)
 
 
-def batchnorm2d_backward(dy, cache):
+def batchnorm2d_backward(
+    dy: ArrayLike, cache: ReferenceBatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batch normalisation backward as loops, node by node; same results as ``cnnlib.batchnorm2d_backward``.
 
     Notes
