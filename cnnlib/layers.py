@@ -35,7 +35,7 @@ import numpy as np
 from . import activations
 from .conv import conv2d_backward, conv2d_forward_with_cache
 from .conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
-from .nesting import named_layers
+from .nesting import Nesting
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import (
     as_float_array,
@@ -52,11 +52,11 @@ from .shapes import (
 )
 
 
-class Layer:
+class Layer(Nesting):
     """Base class: no parameters; subclasses implement forward and backward.
 
-    ``training`` (True from construction) is the mode ``train()``/``eval()`` set on this
-    layer and every layer it holds (``sublayers()``; see cnnlib.nesting).
+    ``sublayers()``, ``train()``, ``eval()`` and the ``training`` flag come from
+    cnnlib.nesting.Nesting (layers that hold layers).
     """
 
     def __init__(self):
@@ -64,20 +64,6 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.training = True
         self._saved = None
-
-    def sublayers(self) -> list[tuple[str, Layer]]:
-        """The (name, layer) pairs this layer holds: none for a plain layer."""
-        return []
-
-    def train(self, mode: bool = True) -> Layer:
-        """Set training mode (or eval mode for mode=False) here and in every nested layer; returns self."""
-        for _, layer in named_layers(self):
-            layer.training = bool(mode)
-        return self
-
-    def eval(self) -> Layer:
-        """Eval mode here and in every nested layer (batch norm then uses its running statistics)."""
-        return self.train(False)
 
     def _save(self, value):
         self._saved = value

@@ -6,6 +6,9 @@ A layer that holds layers (``Sequential``, ``Residual``) says so through
 it and nothing else: ``SGD`` (every parameter), ``fit``, ``gradcheck_layer`` (keys
 such as "1.0.gamma": the path of names, then the parameter) and ``train``/``eval``.
 
+``Nesting``, which every ``cnnlib.Layer`` inherits, gives the default (no sublayers)
+and ``train()``/``eval()``.
+
 A layer remembers one forward, so one instance may sit at one place of a model only,
 however deep: ``validate_sublayers`` says so at construction.
 """
@@ -14,6 +17,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
+
+
+class Nesting:
+    """What every layer has for nesting (``cnnlib.Layer`` inherits it): its sublayers and its mode.
+
+    ``training`` is True from construction; ``train()``/``eval()`` set it on this layer and
+    every layer nested in it (batch norm in eval mode uses its running statistics).
+    """
+
+    training: bool = True
+
+    def sublayers(self) -> list[tuple[str, Any]]:
+        """The (name, layer) pairs this layer holds: none for a plain layer."""
+        return []
+
+    def train(self, mode: bool = True) -> Any:
+        """Training mode (eval mode for mode=False) here and in every nested layer; returns self."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"train(mode): mode must be True or False, got {mode!r}")
+        for _, layer in named_layers(self):
+            layer.training = bool(mode)
+        return self
+
+    def eval(self) -> Any:
+        """Eval mode here and in every nested layer; returns self."""
+        return self.train(False)
 
 
 def named_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -249,6 +249,8 @@ def test_train_and_eval_reach_every_nested_layer():
     assert model.eval() is model and not any(bn.training for bn in bns)
     model.train()
     assert all(bn.training for bn in bns)
+    with pytest.raises(TypeError, match=r"mode must be True or False, got 'eval'"):
+        model.train("eval")
     paths = [path for path, _ in cl.nesting.named_layers(model)]
     assert paths == ["", "0", "0.0", "0.1", "0.2", "0.3", "0.4", "1"]
 
