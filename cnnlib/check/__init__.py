@@ -11,6 +11,7 @@ deeplearning.ai's "Convolution model, Step by Step" (``"coursera"``: NHWC,
     report                                                    # table, tally, first wrong entry, diagnosis
     bool(report), report.cases, report.diagnosis, report.bugs, report.refused
     check.conv_backward(conv_backward_naive, "cs231n", assume=["divisible"])  # what the assignment promises
+    check.batchnorm_backward(spatial_batchnorm_backward, "cs231n", forward=spatial_batchnorm_forward)
 
 Every case runs; the learner's exceptions are reported with their case, never raised.
 A case the learner's own code refuses on purpose (an AssertionError, NotImplementedError,
