@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .nesting import named_layers
 from .shapes import RngLike, as_float_array, as_rng
 
 
@@ -138,7 +139,9 @@ def gradcheck_layer(layer: LayerLike, x: ArrayLike, rng: RngLike, eps: float = 1
     """Check a layer's backward (input and every parameter) against finite differences.
 
     The scalar checked is E = Σ y ⊙ r with a fixed random r, so that δ = r is a generic
-    upstream gradient rather than all ones.
+    upstream gradient rather than all ones. Nested layers are reached through
+    ``cnnlib.nesting.named_layers``; the layers' other arrays (batch norm's running
+    statistics, which every training-mode forward moves) are put back afterwards.
 
     Parameters
     ----------
@@ -149,24 +152,35 @@ def gradcheck_layer(layer: LayerLike, x: ArrayLike, rng: RngLike, eps: float = 1
     Returns
     -------
     dict
-        {"x": rel_error of ∂E/∂x, "<layer index>.<key>": rel_error of each parameter}.
+        {"x": rel_error of ∂E/∂x, "<path>.<key>": rel_error of each parameter}, the path
+        naming where the layer sits ("1.0.gamma": layer 0 inside layer 1); just "<key>"
+        for the parameters of ``layer`` itself.
     """
     x = np.array(as_float_array(x, "x"), dtype=np.float64)
     rng = as_rng(rng)
-    layers: list[Any] = layer.layers if hasattr(layer, "layers") else [layer]
-    r = rng.standard_normal(layer.forward(x).shape)
-    errors = {"x": gradient_error(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
-    grads = {(i, k): g.copy() for i, lay in enumerate(layers) for k, g in lay.grads.items()}
-    for (i, key), g in grads.items():
-        p = layers[i].params[key]
+    layers = list(named_layers(layer))
+    state = [  # the public arrays a forward may move (running statistics), to put back
+        (arr, arr.copy())
+        for _, lay in layers
+        for name, arr in vars(lay).items()
+        if not name.startswith("_") and isinstance(arr, np.ndarray) and arr.flags.writeable
+    ]
+    try:
+        r = rng.standard_normal(layer.forward(x).shape)
+        errors = {"x": gradient_error(lambda v: np.sum(layer.forward(v) * r), x, layer.backward(r), eps)}
+        grads = {(path, k): (lay.params[k], g.copy()) for path, lay in layers for k, g in lay.grads.items()}
+        for (path, key), (p, g) in grads.items():
 
-        def f(v, p=p):
-            saved = p.copy()
-            p[...] = v
-            try:
-                return np.sum(layer.forward(x) * r)
-            finally:
-                p[...] = saved
+            def f(v, p=p):
+                saved = p.copy()
+                p[...] = v
+                try:
+                    return np.sum(layer.forward(x) * r)
+                finally:
+                    p[...] = saved
 
-        errors[f"{i}.{key}" if len(layers) > 1 else key] = gradient_error(f, p, g, eps)
+            errors[f"{path}.{key}" if path else key] = gradient_error(f, p, g, eps)
+    finally:
+        for arr, saved in state:
+            arr[...] = saved
     return errors

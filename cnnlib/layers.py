@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from . import activations
 from .conv import conv2d_backward, conv2d_forward_with_cache
 from .conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
+from .nesting import Nesting
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import (
     IntOrPair,
@@ -55,12 +56,17 @@ from .shapes import (
 )
 
 
-class Layer:
-    """Base class: no parameters; subclasses implement forward and backward."""
+class Layer(Nesting):
+    """Base class: no parameters; subclasses implement forward and backward.
+
+    ``sublayers()``, ``train()``, ``eval()`` and the ``training`` flag come from
+    cnnlib.nesting.Nesting (layers that hold layers).
+    """
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.training = True
         self._saved = None
 
     def forward(self, x: ArrayLike) -> np.ndarray:

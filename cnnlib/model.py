@@ -12,42 +12,29 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .layers import Layer
+from .nesting import named_layers, validate_sublayers
 from .shapes import RngLike, as_float_array, as_rng
 
 
-class Sequential:
+class Sequential(Layer):
     """Layers applied in order; backward runs them in reverse (the chain rule).
 
     Parameters
     ----------
     layers : list of Layer
-        Each instance at most once (a layer remembers one forward); classes instead
-        of instances are a TypeError.
+        Each instance at most once, also inside nested blocks (a layer remembers one
+        forward); classes instead of instances are a TypeError.
     """
 
     def __init__(self, layers: Iterable[Layer]) -> None:
+        super().__init__()
         layers = list(layers)
-        positions: dict[int, list[int]] = {}
-        for i, layer in enumerate(layers):
-            if isinstance(layer, type):
-                raise TypeError(
-                    f"layer {i} is the class {layer.__name__}, not a layer: write {layer.__name__}(...)"
-                )
-            if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
-                raise TypeError(
-                    f"layer {i} must have forward and backward methods, got {type(layer).__name__}"
-                )
-            positions.setdefault(id(layer), []).append(i)
-        for where in positions.values():
-            if len(where) > 1:
-                # a layer remembers only its last forward input: the backward through its
-                # earlier position would use the later one's and give a wrong gradient
-                raise ValueError(
-                    f"the same {layers[where[0]]!r} instance is at positions {where}: a layer keeps "
-                    "one forward input, so each position needs its own instance (use two instances, "
-                    "e.g. Tanh() and Tanh())"
-                )
+        validate_sublayers([(str(i), layer) for i, layer in enumerate(layers)])
         self.layers = layers
+
+    def sublayers(self) -> list[tuple[str, Layer]]:
+        """Each layer named by its position: "0", "1", ..."""
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         for layer in self.layers:
@@ -78,7 +65,7 @@ class SGD:
     def __init__(self, model: Sequential | Layer, lr: float) -> None:
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
-        layers: list[Layer] = model.layers if hasattr(model, "layers") else [model]
+        layers: list[Layer] = [layer for _, layer in named_layers(model)]
         for layer in layers:
             if not (isinstance(getattr(layer, "params", None), dict) and hasattr(layer, "grads")):
                 what = f"the class {layer.__name__}" if isinstance(layer, type) else repr(layer)
@@ -86,7 +73,7 @@ class SGD:
                     f"SGD needs a Sequential or a Layer (with params and grads), got {what} "
                     f"(type {type(layer).__name__})"
                 )
-        self.layers: list[Layer] = layers
+        self.layers: list[Layer] = layers  # every layer of the model, nested ones included
         self.lr: float = lr
 
     def step(self) -> None:
@@ -174,7 +161,14 @@ def fit(
         if classes:
             history["train_acc"].append(right / len(X))
         if val is not None:
-            out = model.forward(as_float_array(val[0], "X_val"))
+            modes = [(layer, getattr(layer, "training", True)) for _, layer in named_layers(model)]
+            for layer, _ in modes:  # eval mode: batch norm uses its running statistics, as at test time
+                layer.training = False
+            try:
+                out = model.forward(as_float_array(val[0], "X_val"))
+            finally:
+                for layer, mode in modes:  # each layer's own mode back, as it was
+                    layer.training = mode
             history["val_loss"].append(loss(out, val[1])[0])
             labels = np.asarray(val[1])
             if labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):

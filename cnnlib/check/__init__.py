@@ -11,6 +11,7 @@ deeplearning.ai's "Convolution model, Step by Step" (``"coursera"``: NHWC,
     report                                                    # table, tally, first wrong entry, diagnosis
     bool(report), report.cases, report.diagnosis, report.bugs, report.refused
     check.conv_backward(conv_backward_naive, "cs231n", assume=["divisible"])  # what the assignment promises
+    check.batchnorm_backward(spatial_batchnorm_backward, "cs231n", forward=spatial_batchnorm_forward)
 
 Every case runs; the learner's exceptions are reported with their case, never raised.
 A case the learner's own code refuses on purpose (an AssertionError, NotImplementedError,
@@ -62,7 +63,9 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"no-case"``             no case ran
 ========================  ====================================================================
 
-The same list, with one line each, is ``check.BUG_IDS``.
+The same list, with one line each, is ``check.BUG_IDS``; it also holds the ids of
+``check.batchnorm_backward`` (``check.batchnorm.BATCHNORM_BUG_IDS``: "bn-mean-path",
+"bn-var-path", "bn-axes", "bn-unbiased", "bn-gamma", "bn-sum-axes").
 
 Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb; used in
 notebooks/06_debugging_backprop.ipynb.
@@ -75,6 +78,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..shapes import IntOrPair, validate_dilation
+from .batchnorm import BATCHNORM_BUG_IDS, BATCHNORM_CASES, BatchNormCase, batchnorm_backward
 from .cases import ASSUME_CONV_CASES, ASSUME_POOL_CASES, CONV_CASES, POOL_CASES, ConvCase, PoolCase
 from .conventions import CONVENTIONS, get_convention
 from .diagnose import diagnose
@@ -84,11 +88,14 @@ from .report import CaseResult, FirstWrong, Report
 from .run import tolerance
 from .wording import BUG_IDS
 
+BUG_IDS = {**BUG_IDS, **BATCHNORM_BUG_IDS}  # batch norm's own ids, listed in check.batchnorm
+
 __all__ = [
     "conv_backward",
     "conv_forward",
     "maxpool_backward",
     "avgpool_backward",
+    "batchnorm_backward",
     "Report",
     "CaseResult",
     "FirstWrong",
@@ -98,6 +105,8 @@ __all__ = [
     "POOL_CASES",
     "CONVENTIONS",
     "BUG_IDS",
+    "BatchNormCase",
+    "BATCHNORM_CASES",
     "ASSUMPTIONS",
 ]
 

@@ -13,6 +13,7 @@ its loop definition.
 
 from .conv import conv2d_backward, conv2d_backward_input, conv2d_forward
 from .correlate import convolve2d, correlate2d, im2col_windows
+from .norm import batchnorm2d_backward, batchnorm2d_forward
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .transposed import conv_transpose2d_backward, conv_transpose2d_forward
 
@@ -21,4 +22,5 @@ __all__ = [
     "conv_transpose2d_forward", "conv_transpose2d_backward",
     "correlate2d", "convolve2d", "im2col_windows",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
+    "batchnorm2d_forward", "batchnorm2d_backward",
 ]  # fmt: skip
