@@ -53,17 +53,25 @@ class WrongAttempt:
 
     Attributes
     ----------
-    bug : str
-        Stable id (``cnnlib.check``'s vocabulary where it has the bug).
-    words : str
-        What the learner did and the right rule, in the learner's words.
+    bug : str or tuple of str
+        Stable id (``cnnlib.check``'s vocabulary where it has the bug); a tuple for an
+        attempt with several bugs at once.
+    words : str or tuple of str
+        What the learner did and the right rule, in the learner's words (one per id).
     answer : callable
-        Takes the exercise's arguments and returns what this attempt returns.
+        Takes the exercise's arguments and returns what this attempt returns (it may
+        raise where the attempt raises).
     """
 
-    bug: str
-    words: str
+    bug: str | tuple
+    words: str | tuple
     answer: Callable
+
+    def named(self):
+        """[(id, words), ...], one pair per bug of the attempt."""
+        if isinstance(self.bug, str):
+            return [(self.bug, self.words)]
+        return list(zip(self.bug, self.words, strict=True))
 
 
 def describe(args, names):
@@ -205,7 +213,7 @@ def likely_bugs(wrong, attempts):
     Returns
     -------
     list of (str, str)
-        At most three, the attempt that explains most failing cases first; when none
+        The bugs of the attempt that explains most failing cases first (up to four); when none
         does: "zeros" for an all-zero answer, "constant-factor" for a constant multiple.
     """
     explains = {}
@@ -218,12 +226,12 @@ def likely_bugs(wrong, attempts):
             if _same(got, predicted):
                 explains.setdefault(attempt, set()).add(k)
     named, remaining = [], {k for k, *_ in wrong}
-    while remaining and len(named) < 3:
+    while remaining and len(named) < 4:
         best = max(attempts, key=lambda a: len(explains.get(a, set()) & remaining), default=None)
         if best is None or not explains.get(best, set()) & remaining:
             break
         scope = "" if explains[best] >= remaining and not named else f" ({_cases_text(explains[best])})"
-        named.append((best.bug, best.words + scope))
+        named += [(bug, words + scope) for bug, words in best.named()]
         remaining -= explains[best]
     rest = [(k, got, e) for k, _, got, e in wrong if k in remaining]
     arrays = []
