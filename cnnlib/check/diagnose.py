@@ -2,7 +2,7 @@
 
 Four kinds of evidence, strongest first:
 
-1. the learner's wrong answer equals what a classic bug produces (``models``), in
+1. the learner's wrong answer equals what a classic bug produces (``bug_models``), in
    every failing case: the bug is named outright;
 2. the wrong answer has a telltale shape (the padded shape: no crop; zero rows at
    p = 0: ``[p:-p]``);
@@ -20,10 +20,11 @@ import numpy as np
 
 from ..conv import conv2d_backward
 from ..pool import avgpool2d_backward
-from .conventions import OUTPUTS
-from .models import CANDIDATES, NEUTRAL
+from .bug_models import CANDIDATES, NEUTRAL
+from .conventions import OUTPUTS, exception_text
+from .refusals import core_missing
 from .run import relative_error, tolerance
-from .wording import FEATURE_HINTS, tag_sentence
+from .wording import FEATURE_HINTS, tag_id, tag_sentence
 
 __all__ = ["diagnose", "where_phrase"]
 
@@ -34,7 +35,7 @@ def _cases(numbers):
 
 
 def where_phrase(bad, ran):
-    """Where a set of cases differs from the rest: (phrase, hint or None).
+    """Where a set of cases differs from the rest: (phrase, (id, hint) or None).
 
     Parameters
     ----------
@@ -46,11 +47,11 @@ def where_phrase(bad, ran):
     every = {r.number for r in ran}
     if bad == every:
         return "in every case", None
-    feats = {name: {r.number for r in ran if r.spec.features().get(name)} for name, _ in FEATURE_HINTS}
-    for name, hint in FEATURE_HINTS:
+    feats = {name: {r.number for r in ran if r.spec.features().get(name)} for name, _, _ in FEATURE_HINTS}
+    for name, bug, hint in FEATURE_HINTS:
         if feats[name] == bad:
-            return f"only in the cases with {name} ({_cases(bad)})", hint
-    supersets = [(len(feats[n]), n, h) for n, h in FEATURE_HINTS if bad < feats[n] != every]
+            return f"only in the cases with {name} ({_cases(bad)})", (bug, hint)
+    supersets = [(len(feats[n]), n, (b, h)) for n, b, h in FEATURE_HINTS if bad < feats[n] != every]
     if supersets:
         _, name, hint = min(supersets, key=lambda t: t[0])
         return f"in {_cases(bad)}, all with {name} (the other cases with {name} are right)", hint
@@ -131,7 +132,8 @@ def _shape_sentence(op, key, r, conv):
         }
         for text, hw in alts.items():
             if got == conv.to_layout("y", (N, D, *hw)) and hw != case.out_hw:
-                return f"{label} has shape {got}. {text}"
+                keyword, rule = text.split(": ", 1)
+                return f"{keyword}: {label} has shape {got}; {rule}"
     right = {"dx": r.inputs["x"].shape, "dw": r.inputs["w"].shape if "w" in r.inputs else None}.get(key)
     if key == "y":
         right = (r.inputs["x"].shape[0], r.inputs["w"].shape[0], *case.out_hw)
@@ -143,6 +145,15 @@ def _shape_sentence(op, key, r, conv):
     if key == "dw" and right is not None and got == conv.to_layout(key, (right[1], right[0]) + right[2:]):
         return f"channel: {label} has shape {got}, its filter and channel axes swapped."
     return f"{label} has the wrong shape {got}: {r.message}"
+
+
+# the keyword a shape sentence starts with -> its id
+_SHAPE_IDS = {"crop": "crop", "stride": "stride", "padding": "padding", "bias": "bias",
+              "height/width": "height-width", "channel": "channel"}  # fmt: skip
+
+
+def _shape_id(sentence):
+    return _SHAPE_IDS.get(sentence.split(":", 1)[0], "shape")
 
 
 def _coverage(r, op):
@@ -160,9 +171,13 @@ def _coverage(r, op):
 
 
 def _fallback(op, key, label, failing, ran, conv):
-    """Which output is wrong, where, a constant ratio, where in the array: for an unrecognised bug."""
+    """Which output is wrong, where, a constant ratio, where in the array: for an unrecognised bug.
+
+    Returns (ids, sentence): "unknown" and the ids of whatever the evidence points at.
+    """
     where, hint = where_phrase({r.number for r in failing}, ran)
     text = [f"{label} is wrong {where}, in a way none of the classic bugs explains."]
+    ids = ["unknown"]
     ratios = []
     for r in failing:
         got, exp, _ = r.outputs[key]
@@ -171,6 +186,7 @@ def _fallback(op, key, label, failing, ran, conv):
         ratios.append(k if denom and relative_error(got, k * exp) <= 1e-6 else np.nan)
     if ratios and np.all(np.isfinite(ratios)) and np.ptp(ratios) <= 1e-6 * abs(ratios[0]):
         text.append(f"It is {ratios[0]:.4g} times the right answer: a constant factor is missing or extra.")
+        ids.append("constant-factor")
     if key == "dx" and op != "conv_forward":
         regions = []
         for r in failing:
@@ -185,21 +201,24 @@ def _fallback(op, key, label, failing, ran, conv):
                 "Its wrong entries all sit where windows overlap: accumulate (+=) the contributions "
                 "of every window there (overlap)."
             )
+            ids.append("accumulate")
         elif all(g == "unreached" for g in regions):
             text.append(
                 "Its wrong entries all sit in rows or columns no window reaches (stride): their "
                 "gradient is 0."
             )
+            ids.append("stride")
     if hint:
-        text.append(hint[0].upper() + hint[1:])
+        ids.append(hint[0])
+        text.append(hint[1][0].upper() + hint[1][1:])
     fw = next((r.first_wrong for r in failing if r.first_wrong and r.first_wrong.output == label), None)
     if fw is not None:
         text.append(f"First wrong entry: {fw}.")
-    return " ".join(text)
+    return tuple(dict.fromkeys(ids)), " ".join(text)
 
 
 def diagnose(op, results, conv):
-    """Sentences naming the likely bug(s); [] when every case that ran passed.
+    """Findings naming the likely bug(s); [] when every case that ran passed.
 
     Parameters
     ----------
@@ -209,15 +228,41 @@ def diagnose(op, results, conv):
 
     Returns
     -------
-    list of str
+    list of (tuple of str, str)
+        Each finding's ids (keys of ``wording.BUG_IDS``) and its sentence.
     """
-    ran = [r for r in results if r.verdict != "skipped"]
-    if ran and all(r.verdict == "pass" for r in ran):
-        return []
+    ran = [r for r in results if r.verdict not in ("skipped", "not run")]
+    missing = core_missing(results)
+    bad = {r.number for r in ran if r.verdict in ("fail", "error")}
     if not ran:
-        return ["No case ran: this convention cannot express any of the cases given."]
+        if any(r.verdict == "not run" for r in results):
+            return []  # the time limit's finding says it
+        return [(("no-case",), "No case ran: this convention cannot express any of the cases given.")]
+    if not bad and not missing:
+        return []
     out = []
-    errors = [r for r in ran if r.verdict == "error"]
+    refused = [r.number for r in ran if r.verdict == "refused"]
+    if missing and refused:
+        out.append(
+            (
+                ("refused-core",),
+                f"Your code refuses {_cases(refused)}, and so no accepted case has {', '.join(missing)}: "
+                "these are cases every layer must handle, so the refusal itself is the bug "
+                "(the messages below say where it comes from).",
+            )
+        )
+    nondivisible = {r.number for r in ran if r.spec.features()["rows no window reaches"]}
+    if bad and bad <= nondivisible and nondivisible != {r.number for r in ran}:
+        out.append(
+            (
+                ("divisible", "stride"),
+                f"Only cases whose stride does not divide (H + 2p - k) go wrong ({_cases(bad)}): there the "
+                "last rows or columns belong to no window and keep gradient 0 (notebook 03). If your "
+                "assignment guarantees (H + 2p - k) divisible by the stride, check with "
+                "assume=['divisible'].",
+            )
+        )
+    errors = [r for r in ran if r.verdict == "error" or (missing and r.verdict == "refused")]
     by_type = {}
     for r in errors:
         by_type.setdefault(type(r.exception).__name__, []).append(r)
@@ -225,12 +270,18 @@ def diagnose(op, results, conv):
         where, hint = where_phrase({r.number for r in rs}, ran)
         msg = rs[0].message
         text = f"{msg[0].upper()}{msg[1:].rstrip()}; this happens {where}."
-        if name == "TypeError" and "argument" in str(rs[0].exception):
+        ids = ["exception"] if rs[0].verdict == "error" else []
+        if name == "TypeError" and "argument" in exception_text(rs[0].exception):
             text += f" The checker calls {conv.signatures.get(op, op)}."
-        out.append(text + (f" {hint[0].upper() + hint[1:]}" if hint else ""))
+            ids = ["signature"]
+        if hint:
+            ids.append(hint[0])
+            text += f" {hint[1][0].upper() + hint[1][1:]}"
+        out.append((tuple(ids), text))
     for r in ran:
         if r.verdict == "fail" and not r.outputs and not r.got_shapes:  # unusable return value
-            out.append(f"{r.message} (case {r.number}); the checker expects {conv.signatures.get(op, op)}.")
+            text = f"{r.message} (case {r.number}); the checker expects {conv.signatures.get(op, op)}."
+            out.append((("return",), text))
             break
     for key in OUTPUTS[op]:
         label = conv.label(key)
@@ -238,7 +289,7 @@ def diagnose(op, results, conv):
         for r in (r for r in ran if key in r.got_shapes):
             text = _shape_sentence(op, key, r, conv)
             groups.setdefault(re.sub(r"\([\d, ]*\)", "()", text), (text, set()))[1].add(r.number)
-        out += [f"{text} ({_cases(numbers)})" for text, numbers in groups.values()]
+        out += [((_shape_id(text),), f"{text} ({_cases(numbers)})") for text, numbers in groups.values()]
         # the bug models are plain convolutions: dilated or grouped cases are compared, not diagnosed
         comparable = [r for r in ran if key in r.outputs and not getattr(r.spec, "family", False)]
         failing = [r for r in comparable if label in r.wrong]
@@ -247,15 +298,18 @@ def diagnose(op, results, conv):
         found, remaining = _search(op, key, comparable, {r.number for r in failing})
         for tags, numbers in found:
             scope = "" if numbers == {r.number for r in failing} else f" [{_cases(numbers)}]"
-            out += [tag_sentence(t, key, op, label) + scope for t in tags if t not in NEUTRAL]
+            out += [((tag_id(t),), tag_sentence(t, key, op, label) + scope) for t in tags if t not in NEUTRAL]
         rest = [r for r in failing if r.number in remaining]
         tiny = [r for r in rest if relative_error(*r.outputs[key][:2]) < 1e-4]
         if tiny and len(tiny) == len(rest):
-            out.append(
+            text = (
                 f"{label} is off only by float32-level rounding "
                 f"(up to {max(r.max_error for r in tiny):.0e}): "
                 "something computes in float32; compute in float64 to check gradients."
             )
+            out.append((("float32",), text))
         elif rest:
             out.append(_fallback(op, key, label, rest, ran, conv))
-    return out or ["Some cases failed, and the evidence names no bug; see the table and messages above."]
+    return out or [
+        (("unknown",), "Some cases failed, and the evidence names no bug; see the table and messages above.")
+    ]

@@ -1,8 +1,9 @@
 """Running a learner's function on every case and comparing it with cnnlib's answer.
 
-Every case runs: the learner's exceptions become an "error" verdict with the case,
-a wrong shape or a wrong value a "fail", a case the convention cannot express is
-"skipped". The right answers come from cnnlib's public functions.
+Every case runs: the learner's exceptions become a "refused" verdict (their own code
+refusing the case on purpose, see ``refusals``) or an "error" one, a wrong shape or a wrong
+value a "fail", a case the convention cannot express is "skipped". The right answers come
+from cnnlib's public functions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import numpy as np
 from ..conv import conv2d_backward, conv2d_forward
 from ..gradcheck import rel_error
 from ..pool import avgpool2d_backward, maxpool2d_backward
-from .conventions import OUTPUTS, BadOutput, LearnerRaised
+from .conventions import OUTPUTS, BadOutput, LearnerRaised, exception_text
+from .refusals import is_refusal
 from .report import CaseResult, FirstWrong
 
 __all__ = ["oracle", "tolerance", "relative_error", "run_case", "valid_tie_routing"]
@@ -152,8 +154,9 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             raise BadOutput(f"returned {len(raw)} values, expected {len(names)} ({labels})")
         arrays = [_as_array(conv.label(k), v) for k, v in zip(names, raw, strict=True)]
     except LearnerRaised as err:
-        result.verdict, result.exception = "error", err.exc
-        result.message = f"{err.stage} raised {type(err.exc).__name__}: {err.exc}"
+        result.verdict = "refused" if is_refusal(err.exc) else "error"
+        result.exception = err.exc
+        result.message = f"{err.stage} raised {type(err.exc).__name__}: {exception_text(err.exc)}"
         return result
     except BadOutput as err:
         result.verdict, result.message = "fail", f"your function {err}"
