@@ -123,12 +123,6 @@ def _multi_kernel_cases(seed, kinds):
     return [tuple(c[k] for k in kinds) for c in cases]
 
 
-def _multi_dw_expected(x, delta):
-    (C, H, W), (D, Ho, Wo) = x.shape, delta.shape
-    w = np.zeros((D, C, H - Ho + 1, W - Wo + 1))  # the values of w do not enter ∂E/∂w
-    return conv.conv2d_backward(delta[None], x[None], w)[1]
-
-
 def _multi_dx_expected(delta, w):
     (Ho, Wo), (C, kh, kw) = delta.shape[1:], w.shape[1:]
     x = np.zeros((1, C, Ho + kh - 1, Wo + kw - 1))  # the values of x do not enter ∂E/∂x
@@ -222,16 +216,6 @@ def check_pointwise_dw(fn, seed=0):
     "shape", "divisor", "channel-sum". Derived in notebooks/02_multi_kernel.ipynb.
     """
     return check(fn, _pointwise_dw_expected, _pointwise_cases(seed), "1×1 dE/dw", _POINTWISE_ATTEMPTS)
-
-
-def check_multi_kernel_dw(fn, seed=0):
-    """Exercise: fn(x, delta) -> ∂E/∂w of a layer with C channels and D kernels, one image.
-
-    x (C, H, W), δ (D, Ho, Wo) -> ∂E/∂w (D, C, kh, kw) with kh = H − Ho + 1.
-    Expected: ∂E/∂w[d, c] = x[c] ★ δ[d], one 2-D cross-correlation per (d, c) pair.
-    Derived in notebooks/02_multi_kernel.ipynb.
-    """
-    return check(fn, _multi_dw_expected, _multi_kernel_cases(seed, ("x", "delta")), "dE/dw")
 
 
 def check_multi_kernel_dx(fn, seed=0):
