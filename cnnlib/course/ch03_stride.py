@@ -5,8 +5,6 @@ Used by notebooks/03_stride.ipynb.
 
 from __future__ import annotations
 
-import itertools
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
@@ -21,7 +19,7 @@ from ..shapes import (
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import output_size_or_reason
-from .grading import WrongAttempt, check
+from .grading import WrongAttempt, check, combinations
 
 
 def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
@@ -208,22 +206,6 @@ def _strided_dx_expected(delta, w, H, W, s, p):
     return conv.conv2d_backward(delta[None, None], x, w[None, None], s, p)[0][0, 0]
 
 
-def _attempts(bugs, planted):
-    """One WrongAttempt per non-empty combination of the planted bugs (flags passed by keyword)."""
-    attempts = []
-    for flags in itertools.product([False, True], repeat=len(bugs)):
-        on = [name for name, f in zip(bugs, flags, strict=True) if f]
-        if on:
-            attempts.append(
-                WrongAttempt(
-                    tuple(bugs[b][0] for b in on),
-                    tuple(bugs[b][1] for b in on),
-                    lambda *args, on=on: planted(*args, **dict.fromkeys(on, True)),
-                )
-            )
-    return attempts
-
-
 def _planted_strided_dx(delta, w, H, W, s, p, no_leftover=False, crop_minus_p=False, no_flip=False):
     """The exercise's buggy ∂E/∂x, with each planted bug switched on or off."""
     kh, kw = w.shape
@@ -254,7 +236,9 @@ def check_strided_dx(fn, seed=0):
     "leftover-rows", "crop", "flip". Derived in notebooks/03_stride.ipynb.
     """
     cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
-    return check(fn, _strided_dx_expected, cases, "strided dE/dx", _attempts(_DX_BUGS, _planted_strided_dx))
+    return check(
+        fn, _strided_dx_expected, cases, "strided dE/dx", combinations(_DX_BUGS, _planted_strided_dx)
+    )
 
 
 def _coverage_counted(n, k, s, p, padded=False, clip=True):

@@ -23,6 +23,7 @@ the ids named, so tests match ids, not wording.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -181,6 +182,32 @@ def not_implemented(name):
     return Verdict(name, 0, 0)
 
 
+def combinations(bugs, planted, exclusive=()):
+    """One WrongAttempt per non-empty combination of planted bugs, so that any mix is recognised.
+
+    Parameters
+    ----------
+    bugs : dict of str -> (id, words)
+        Keyed by the keyword that switches the bug on in ``planted``.
+    planted : callable
+        ``planted(*args, **{key: True, ...})``: the exercise's code with those bugs.
+    exclusive : sequence of str
+        Keys that cannot all be on at once (two ways of doing one thing wrong).
+    """
+    attempts = []
+    for flags in itertools.product([False, True], repeat=len(bugs)):
+        on = [key for key, flag in zip(bugs, flags, strict=True) if flag]
+        if on and not (exclusive and set(exclusive) <= set(on)):
+            attempts.append(
+                WrongAttempt(
+                    tuple(bugs[key][0] for key in on),
+                    tuple(bugs[key][1] for key in on),
+                    lambda *args, on=on: planted(*args, **dict.fromkeys(on, True)),
+                )
+            )
+    return attempts
+
+
 def _same(got, predicted):
     """Whether an answer equals a wrong attempt's prediction (same shape, same numbers)."""
     parts = predicted if isinstance(predicted, tuple) else (predicted,)
@@ -263,7 +290,8 @@ def report(name, lines, passed, total, bugs=()):
 
     bugs : list of (id, sentence), as ``likely_bugs`` returns.
     """
-    print("\n".join(lines))
+    if lines:
+        print("\n".join(lines))
     if passed == total:
         print(f"{name}: correct on all {total} cases.")
     else:
