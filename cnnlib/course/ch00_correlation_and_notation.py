@@ -5,8 +5,6 @@ Used by notebooks/00_correlation_and_notation.ipynb.
 
 from __future__ import annotations
 
-import itertools
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
@@ -19,7 +17,7 @@ from ..shapes import (
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
 from .explore import output_size_or_reason
-from .grading import WrongAttempt, check
+from .grading import WrongAttempt, check, combinations
 
 _INPUT_RGB = (1.0, 1.0, 1.0)
 _PAD_RGB = (0.82, 0.82, 0.82)
@@ -207,7 +205,7 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     return fig, update
 
 
-def _planted_correlate2d(a, k, s, p, flip, stride, width_from_height):
+def _planted_correlate2d(a, k, s, p, flip=False, stride=False, width_from_height=False):
     """The exercise's strided, padded correlation with any of its three planted bugs switched on.
 
     The same loops as the notebook's buggy function, so a learner's code with some of the
@@ -229,28 +227,13 @@ def _planted_correlate2d(a, k, s, p, flip, stride, width_from_height):
 
 
 _CORRELATE_BUGS = {
-    "flip": "flip: the kernel is read backwards, k[kh-1-m, kw-1-n]: that is the true convolution a ∗ k; "
-    "cross-correlation multiplies window entry (m, n) by k[m, n].",
-    "stride": "stride: the window of output (i, j) starts at padded row i, column j; with stride s it "
-    "starts at row i·s, column j·s.",
-    "height-width": "height-width: the output width is computed from the height (H, kh); "
-    "Wo = floor((W + 2p - kw) / s) + 1.",
-}
-
-
-def _correlate_attempts():
-    """Every combination of the planted bugs, as WrongAttempts (cnnlib.check's ids)."""
-    attempts = []
-    for flags in itertools.product([False, True], repeat=3):
-        if not any(flags):
-            continue
-        ids = tuple(b for b, on in zip(_CORRELATE_BUGS, flags, strict=True) if on)
-
-        def answer(a, k, s, p, flags=flags):
-            return _planted_correlate2d(a, k, s, p, *flags)
-
-        attempts.append(WrongAttempt(ids, tuple(_CORRELATE_BUGS[b] for b in ids), answer))
-    return attempts
+    "flip": ("flip", "flip: the kernel is read backwards, k[kh-1-m, kw-1-n]: that is the true convolution "
+             "a ∗ k; cross-correlation multiplies window entry (m, n) by k[m, n]."),
+    "stride": ("stride", "stride: the window of output (i, j) starts at padded row i, column j; with stride "
+               "s it starts at row i·s, column j·s."),
+    "width_from_height": ("height-width", "height-width: the output width is computed from the height "
+                          "(H, kh); Wo = floor((W + 2p - kw) / s) + 1."),
+}  # fmt: skip
 
 
 def check_strided_correlate2d(fn, seed=0):
@@ -274,7 +257,9 @@ def check_strided_correlate2d(fn, seed=0):
     def expected(a, k, s, p):  # the fast library, another route than the loops
         return conv2d_forward(a[None, None], k[None, None], stride=s, padding=p)[0, 0]
 
-    return check(fn, expected, cases, "strided correlate2d", _correlate_attempts())
+    return check(
+        fn, expected, cases, "strided correlate2d", combinations(_CORRELATE_BUGS, _planted_correlate2d)
+    )
 
 
 def _same_padding(n, k, s):

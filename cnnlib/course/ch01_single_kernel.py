@@ -11,7 +11,7 @@ from matplotlib.patches import Rectangle
 
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
-from .grading import WrongAttempt, check
+from .grading import WrongAttempt, check, combinations
 
 
 def two_layer_figure(i, w1, w2):
@@ -178,7 +178,7 @@ def _dx_expected(delta, w):
     return conv.conv2d_backward(delta[None, None], x, w[None, None])[0][0, 0]
 
 
-def _planted_dx(delta, w, flip, width_from_height):
+def _planted_dx(delta, w, flip=False, width_from_height=False):
     """The exercise's buggy full correlation with either planted bug switched off."""
     kh, kw = w.shape
     cols = kh - 1 if width_from_height else kw - 1
@@ -189,19 +189,11 @@ def _planted_dx(delta, w, flip, width_from_height):
 
 
 _DX_BUGS = {
-    "flip": "flip: the full correlation of δ needs the kernel turned by 180°, rot180(w); "
-    "without it you computed the gradient of a true convolution, not of y = x ★ w.",
-    "height-width": "height-width: δ is padded with kh - 1 columns; the columns need kw - 1 "
-    "(pad(δ, (kh - 1, kw - 1))), which only square kernels hide.",
-}
-_DX_ATTEMPTS = [
-    WrongAttempt(ids, tuple(_DX_BUGS[b] for b in ids), lambda d, w, f=flags: _planted_dx(d, w, *f))
-    for ids, flags in [
-        (("flip",), (True, False)),
-        (("height-width",), (False, True)),
-        (("flip", "height-width"), (True, True)),
-    ]
-]
+    "flip": ("flip", "flip: the full correlation of δ needs the kernel turned by 180°, rot180(w); "
+             "without it you computed the gradient of a true convolution, not of y = x ★ w."),
+    "width_from_height": ("height-width", "height-width: δ is padded with kh - 1 columns; the columns need "
+                          "kw - 1 (pad(δ, (kh - 1, kw - 1))), which only square kernels hide."),
+}  # fmt: skip
 
 
 def check_single_kernel_dx(fn, seed=0):
@@ -212,7 +204,7 @@ def check_single_kernel_dx(fn, seed=0):
     Derived in notebooks/01_single_kernel.ipynb.
     """
     cases = _single_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _dx_expected, cases, "dE/dx", _DX_ATTEMPTS)
+    return check(fn, _dx_expected, cases, "dE/dx", combinations(_DX_BUGS, _planted_dx))
 
 
 def _two_layer_cases(seed):

@@ -13,7 +13,7 @@ from .. import conv
 from ..conv import conv2d_backward, pad, rot180
 from ..reference import correlate2d
 from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
-from .grading import WrongAttempt, check
+from .grading import WrongAttempt, check, combinations
 
 
 def delta_spike_explorer(x, w):
@@ -129,7 +129,7 @@ def _multi_dx_expected(delta, w):
     return conv.conv2d_backward(delta[None], x, w)[0][0]
 
 
-def _planted_layer_dx(delta, w, accumulate_bug, flip_bug, channel_bug=False):
+def _planted_layer_dx(delta, w, accumulate_bug=False, flip_bug=False, channel_bug=False):
     """The exercise's buggy sum over kernels, with any of its bugs switched on."""
     D, C, kh, kw = w.shape
     dx = np.zeros((C, delta.shape[1] + kh - 1, delta.shape[2] + kw - 1))
@@ -145,22 +145,14 @@ def _planted_layer_dx(delta, w, accumulate_bug, flip_bug, channel_bug=False):
 
 
 _LAYER_DX_BUGS = {
-    "accumulate": "accumulate: dx[c] keeps only the last kernel's term (= instead of +=); every kernel d "
-    "that read channel c adds its full correlation: ∂E/∂x[c] = Σ_d pad(δ[d], k - 1) ★ rot180(w[d, c]).",
-    "flip": "flip: each term needs the kernel slice turned by 180°, rot180(w[d, c]), as in notebook 01.",
-    "channel": "channel: w[c, d] is used for w[d, c]; the filter index d comes first in w (D, C, kh, kw).",
-}
-_LAYER_DX_ATTEMPTS = [
-    WrongAttempt(
-        ids, tuple(_LAYER_DX_BUGS[b] for b in ids), lambda d, w, f=flags: _planted_layer_dx(d, w, *f)
-    )
-    for ids, flags in [
-        (("accumulate",), (True, False)),
-        (("flip",), (False, True)),
-        (("accumulate", "flip"), (True, True)),
-        (("channel",), (False, False, True)),
-    ]
-]
+    "accumulate_bug": ("accumulate", "accumulate: dx[c] keeps only the last kernel's term (= instead of +=); "
+                       "every kernel d that read channel c adds its full correlation: "
+                       "∂E/∂x[c] = Σ_d pad(δ[d], k - 1) ★ rot180(w[d, c])."),
+    "flip_bug": ("flip", "flip: each term needs the kernel slice turned by 180°, rot180(w[d, c]), as in "
+                 "notebook 01."),
+    "channel_bug": ("channel", "channel: w[c, d] is used for w[d, c]; the filter index d comes first in w "
+                    "(D, C, kh, kw)."),
+}  # fmt: skip
 
 
 def _pointwise_cases(seed):
@@ -227,4 +219,4 @@ def check_multi_kernel_dx(fn, seed=0):
     Derived in notebooks/02_multi_kernel.ipynb.
     """
     cases = _multi_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _multi_dx_expected, cases, "dE/dx", _LAYER_DX_ATTEMPTS)
+    return check(fn, _multi_dx_expected, cases, "dE/dx", combinations(_LAYER_DX_BUGS, _planted_layer_dx))

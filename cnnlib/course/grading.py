@@ -15,9 +15,10 @@ wrong attempts (``WrongAttempt``: a bug id, the words a learner recognises, and 
 attempt returns); a wrong answer equal to an attempt's on its failing cases is named under
 "likely bug". The ids are ``cnnlib.check``'s where the bug is one of its classic bugs
 ("flip", "stride", "crop", "padding", "accumulate", "channel", "height-width", "bias",
-"batch", "divisor", "constant-factor", "zeros"); a few name an exercise's own mistake
-("leftover-rows", "product-of-sums", "sign", "floor", "negative"). ``Verdict.bugs`` holds
-the ids named, so tests match ids, not wording.
+"batch", "divisor", "divisible", "shape", "constant-factor", "zeros"); the others name an
+exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
+"floor", "negative", "sides", "off-by-one", "border"). ``Verdict.bugs`` holds the ids
+named, so tests match ids, not wording.
 """
 
 from __future__ import annotations
