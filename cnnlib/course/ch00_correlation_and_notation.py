@@ -236,7 +236,7 @@ _CORRELATE_BUGS = {
 }  # fmt: skip
 
 
-def check_strided_correlate2d(fn, seed=0):
+def check_strided_correlate2d(fn, seed=0, diagnose=True):
     """Exercise (find the bugs): fn(a, k, s, p) -> the valid cross-correlation of pad(a, p) with k, stride s.
 
     a (H, W), k (kh, kw) -> (Ho, Wo) with Ho = floor((H + 2p - kh) / s) + 1. Names the
@@ -257,9 +257,8 @@ def check_strided_correlate2d(fn, seed=0):
     def expected(a, k, s, p):  # the fast library, another route than the loops
         return conv2d_forward(a[None, None], k[None, None], stride=s, padding=p)[0, 0]
 
-    return check(
-        fn, expected, cases, "strided correlate2d", combinations(_CORRELATE_BUGS, _planted_correlate2d)
-    )
+    attempts = combinations(_CORRELATE_BUGS, _planted_correlate2d)
+    return check(fn, expected, cases, "strided correlate2d", attempts, diagnose=diagnose)
 
 
 def _same_padding(n, k, s):
@@ -274,8 +273,8 @@ def _same_padding(n, k, s):
 _SAME_PADDING_ATTEMPTS = [
     WrongAttempt(
         "stride",
-        "stride: k - 1 is the stride-1 answer; with stride s the last of the ceil(n / s) windows "
-        "starts at row (ceil(n / s) - 1)·s and must end inside the padded input.",
+        "stride: k - 1 is the answer for stride 1; with stride s the windows start s rows apart and only "
+        "ceil(n / s) of them are needed.",
         lambda n, k, s: k - 1,
     ),
     WrongAttempt(

@@ -196,7 +196,7 @@ _DX_BUGS = {
 }  # fmt: skip
 
 
-def check_single_kernel_dx(fn, seed=0):
+def check_single_kernel_dx(fn, seed=0, diagnose=True):
     """Exercise (find the bugs): fn(delta, w) -> ∂E/∂x of one kernel: δ (Ho, Wo), w (kh, kw) -> (H, W).
 
     Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1.
@@ -204,7 +204,7 @@ def check_single_kernel_dx(fn, seed=0):
     Derived in notebooks/01_single_kernel.ipynb.
     """
     cases = _single_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _dx_expected, cases, "dE/dx", combinations(_DX_BUGS, _planted_dx))
+    return check(fn, _dx_expected, cases, "dE/dx", combinations(_DX_BUGS, _planted_dx), diagnose=diagnose)
 
 
 def _two_layer_cases(seed):

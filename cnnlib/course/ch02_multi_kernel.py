@@ -172,8 +172,8 @@ def _pointwise_dw_expected(x, delta):
 _POINTWISE_ATTEMPTS = [
     WrongAttempt(
         "product-of-sums",
-        "product-of-sums: (Σ δ[d]) · (Σ x[c]) multiplies two sums; the chain rule pairs δ[d, i, j] with "
-        "x[c, i, j] at the same position, one product per position, then sums.",
+        "product-of-sums: (Σ δ[d]) · (Σ x[c]) multiplies two sums; the chain rule sums one product per "
+        "path from w[d, c] to E (notebook 01, section 3).",
         lambda x, d: np.einsum("d,c->dc", d.sum(axis=(1, 2)), x.sum(axis=(1, 2)))[:, :, None, None],
     ),
     WrongAttempt(
@@ -210,7 +210,7 @@ def check_pointwise_dw(fn, seed=0):
     return check(fn, _pointwise_dw_expected, _pointwise_cases(seed), "1×1 dE/dw", _POINTWISE_ATTEMPTS)
 
 
-def check_multi_kernel_dx(fn, seed=0):
+def check_multi_kernel_dx(fn, seed=0, diagnose=True):
     """Exercise: fn(delta, w) -> ∂E/∂x of a layer with C channels and D kernels, one image.
 
     δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1.
@@ -219,4 +219,5 @@ def check_multi_kernel_dx(fn, seed=0):
     Derived in notebooks/02_multi_kernel.ipynb.
     """
     cases = _multi_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _multi_dx_expected, cases, "dE/dx", combinations(_LAYER_DX_BUGS, _planted_layer_dx))
+    attempts = combinations(_LAYER_DX_BUGS, _planted_layer_dx)
+    return check(fn, _multi_dx_expected, cases, "dE/dx", attempts, diagnose=diagnose)

@@ -228,7 +228,7 @@ _DX_BUGS = {
 }  # fmt: skip
 
 
-def check_strided_dx(fn, seed=0):
+def check_strided_dx(fn, seed=0, diagnose=True):
     """Exercise (find the bugs): fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W), strided and padded.
 
     δ (Ho, Wo), w (kh, kw). Expected: pad(dilate(δ, s), k − 1) ★ rot180(w), then r zero
@@ -236,9 +236,8 @@ def check_strided_dx(fn, seed=0):
     "leftover-rows", "crop", "flip". Derived in notebooks/03_stride.ipynb.
     """
     cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
-    return check(
-        fn, _strided_dx_expected, cases, "strided dE/dx", combinations(_DX_BUGS, _planted_strided_dx)
-    )
+    attempts = combinations(_DX_BUGS, _planted_strided_dx)
+    return check(fn, _strided_dx_expected, cases, "strided dE/dx", attempts, diagnose=diagnose)
 
 
 def _coverage_counted(n, k, s, p, padded=False, clip=True):

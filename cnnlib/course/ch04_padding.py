@@ -336,7 +336,7 @@ _PADDED_BUGS = {
 }  # fmt: skip
 
 
-def check_padded_input_gradient(fn, seed=0, n=8):
+def check_padded_input_gradient(fn, seed=0, n=8, diagnose=True):
     """Exercise (find the bugs): fn(dy, w, (H, W), s, p) -> ∂E/∂x (H, W), via ∂E/∂xp and a crop.
 
     Compared with ``conv2d_backward`` on single-channel cases (non-square, with stride,
@@ -344,7 +344,8 @@ def check_padded_input_gradient(fn, seed=0, n=8):
     Derived in notebooks/04_padding.ipynb.
     """
     attempts = combinations(_PADDED_BUGS, _planted_padded, exclusive=("crop_end", "crop_start"))
-    return check(fn, _padded_expected, _random_2d_cases(seed, n), "padded input gradient", attempts)
+    cases = _random_2d_cases(seed, n)
+    return check(fn, _padded_expected, cases, "padded input gradient", attempts, diagnose=diagnose)
 
 
 def _transposed_attempt(kind):
@@ -354,7 +355,7 @@ def _transposed_attempt(kind):
         return {
             "leftover-rows": (k - 1 - top, k - 1 - bottom),
             "sides": (k - 1 - bottom, k - 1 - top + r),
-            "padding": (k - 1 - top, k - 1 - top + r),
+            "padding": (k - 1 - top, k - 1 - top + (n + 2 * top - k) % s),
             "off-by-one": (k - top, k - bottom + r),
         }[kind]
 
@@ -376,7 +377,8 @@ _TRANSPOSED_ATTEMPTS = [
     ),
     WrongAttempt(
         "padding",
-        "padding: you used top on both sides; the zeros after δ depend on bottom (and r).",
+        "padding: that is section 8's symmetric answer with p = top, which ignores bottom; redo its steps "
+        "with top zeros before the input and bottom zeros after it.",
         _transposed_attempt("padding"),
     ),
     WrongAttempt(
@@ -460,7 +462,7 @@ _QUESTION_BUGS = {
 }  # fmt: skip
 
 
-def check_question_input_gradient(fn, seed=1, n=6):
+def check_question_input_gradient(fn, seed=1, n=6, diagnose=True):
     """Exercise (find the bugs): fn(dEdO, F, I_shape, s, p) -> ∂E/∂I, the question's missing gradient.
 
     Compared with ``conv2d_backward`` (our ∂E/∂x). Names "sign" and "accumulate".
@@ -468,4 +470,4 @@ def check_question_input_gradient(fn, seed=1, n=6):
     """
     cases = _random_2d_cases(seed, n)
     attempts = combinations(_QUESTION_BUGS, _planted_question)
-    return check(fn, _question_expected, cases, "question input gradient", attempts)
+    return check(fn, _question_expected, cases, "question input gradient", attempts, diagnose=diagnose)

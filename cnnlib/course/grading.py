@@ -128,7 +128,7 @@ def compare_case(got, expected):
     return not notes, worst, "; ".join(notes)
 
 
-def check(learner_fn, expected_fn, cases, name=None, attempts=()):
+def check(learner_fn, expected_fn, cases, name=None, attempts=(), diagnose=True):
     """Run ``learner_fn(*args)`` and ``expected_fn(*args)`` on every case, print a line per case.
 
     Parameters
@@ -143,6 +143,9 @@ def check(learner_fn, expected_fn, cases, name=None, attempts=()):
     attempts : sequence of WrongAttempt
         The exercise's common wrong attempts; those that reproduce the learner's wrong
         answers are named after the tally.
+    diagnose : bool
+        False prints the verdicts only, naming no bug: for showing a find-the-bug
+        exercise's planted code fail without giving its bugs away.
 
     Returns
     -------
@@ -174,7 +177,7 @@ def check(learner_fn, expected_fn, cases, name=None, attempts=()):
             wrong.append((k, args, got, expected))
     if stub:
         return not_implemented(name)
-    return report(name, lines, passed, len(cases), likely_bugs(wrong, attempts))
+    return report(name, lines, passed, len(cases), likely_bugs(wrong, attempts) if diagnose else [])
 
 
 def not_implemented(name):

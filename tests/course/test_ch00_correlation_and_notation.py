@@ -149,3 +149,14 @@ def test_same_padding_checker_accepts_a_search_and_names_each_wrong_attempt(caps
         verdict = ch00.check_same_padding(wrong)
         assert not verdict and verdict.bugs == (bug,)
     assert not ch00.check_same_padding(lambda n, k, s: None)
+
+
+def test_a_find_the_bug_checker_with_diagnose_false_shows_verdicts_but_names_no_bug(capsys):
+    def flipped(a, k, s, p):
+        return _strided_correlate2d_loops(a, k[::-1, ::-1], s, p)
+
+    verdict = ch00.check_strided_correlate2d(flipped, diagnose=False)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == () and "FAIL" in out and "Likely bug" not in out
+    assert ch00.check_strided_correlate2d(flipped).bugs == ("flip",)
+    assert "Likely bug: flip" in capsys.readouterr().out

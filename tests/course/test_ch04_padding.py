@@ -59,7 +59,7 @@ def test_transposed_padding_checker_names_each_wrong_attempt(capsys):
     for wrong, bug in [
         (lambda n, k, s, pad: (k - 1 - pad[0], k - 1 - pad[1]), "leftover-rows"),
         (lambda n, k, s, pad: cl.shapes.transposed_conv_padding(n, k, s, pad[::-1]), "sides"),
-        (lambda n, k, s, pad: (k - 1 - pad[0], k - 1 - pad[0] + with_r(n, k, s, *pad)), "padding"),
+        (lambda n, k, s, pad: cl.shapes.transposed_conv_padding(n, k, s, pad[0]), "padding"),
         (lambda n, k, s, pad: (k - pad[0], k - pad[1] + with_r(n, k, s, *pad)), "off-by-one"),
     ]:
         verdict = ch04.check_transposed_padding(wrong)
