@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the look-alikes live next to t
 from learner_impls import course_style as cs  # noqa: E402
 from learner_impls import coursera_style as co  # noqa: E402
 from learner_impls import cs231n_style as s2  # noqa: E402
+from learner_impls import subtle_bugs as sb  # noqa: E402
 
 CONV_BWD, CONV_FWD, MAXPOOL, AVGPOOL = (
     check.conv_backward,
@@ -142,7 +143,33 @@ BUGGY = [
     ("coursera copied mask", MAXPOOL, co.make_pool_backward("copied"), "coursera", co.pool_forward, "tie"),
     ("coursera maxpool =", MAXPOOL, co.make_pool_backward("assign"), "coursera", None, "accumulate"),
     ("coursera avgpool =", AVGPOOL, co.make_pool_backward("assign"), "coursera", None, "accumulate"),
+    # once unnamed or misnamed (issue 23)
+    ("rot180 over channel axes", CONV_BWD, sb.rot180_channel_axes, "cnnlib", None, "flip"),
+    ("Wo from H", CONV_FWD, sb.forward_wo_from_h, "cnnlib", None, "height-width"),
+    (
+        "pool column end vs height",
+        MAXPOOL,
+        sb.make_pool_backward_width_bound(),
+        "coursera",
+        co.pool_forward,
+        "height-width",
+    ),
+    ("pool dA at corners", MAXPOOL, sb.make_pool_backward_corner(), "coursera", None, "window-index"),
+    ("avgpool dA at corners", AVGPOOL, sb.make_pool_backward_corner(), "coursera", None, "window-index"),
+    ("all zeros", CONV_BWD, sb.zeros_backward, "cnnlib", None, "zeros"),
+    ("dx transposed", CONV_BWD, sb.transposed_dx_backward, "cnnlib", None, "height-width"),
+    ("np.empty", CONV_BWD, sb.empty_backward, "cnnlib", None, "nan"),
+    ("reused buffer", CONV_BWD, sb.buffer_backward, "cnnlib", None, "buffer"),
 ]
+
+# bugs whose old wrong names must be gone: (id, the planted bug's entry above, ids it must not carry)
+NOT_MISNAMED = {
+    "pool dA at corners": {"accumulate", "stride"},
+    "all zeros": {"constant-factor", "unknown"},
+    "np.empty": {"accumulate", "unknown"},
+    "rot180 over channel axes": {"unknown"},
+    "Wo from H": {"shape"},
+}
 
 
 @pytest.mark.parametrize(
@@ -166,6 +193,8 @@ def test_planted_bugs_fail_and_are_named(checker, fn, convention, forward, bug):
     assert report.diagnosis, str(report)
     assert bug in report.bugs, str(report)
     assert set(report.bugs) <= set(check.BUG_IDS)
+    name = next(c[0] for c in BUGGY if c[2] is fn)
+    assert not set(report.bugs) & NOT_MISNAMED.get(name, set()), str(report)
     assert any(c.verdict in ("fail", "error") for c in report.cases)
 
 

@@ -9,9 +9,17 @@ deeplearning.ai's "Convolution model, Step by Step" (``"coursera"``: NHWC,
     report = check.conv_backward(fn, convention="cnnlib")      # fn(dy, x, w, stride, padding)
     report = check.conv_backward(conv_backward_naive, convention="cs231n", forward=conv_forward_naive)
     report                                                    # table, tally, first wrong entry, diagnosis
-    bool(report), report.cases, report.diagnosis, report.bugs
+    bool(report), report.cases, report.diagnosis, report.bugs, report.refused
+    check.conv_backward(conv_backward_naive, "cs231n", assume=["divisible"])  # what the assignment promises
 
 Every case runs; the learner's exceptions are reported with their case, never raised.
+A case the learner's own code refuses on purpose (an AssertionError, NotImplementedError,
+TypeError or raised ValueError whose innermost frame is theirs: ``check.refusals``) is
+"refused", not an error: the report passes when every accepted case is right and the
+accepted cases still include the core ones, and says in one line what was refused
+(``report.scope``). Wrong values are never a refusal. ``assume=`` ("square", "divisible",
+"int") draws only the cases inside what an assignment promises. ``time_limit=`` bounds the
+whole check; a slow check prints each case's line as it finishes.
 The right answers are cnnlib's (``cnnlib.conv2d_backward`` and the pooling functions);
 the diagnosis recomputes the answer under the classic bugs (stride ignored, wrong crop,
 kernel flipped, ``=`` for ``+=``, channels swapped, bias averaged, ties routed to every
@@ -24,6 +32,8 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"stride"``              stride ignored or misapplied (windows at i + m, rows no window
                           reaches, δ not dilated, output size with stride 1 or rounded up)
 ``"divisible"``           wrong only where the stride does not divide (H + 2p - k)
+``"pairs"``               wrong only where stride, padding or window is an (h, w) pair (code
+                          written for ints: assume=["int"])
 ``"crop"``                padding cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)
 ``"padding"``             padding ignored or wrong
 ``"flip"``                kernel flipped (rot180) once too often or too few, or on wrong axes
@@ -35,6 +45,7 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"average"``             max pooling that spreads δ like average pooling
 ``"divisor"``             average pooling divided by the wrong window size
 ``"height-width"``        height and width swapped, or one used for both
+``"window-index"``        δ read at the window's input corner (h·s, w·s), not at (h, w)
 ``"zeros"``               the answer is all zeros: not computed yet?
 ``"nan"``                 the answer holds NaN or inf (np.empty never filled?)
 ``"buffer"``              outputs are views of one reused buffer

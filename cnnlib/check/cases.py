@@ -111,6 +111,7 @@ class ConvCase:
             "rows no window reaches": bool(left),
             "non-square input": self.H != self.W,
             "non-square kernel": self.kh != self.kw,
+            "(h, w) pairs": sh != sw or ph != pw,
         }
 
     def describe(self):
@@ -188,6 +189,7 @@ class PoolCase:
             "rows no window reaches": bool(left),
             "non-square input": self.H != self.W,
             "non-square kernel": kh != kw,
+            "(h, w) pairs": sh != sw or kh != kw,
         }
 
     def describe(self):
@@ -232,6 +234,7 @@ ASSUME_CONV_CASES = (
     ConvCase(N=2, C=2, D=3, H=8, W=6, kh=2, kw=2, stride=2, padding=0, seed=112),
     ConvCase(N=2, C=2, D=3, H=9, W=9, kh=3, kw=3, stride=3, padding=0, seed=113),
     ConvCase(N=2, C=3, D=2, H=6, W=4, kh=3, kw=3, stride=1, padding=2, seed=114),
+    ConvCase(N=2, C=2, D=2, H=8, W=8, kh=2, kw=2, stride=3, padding=0, seed=115),
 )
 ASSUME_POOL_CASES = (
     PoolCase(N=2, C=2, H=7, W=7, size=3, stride=2, seed=211),

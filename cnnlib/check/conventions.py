@@ -55,7 +55,9 @@ def exception_text(exc):
         text = str(exc)
     except BaseException as err:  # a learner's __str__ that raises must not stop the check
         return f"<its message could not be printed: str() raised {type(err).__name__}>"
-    return text if isinstance(text, str) else repr(text)
+    if not isinstance(text, str):
+        return repr(text)
+    return text or "(no message)"
 
 
 class LearnerRaised(Exception):

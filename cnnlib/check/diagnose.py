@@ -22,8 +22,10 @@ from ..conv import conv2d_backward
 from ..pool import avgpool2d_backward
 from .bug_models import CANDIDATES, NEUTRAL
 from .conventions import OUTPUTS, exception_text
-from .refusals import core_missing
+from .evidence import all_zeros, buffer_finding, nonfinite_finding, window_index_finding, zeros_sentence
+from .refusals import core_missing, group_key
 from .run import relative_error, tolerance
+from .shape_evidence import shape_finding
 from .wording import FEATURE_HINTS, tag_id, tag_sentence
 
 __all__ = ["diagnose", "where_phrase"]
@@ -80,80 +82,14 @@ def _search(op, key, comparable, failing):
     return found, remaining
 
 
-def _shape_sentence(op, key, r, conv):
-    """A sentence for an output of the wrong shape, naming the bug when the shape tells it."""
-    label, got = conv.label(key), r.got_shapes[key]
-    case = r.spec
-    if key == "dx" and op == "conv_backward":
-        (ph, pw), (N, C, H, W) = case.padding, r.inputs["x"].shape
-        if got == conv.to_layout("dx", (N, C, H + 2 * ph, W + 2 * pw)):
-            return (
-                f"crop: {label} has the padded shape {got}; "
-                "remove the p rows and columns of padding from each side."
-            )
-        if 0 in got and (ph == 0 or pw == 0):
-            return (
-                f"crop: {label} has shape {got} at padding 0: [p:-p] is empty when p = 0 (-0 is 0); "
-                "crop with [p:p + H] or skip the crop when p = 0."
-            )
-        Ho, Wo = case.out_hw
-        (sh, sw) = case.stride
-        covered = (N, C, (Ho - 1) * sh + case.kh - 2 * ph, (Wo - 1) * sw + case.kw - 2 * pw)
-        if got == conv.to_layout("dx", covered):
-            return (
-                f"stride: {label} has shape {got}, the rows the windows cover; when (H + 2p - k) mod s "
-                "!= 0 the last rows belong to no window but are still part of x (gradient 0)."
-            )
-    if (
-        key == "db"
-        and int(np.prod(got)) == r.inputs["dy"].shape[0] * r.inputs["dy"].shape[1] > 0
-        and len(got) >= 2
-    ):
-        return (
-            f"bias: {label} has shape {got}: sum δ over the batch as well "
-            "(∂E/∂b[d] = Σ_n Σ_i Σ_j δ[n, d, i, j])."
-        )
-    if key == "y":
-        (N, C, H, W), D = r.inputs["x"].shape, r.inputs["w"].shape[0]
-        (sh, sw), (ph, pw), kh, kw = case.stride, case.padding, case.kh, case.kw
-        alts = {
-            "stride: the output size uses stride 1; Ho = floor((H + 2p - kh) / s) + 1.": (
-                (H + 2 * ph - kh) + 1,
-                (W + 2 * pw - kw) + 1,
-            ),
-            "padding: the output size ignores the padding; Ho = floor((H + 2p - kh) / s) + 1.": (
-                (H - kh) // sh + 1,
-                (W - kw) // sw + 1,
-            ),
-            "stride: the output size rounds up; Ho = floor((H + 2p - kh) / s) + 1 rounds down.": (
-                -(-(H + 2 * ph - kh) // sh) + 1,
-                -(-(W + 2 * pw - kw) // sw) + 1,
-            ),
-        }
-        for text, hw in alts.items():
-            if got == conv.to_layout("y", (N, D, *hw)) and hw != case.out_hw:
-                keyword, rule = text.split(": ", 1)
-                return f"{keyword}: {label} has shape {got}; {rule}"
-    right = {"dx": r.inputs["x"].shape, "dw": r.inputs["w"].shape if "w" in r.inputs else None}.get(key)
-    if key == "y":
-        right = (r.inputs["x"].shape[0], r.inputs["w"].shape[0], *case.out_hw)
-    if right is not None and got == conv.to_layout(key, right[:2] + right[2:][::-1]):
-        return (
-            f"height/width: {label} has shape {got}, its height and width swapped; only square "
-            "shapes would work."
-        )
-    if key == "dw" and right is not None and got == conv.to_layout(key, (right[1], right[0]) + right[2:]):
-        return f"channel: {label} has shape {got}, its filter and channel axes swapped."
-    return f"{label} has the wrong shape {got}: {r.message}"
-
-
-# the keyword a shape sentence starts with -> its id
-_SHAPE_IDS = {"crop": "crop", "stride": "stride", "padding": "padding", "bias": "bias",
-              "height/width": "height-width", "channel": "channel"}  # fmt: skip
-
-
-def _shape_id(sentence):
-    return _SHAPE_IDS.get(sentence.split(":", 1)[0], "shape")
+def _tag_matters(op, key, tag, tags, r):
+    """False when the combination ``tags`` predicts the same answer without ``tag`` in case r
+    (a stride bug at stride 1, a crop bug at padding 0): that case is no evidence for it."""
+    preds = dict(CANDIDATES[(op, key)](r.inputs, r.spec))
+    without = tuple(t for t in tags if t != tag)
+    if tags not in preds or without not in preds:
+        return True
+    return not np.array_equal(preds[tags], preds[without])
 
 
 def _coverage(r, op):
@@ -191,7 +127,7 @@ def _fallback(op, key, label, failing, ran, conv):
         regions = []
         for r in failing:
             got, exp, dtype = r.outputs[key]
-            bad = (np.abs(got - exp) > tolerance(dtype) * max(1e-8, np.abs(exp).max())).any(axis=(0, 1))
+            bad = ~(np.abs(got - exp) <= tolerance(dtype) * max(1e-8, np.abs(exp).max())).all(axis=(0, 1))
             cov = _coverage(r, op)
             regions.append(
                 "overlap" if (cov[bad] >= 2).all() else "unreached" if (cov[bad] == 0).all() else ""
@@ -242,7 +178,16 @@ def diagnose(op, results, conv):
         return []
     out = []
     refused = [r.number for r in ran if r.verdict == "refused"]
-    if missing and refused:
+    if len(refused) == len(ran):
+        first = next(r for r in ran if r.verdict == "refused")
+        out.append(
+            (
+                ("refused-core",),
+                f"Your code refuses every case ({type(first.exception).__name__}: "
+                f"{exception_text(first.exception)}): not written yet?",
+            )
+        )
+    elif missing and refused:
         out.append(
             (
                 ("refused-core",),
@@ -251,8 +196,15 @@ def diagnose(op, results, conv):
                 "(the messages below say where it comes from).",
             )
         )
+    buffer = buffer_finding(ran, conv)
+    if buffer:
+        out.append(buffer)
+    nonfinite = any(not np.all(np.isfinite(got)) for r in ran for got, _, _ in r.outputs.values())
     nondivisible = {r.number for r in ran if r.spec.features()["rows no window reaches"]}
-    if bad and bad <= nondivisible and nondivisible != {r.number for r in ran}:
+    pairs = {r.number for r in ran if r.spec.features()["(h, w) pairs"]}
+    if bad and bad <= pairs and pairs != {r.number for r in ran}:
+        nondivisible = set()  # the pairs' hint below says it
+    if bad and bad <= nondivisible and nondivisible != {r.number for r in ran} and not nonfinite:
         out.append(
             (
                 ("divisible", "stride"),
@@ -263,10 +215,12 @@ def diagnose(op, results, conv):
             )
         )
     errors = [r for r in ran if r.verdict == "error" or (missing and r.verdict == "refused")]
-    by_type = {}
+    if len(refused) == len(ran):  # said above
+        errors = []
+    by_kind = {}
     for r in errors:
-        by_type.setdefault(type(r.exception).__name__, []).append(r)
-    for name, rs in by_type.items():
+        by_kind.setdefault(group_key(r), []).append(r)
+    for (name, _), rs in by_kind.items():
         where, hint = where_phrase({r.number for r in rs}, ran)
         msg = rs[0].message
         text = f"{msg[0].upper()}{msg[1:].rstrip()}; this happens {where}."
@@ -274,31 +228,51 @@ def diagnose(op, results, conv):
         if name == "TypeError" and "argument" in exception_text(rs[0].exception):
             text += f" The checker calls {conv.signatures.get(op, op)}."
             ids = ["signature"]
-        if hint:
+        index = window_index_finding(op, rs, ran, conv) if rs[0].verdict == "error" else None
+        if hint and not index:
             ids.append(hint[0])
             text += f" {hint[1][0].upper() + hint[1][1:]}"
         out.append((tuple(ids), text))
+        if index:
+            out.append(index)
     for r in ran:
         if r.verdict == "fail" and not r.outputs and not r.got_shapes:  # unusable return value
             text = f"{r.message} (case {r.number}); the checker expects {conv.signatures.get(op, op)}."
             out.append((("return",), text))
             break
+    zero_labels, zero_cases = [], set()
     for key in OUTPUTS[op]:
         label = conv.label(key)
         groups = {}  # one sentence per rule, with the first case's shapes as the example
         for r in (r for r in ran if key in r.got_shapes):
-            text = _shape_sentence(op, key, r, conv)
-            groups.setdefault(re.sub(r"\([\d, ]*\)", "()", text), (text, set()))[1].add(r.number)
-        out += [((_shape_id(text),), f"{text} ({_cases(numbers)})") for text, numbers in groups.values()]
+            bug, text = shape_finding(op, key, r, conv)
+            groups.setdefault(re.sub(r"\([\d, ]*\)", "()", text), (bug, text, set()))[2].add(r.number)
+        out += [((bug,), f"{text} ({_cases(numbers)})") for bug, text, numbers in groups.values()]
         # the bug models are plain convolutions: dilated or grouped cases are compared, not diagnosed
         comparable = [r for r in ran if key in r.outputs and not getattr(r.spec, "family", False)]
         failing = [r for r in comparable if label in r.wrong]
+        finding = nonfinite_finding(key, label, failing, conv)
+        if finding:
+            out.append(finding)
+            failing = [r for r in failing if np.all(np.isfinite(r.outputs[key][0]))]
         if not failing:
             continue
+        if all_zeros(failing, key):
+            zero_labels.append(label)
+            zero_cases |= {r.number for r in failing}
+            continue
         found, remaining = _search(op, key, comparable, {r.number for r in failing})
+        by_number = {r.number: r for r in comparable}
+        per_tag = {}  # one sentence per bug, naming only the cases where that bug changes the answer
         for tags, numbers in found:
-            scope = "" if numbers == {r.number for r in failing} else f" [{_cases(numbers)}]"
-            out += [((tag_id(t),), tag_sentence(t, key, op, label) + scope) for t in tags if t not in NEUTRAL]
+            for t in tags:
+                if t not in NEUTRAL:
+                    active = {n for n in numbers if _tag_matters(op, key, t, tags, by_number[n])}
+                    per_tag.setdefault(t, set()).update(active or numbers)
+        all_failing = {r.number for r in failing}
+        for t, numbers in per_tag.items():
+            scope = "" if numbers == all_failing else f" [{_cases(numbers)}]"
+            out.append(((tag_id(t),), tag_sentence(t, key, op, label) + scope))
         rest = [r for r in failing if r.number in remaining]
         tiny = [r for r in rest if relative_error(*r.outputs[key][:2]) < 1e-4]
         if tiny and len(tiny) == len(rest):
@@ -310,6 +284,8 @@ def diagnose(op, results, conv):
             out.append((("float32",), text))
         elif rest:
             out.append(_fallback(op, key, label, rest, ran, conv))
+    if zero_labels:
+        out.append(zeros_sentence(zero_labels, zero_cases))
     return out or [
         (("unknown",), "Some cases failed, and the evidence names no bug; see the table and messages above.")
     ]

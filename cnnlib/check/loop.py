@@ -11,6 +11,7 @@ case it interrupts and the ones after it are "not run".
 
 from __future__ import annotations
 
+import math
 import numbers
 import signal
 import threading
@@ -18,7 +19,7 @@ import time
 
 from .conventions import TimeUp
 from .report import CaseResult
-from .run import run_case
+from .run import mark_overwritten, run_case
 
 __all__ = ["PROGRESS_AFTER", "run_cases", "validate_time_limit"]
 
@@ -26,14 +27,14 @@ PROGRESS_AFTER = 1.5  # seconds of silence before the per-case lines start
 
 
 def validate_time_limit(time_limit):
-    """None or a positive number of seconds."""
+    """None or a positive number of seconds (inf means no limit, as None)."""
     if time_limit is None:
         return None
     if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real):
         raise TypeError(f"time_limit must be a number of seconds or None, got {time_limit!r}")
     if not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
-    return float(time_limit)
+    return float(time_limit) if math.isfinite(time_limit) else None  # inf: no limit
 
 
 class _Alarm:
@@ -92,7 +93,7 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
         True: print every case's line as it finishes; False: never; None: once the check
         has run for ``PROGRESS_AFTER`` seconds.
     """
-    start, results, shown = time.perf_counter(), [], 0
+    start, results, done_at, shown = time.perf_counter(), [], [], 0
     why = f"not run: the time limit of {time_limit:g} s ran out" if time_limit else ""
     try:
         with _Alarm(time_limit):
@@ -100,9 +101,9 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
                 if time_limit is not None and time.perf_counter() - start >= time_limit:
                     raise TimeUp()
                 results.append(run_case(number, op, conv, fn, forward, case, shapes(case)))
-                elapsed = time.perf_counter() - start
-                if progress or (progress is None and elapsed >= PROGRESS_AFTER):
-                    for r in results[shown:]:
+                done_at.append(time.perf_counter() - start)
+                if progress or (progress is None and done_at[-1] >= PROGRESS_AFTER):
+                    for r, elapsed in zip(results[shown:], done_at[shown:], strict=True):
                         extra = f": {r.message}" if r.verdict in ("error", "refused") else ""
                         print(
                             f"case {r.number} of {len(cases)}: {r.verdict}{extra} ({elapsed:.1f} s)",
@@ -111,6 +112,7 @@ def run_cases(op, conv, fn, forward, cases, shapes, time_limit=None, progress=No
                     shown = len(results)
     except TimeUp:
         pass
+    mark_overwritten(results)
     for number, case in enumerate(cases[len(results) :], len(results) + 1):
         results.append(_not_run(number, case, shapes(case), why))
     return results

@@ -38,6 +38,7 @@ __all__ = [
     "core_missing",
     "refused_properties",
     "scope_lines",
+    "group_key",
 ]
 
 # name -> (what the learner assumes, the property of the cases it leaves out)
@@ -157,14 +158,15 @@ def inside(case, assume):
 
 
 def core_missing(results):
-    """The core properties some case that ran has but no passing case has."""
+    """The core properties some case that ran has but only refused cases have."""
     ran = [r for r in results if r.verdict not in ("skipped", "not run")]
     have = {p for r in ran for p, v in _props(r.spec).items() if v}
-    passed = {p for r in ran if r.verdict == "pass" for p, v in _props(r.spec).items() if v}
-    return [p for p in CORE if p in have and p not in passed]
+    accepted = {p for r in ran if r.verdict != "refused" for p, v in _props(r.spec).items() if v}
+    return [p for p in CORE if p in have and p not in accepted]
 
 
-def _group_key(r):
+def group_key(r):
+    """Cases that raised alike: the exception's type and message, digits aside."""
     return type(r.exception).__name__, re.sub(r"\d+", "#", exception_text(r.exception))
 
 
@@ -178,7 +180,7 @@ def refused_properties(results):
     ran = [r for r in results if r.verdict not in ("skipped", "not run")]
     groups = {}
     for r in (r for r in ran if r.verdict == "refused"):
-        groups.setdefault(_group_key(r), []).append(r)
+        groups.setdefault(group_key(r), []).append(r)
     out = {}
     for rs in groups.values():
         numbers = {r.number for r in rs}
@@ -188,7 +190,9 @@ def refused_properties(results):
                 if v:
                     having.setdefault(p, set()).add(r.number)
         covering = [p for p, cases in having.items() if numbers <= cases]
-        if covering:
+        if numbers == {r.number for r in ran}:
+            name = "every case"
+        elif covering:
             name = min(covering, key=lambda p: (len(having[p] - numbers), p not in _ASSUMED))
         else:
             exc = rs[0].exception

@@ -76,6 +76,10 @@ class CaseResult:
     outputs: dict = field(default_factory=dict, repr=False, compare=False)
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     got_shapes: dict = field(default_factory=dict, repr=False, compare=False)
+    # (label, array returned, copy at return) until every case has run; then the labels of those a later
+    # call changed (views of one reused buffer)
+    returned: list = field(default_factory=list, repr=False, compare=False)
+    overwritten: tuple = field(default=(), repr=False, compare=False)
 
     def row(self):
         """The table columns as strings."""
@@ -92,6 +96,8 @@ class CaseResult:
                 hyper += f", g {groups}"
         if self.got_shapes:  # the error of the outputs that could be compared would read as a pass
             err = "wrong shape"
+        elif self.overwritten:
+            err = "overwritten"
         elif self.max_error is None:
             err = ""
         elif self.max_error == float("inf"):

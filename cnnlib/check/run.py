@@ -17,7 +17,7 @@ from .conventions import OUTPUTS, BadOutput, LearnerRaised, exception_text
 from .refusals import is_refusal
 from .report import CaseResult, FirstWrong
 
-__all__ = ["oracle", "tolerance", "relative_error", "run_case", "valid_tie_routing"]
+__all__ = ["oracle", "tolerance", "relative_error", "run_case", "valid_tie_routing", "mark_overwritten"]
 
 
 def _conv_args(case):
@@ -161,6 +161,13 @@ def run_case(number, op, conv, fn, forward, case, shapes):
     except BadOutput as err:
         result.verdict, result.message = "fail", f"your function {err}"
         return result
+    except (Exception, GeneratorExit) as exc:  # a return value whose len() or __array__ raises
+        result.verdict = "fail"
+        result.message = (
+            f"your function returned something the checker cannot read ({type(exc).__name__}: "
+            f"{exception_text(exc)})"
+        )
+        return result
     changed = [conv.label(k) for k in a if not np.array_equal(given[k], a[k])]
     if changed:
         result.message = f"your function modified its input {', '.join(changed)} in place. "
@@ -173,6 +180,7 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             wrong.append(label)
             messages.append(f"{label} has shape {arr.shape}, expected {want}")
             continue
+        result.returned.append((label, arr, arr.copy()))
         got = conv.from_layout(key, arr)
         exp = expected[key]
         if op == "maxpool_backward" and case.ties and not case.overlapping:
@@ -193,3 +201,23 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             messages.append(f"wrong {', '.join(wrong)}")
     result.message += "; ".join(messages)
     return result
+
+
+def mark_overwritten(results):
+    """Fail the cases whose returned arrays a later call changed (views of one reused buffer).
+
+    Run once every case has run; drops the references to the learner's arrays.
+    """
+    for r in results:
+        changed = tuple(
+            dict.fromkeys(
+                lab for lab, arr, snap in r.returned if not np.array_equal(arr, snap, equal_nan=True)
+            )
+        )
+        r.returned = []
+        if changed:
+            r.overwritten = changed
+            if r.verdict == "pass":
+                r.verdict = "fail"
+            note = f"its {', '.join(changed)} changed when your function was called again (a reused buffer)"
+            r.message = f"{r.message}; {note}" if r.message else note

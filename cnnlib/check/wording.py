@@ -14,6 +14,7 @@ __all__ = ["BUG_IDS", "FEATURE_HINTS", "TAG_IDS", "tag_id", "tag_sentence"]
 BUG_IDS = {
     "stride": "the stride is ignored or misapplied (windows at i + m, rows no window reaches, δ not dilated)",
     "divisible": "only the cases whose stride does not divide (H + 2p - k) go wrong",
+    "pairs": "only the cases whose stride, padding or window is an (h, w) pair go wrong (code for ints)",
     "crop": "the padding is cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)",
     "padding": "the padding is ignored or wrong",
     "flip": "the kernel is flipped (rot180) once too often or too few, or along the wrong axes",
@@ -25,6 +26,7 @@ BUG_IDS = {
     "average": "max pooling spreads δ over the window like average pooling",
     "divisor": "average pooling divides δ by the wrong window size",
     "height-width": "height and width (H/W, kh/kw, Ho/Wo) are swapped or one is used for both",
+    "window-index": "δ read at the window's input corner (h·s, w·s) instead of its position (h, w)",
     "zeros": "the answer is all zeros: not computed yet?",
     "nan": "the answer holds NaN or inf: an array from np.empty never filled?",
     "buffer": "the outputs are views of one reused buffer, overwritten by later calls",
@@ -44,6 +46,10 @@ BUG_IDS = {
 TAG_IDS = {
     "flip rows": "flip",
     "flip cols": "flip",
+    "flip channel axes": "flip",
+    "dx transposed": "height-width",
+    "bound by height": "height-width",
+    "bound by width": "height-width",
     "kernel transposed": "height-width",
     "crop end": "crop",
     "crop start": "crop",
@@ -70,7 +76,8 @@ def tag_id(tag):
     return TAG_IDS.get(tag, tag)
 
 
-# (feature, id, hint); the first exact match in this order is the one named
+# (feature, id, hint); the first exact match in this order is the one named (a pool's non-square
+# windows are its (h, w) pairs too: in CS231n's convention they are named height/width)
 FEATURE_HINTS = [
     (
         "padding 0",
@@ -99,6 +106,13 @@ FEATURE_HINTS = [
         "non-square kernel",
         "height-width",
         "square: the kernel's height and width are swapped somewhere (kh for kw); only square kernels work.",
+    ),
+    (
+        "(h, w) pairs",
+        "pairs",
+        "pairs: these cases pass stride, padding or window as (h, w) pairs; code written for one int "
+        "per hyper-parameter fails there. If your assignment passes ints, check with assume=['int']; "
+        "else unpack them: sh, sw = stride (and the same for padding).",
     ),
     (
         "overlapping windows",
@@ -159,6 +173,24 @@ def tag_sentence(tag, key, op, label):
         return (
             f"flip: {label} matches a kernel flipped along its {axis} only; rot180 flips both axes "
             "(w[..., ::-1, ::-1])."
+        )
+    if tag == "flip channel axes":
+        return (
+            f"flip: {label} matches a kernel rotated over its channel axes instead of its spatial ones "
+            "(np.rot90(w, 2, axes=(0, 1)) on an NCHW kernel (D, C, kh, kw) reverses the filters and the "
+            "channels); rot180 flips the last two axes: np.rot90(w, 2, axes=(2, 3)) or w[:, :, ::-1, ::-1]."
+        )
+    if tag == "dx transposed":
+        return (
+            f"height/width: {label} holds the right values with its rows and columns swapped (its height "
+            "and width axes transposed); non-square inputs give it the wrong shape."
+        )
+    if tag in ("bound by height", "bound by width"):
+        col, other = ("column", "height") if tag == "bound by height" else ("row", "width")
+        return (
+            f"height/width: {label} is 0 in every window whose {col} end passes the input's {other}: a loop "
+            f"bound compares the {col} offset with the {other} (n_H for n_W, or H for W); "
+            "cases with H != W show it."
         )
     if tag == "kernel transposed":
         return (
