@@ -17,7 +17,7 @@ from ..shapes import (
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
 from .explore import output_size_or_reason
-from .grading import check
+from .grading import WrongAttempt, check, combinations
 
 _INPUT_RGB = (1.0, 1.0, 1.0)
 _PAD_RGB = (0.82, 0.82, 0.82)
@@ -205,31 +205,104 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     return fig, update
 
 
-def check_correlate2d(fn, seed=0):
-    """Exercise: valid cross-correlation fn(a, k) of 2-D arrays (a ★ k, no flip)."""
-    rng = np.random.default_rng(seed)
-    cases = [
-        (rng.standard_normal((h, w)), rng.standard_normal((m, n)))
-        for h, w, m, n in [(3, 3, 2, 2), (5, 4, 3, 2), (4, 6, 1, 3)]
-    ]
+def _planted_correlate2d(a, k, s, p, flip=False, stride=False, width_from_height=False):
+    """The exercise's strided, padded correlation with any of its three planted bugs switched on.
 
-    def expected(a, k):  # the fast library (the notebook shows the loops of cnnlib.reference pass)
-        return conv2d_forward(a[None, None], k[None, None])[0, 0]
+    The same loops as the notebook's buggy function, so a learner's code with some of the
+    bugs left returns (or raises) exactly what this returns.
+    """
+    (H, W), (kh, kw) = a.shape, k.shape
+    ap = np.pad(a, p)
+    Ho = (H + 2 * p - kh) // s + 1
+    Wo = (H + 2 * p - kh) // s + 1 if width_from_height else (W + 2 * p - kw) // s + 1
+    step = 1 if stride else s
+    out = np.zeros((Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            for m in range(kh):
+                for n in range(kw):
+                    kmn = k[kh - 1 - m, kw - 1 - n] if flip else k[m, n]
+                    out[i, j] += ap[i * step + m, j * step + n] * kmn
+    return out
 
-    return check(fn, expected, cases, "correlate2d")
+
+_CORRELATE_BUGS = {
+    "flip": ("flip", "flip: the kernel is read backwards, k[kh-1-m, kw-1-n]: that is the true convolution "
+             "a ∗ k; cross-correlation multiplies window entry (m, n) by k[m, n]."),
+    "stride": ("stride", "stride: the window of output (i, j) starts at padded row i, column j; with stride "
+               "s it starts at row i·s, column j·s."),
+    "width_from_height": ("height-width", "height-width: the output width is computed from the height "
+                          "(H, kh); Wo = floor((W + 2p - kw) / s) + 1."),
+}  # fmt: skip
 
 
-def check_output_size(fn):
-    """Exercise: fn(n, k, stride, padding) -> the number of window positions along one axis.
+def check_strided_correlate2d(fn, seed=0, diagnose=True):
+    """Exercise (find the bugs): fn(a, k, s, p) -> the valid cross-correlation of pad(a, p) with k, stride s.
 
-    The cases include strides that do not divide n + 2p − k (floor, not round) and a
-    kernel exactly as large as the padded input (one position). Derived in
+    a (H, W), k (kh, kw) -> (Ho, Wo) with Ho = floor((H + 2p - kh) / s) + 1. Names the
+    planted bugs still left: "flip", "stride", "height-width". Derived in
     notebooks/00_correlation_and_notation.ipynb.
     """
-    cases = [(5, 3, 1, 0), (5, 3, 2, 1), (6, 3, 2, 0), (7, 2, 3, 0), (28, 5, 1, 0), (4, 6, 1, 1)]
-    cases.append((10, 3, 4, 2))  # (10 + 4 − 3) = 11 is not divisible by 4
+    rng = np.random.default_rng(seed)
+    cases = [
+        (rng.standard_normal(a_shape), rng.standard_normal(k_shape), s, p)
+        for a_shape, k_shape, s, p in [
+            ((4, 4), (2, 2), 1, 0),  # square, stride 1: only the flip shows
+            ((5, 5), (3, 3), 2, 1),  # stride and padding
+            ((4, 7), (2, 3), 1, 0),  # wider than high
+            ((5, 8), (3, 2), 2, 1),  # all of it
+        ]
+    ]
 
-    def expected(n, k, stride, padding):  # counted: the window starts 0, s, 2s, ... that fit
-        return len(range(0, n + 2 * padding - k + 1, stride))
+    def expected(a, k, s, p):  # the fast library, another route than the loops
+        return conv2d_forward(a[None, None], k[None, None], stride=s, padding=p)[0, 0]
 
-    return check(fn, expected, cases, "output size")
+    attempts = combinations(_CORRELATE_BUGS, _planted_correlate2d)
+    return check(fn, expected, cases, "strided correlate2d", attempts, diagnose=diagnose)
+
+
+def _same_padding(n, k, s):
+    """The least total padding P with floor((n + P - k) / s) + 1 = ceil(n / s), found by counting."""
+    target = len(range(0, n, s))  # the window starts 0, s, 2s, ... below n: ceil(n / s)
+    P = 0
+    while n + P < k or len(range(0, n + P - k + 1, s)) != target:
+        P += 1
+    return P
+
+
+_SAME_PADDING_ATTEMPTS = [
+    WrongAttempt(
+        "stride",
+        "stride: k - 1 is the answer for stride 1; with stride s the windows start s rows apart and only "
+        "ceil(n / s) of them are needed.",
+        lambda n, k, s: k - 1,
+    ),
+    WrongAttempt(
+        "divisible",
+        "divisible: k - s holds only when s divides n; in general the number of windows is ceil(n / s), "
+        "not n / s.",
+        lambda n, k, s: max(k - s, 0),
+    ),
+    WrongAttempt(
+        "floor",
+        "floor: the target size is ceil(n / s) (rounded up), not floor(n / s).",
+        lambda n, k, s: max((n // s - 1) * s + k - n, 0),
+    ),
+    WrongAttempt(
+        "negative",
+        "negative: when the windows already fit without padding the answer is 0, never a negative "
+        "number (a padding cannot remove rows).",
+        lambda n, k, s: (-(-n // s) - 1) * s + k - n,
+    ),
+]
+
+
+def check_same_padding(fn):
+    """Exercise (derive): fn(n, k, s) -> the least total padding P giving ceil(n / s) outputs.
+
+    "SAME" padding as TensorFlow defines it: the P zero rows (split between top and bottom)
+    make floor((n + P - k) / s) + 1 = ceil(n / s). Expected: counted, P = 0, 1, ... until
+    the size is right. Derived in notebooks/00_correlation_and_notation.ipynb.
+    """
+    cases = [(7, 3, 1), (8, 3, 2), (7, 3, 2), (10, 5, 3), (6, 1, 3), (5, 2, 4), (11, 4, 4), (224, 7, 2)]
+    return check(fn, _same_padding, cases, "SAME padding", _SAME_PADDING_ATTEMPTS)

@@ -11,7 +11,7 @@ from matplotlib.patches import Rectangle
 
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
-from .grading import check
+from .grading import WrongAttempt, check, combinations
 
 
 def two_layer_figure(i, w1, w2):
@@ -172,31 +172,112 @@ def _single_kernel_cases(seed, kinds):
     return [tuple(c[k] for k in kinds) for c in cases]
 
 
-def _dw_expected(x, delta):
-    kh, kw = x.shape[0] - delta.shape[0] + 1, x.shape[1] - delta.shape[1] + 1
-    w = np.zeros((1, 1, kh, kw))  # the values of w do not enter ∂E/∂w
-    return conv.conv2d_backward(delta[None, None], x[None, None], w)[1][0, 0]
-
-
 def _dx_expected(delta, w):
     H, W = delta.shape[0] + w.shape[0] - 1, delta.shape[1] + w.shape[1] - 1
     x = np.zeros((1, 1, H, W))  # the values of x do not enter ∂E/∂x
     return conv.conv2d_backward(delta[None, None], x, w[None, None])[0][0, 0]
 
 
-def check_single_kernel_dw(fn, seed=0):
-    """Exercise: fn(x, delta) -> ∂E/∂w of one kernel: x (H, W), δ (Ho, Wo) -> (kh, kw).
+def _planted_dx(delta, w, flip=False, width_from_height=False):
+    """The exercise's buggy full correlation with either planted bug switched off."""
+    kh, kw = w.shape
+    cols = kh - 1 if width_from_height else kw - 1
+    padded = np.pad(delta, ((kh - 1, kh - 1), (cols, cols)))
+    k = w if flip else w[::-1, ::-1]
+    Ho, Wo = padded.shape[0] - kh + 1, padded.shape[1] - kw + 1
+    return np.array([[np.sum(padded[u : u + kh, v : v + kw] * k) for v in range(Wo)] for u in range(Ho)])
 
-    Expected: ∂E/∂w[m, n] = Σ_i Σ_j δ[i, j] · x[i + m, j + n] = (x ★ δ)[m, n].
-    Derived in notebooks/01_single_kernel.ipynb.
-    """
-    return check(fn, _dw_expected, _single_kernel_cases(seed, ("x", "delta")), "dE/dw")
+
+_DX_BUGS = {
+    "flip": ("flip", "flip: the full correlation of δ needs the kernel turned by 180°, rot180(w); "
+             "without it you computed the gradient of a true convolution, not of y = x ★ w."),
+    "width_from_height": ("height-width", "height-width: δ is padded with kh - 1 columns; the columns need "
+                          "kw - 1 (pad(δ, (kh - 1, kw - 1))), which only square kernels hide."),
+}  # fmt: skip
 
 
-def check_single_kernel_dx(fn, seed=0):
-    """Exercise: fn(delta, w) -> ∂E/∂x of one kernel: δ (Ho, Wo), w (kh, kw) -> (H, W).
+def check_single_kernel_dx(fn, seed=0, diagnose=True):
+    """Exercise (find the bugs): fn(delta, w) -> ∂E/∂x of one kernel: δ (Ho, Wo), w (kh, kw) -> (H, W).
 
     Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1.
+    Names the planted bugs left: "flip", "height-width".
     Derived in notebooks/01_single_kernel.ipynb.
     """
-    return check(fn, _dx_expected, _single_kernel_cases(seed, ("delta", "w")), "dE/dx")
+    cases = _single_kernel_cases(seed, ("delta", "w"))
+    return check(fn, _dx_expected, cases, "dE/dx", combinations(_DX_BUGS, _planted_dx), diagnose=diagnose)
+
+
+def _two_layer_cases(seed):
+    """(x, w, v, t): x ★ w ★ v of several shapes, the last the 3×3 / 2×2 / 2×2 net of section 3."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for x_hw, w_hw, v_hw in [((4, 4), (2, 2), (2, 2)), ((5, 4), (3, 2), (2, 2)), ((6, 5), (2, 3), (3, 1)),
+                             ((3, 3), (2, 2), (2, 2))]:  # fmt: skip
+        z_hw = tuple(x - w - v + 2 for x, w, v in zip(x_hw, w_hw, v_hw, strict=True))
+        cases.append(tuple(rng.standard_normal(hw) for hw in (x_hw, w_hw, v_hw, z_hw)))
+    return cases
+
+
+def _two_layer_parts(x, w, v, t):
+    """o = x ★ w, z = o ★ v and δ_z = z − t through cnnlib (NCHW with N = C = D = 1)."""
+    o = conv.conv2d_forward(x[None, None], w[None, None])
+    z = conv.conv2d_forward(o, v[None, None])
+    return o, z, z - t[None, None]
+
+
+def _two_layer_dw_expected(x, w, v, t):
+    o, _, delta_z = _two_layer_parts(x, w, v, t)
+    delta_o = conv.conv2d_backward(delta_z, o, v[None, None])[0]
+    return conv.conv2d_backward(delta_o, x[None, None], w[None, None])[1][0, 0]
+
+
+def _two_layer_attempt(kind):
+    def answer(x, w, v, t):
+        o, _, delta_z = _two_layer_parts(x, w, v, t)
+        if kind == "product-of-sums":  # (Σ of the inputs w[m, n] meets) · (Σ of ∂E/∂o)
+            ones = np.ones(o.shape[2:])
+            return conv.conv2d_forward(x[None, None], ones[None, None])[0, 0] * delta_z.sum() * v.sum()
+        scale = {"sign": -1.0, "constant-factor": 2.0}.get(kind, 1.0)
+        vk = v[::-1, ::-1] if kind == "flip" else v  # a flip too many or too few in δ_o
+        delta_o = conv.conv2d_backward(scale * delta_z, o, vk[None, None])[0]
+        return conv.conv2d_backward(delta_o, x[None, None], w[None, None])[1][0, 0]
+
+    return answer
+
+
+_TWO_LAYER_ATTEMPTS = [
+    WrongAttempt(
+        "product-of-sums",
+        "product-of-sums: you multiplied (the sum of the inputs w[m, n] meets) by (the sum of ∂E/∂o), "
+        "the asker's mistake of section 3; the chain rule sums one product per path, "
+        "∂E/∂w[m, n] = Σ_ij δ_o[i, j]·x[i + m, j + n].",
+        _two_layer_attempt("product-of-sums"),
+    ),
+    WrongAttempt(
+        "flip",
+        "flip: ∂E/∂o, the input gradient of the upper layer, is the full correlation of δ_z with rot180(v) "
+        "(rule (d)); your v is flipped once too few or too often.",
+        _two_layer_attempt("flip"),
+    ),
+    WrongAttempt(
+        "sign",
+        "sign: the gradient has the wrong sign: with E = ½Σ(z - t)², δ_z = ∂E/∂z = z - t, not t - z.",
+        _two_layer_attempt("sign"),
+    ),
+    WrongAttempt(
+        "constant-factor",
+        "constant-factor: twice the right answer: E = ½Σ(z - t)² gives δ_z = z - t; 2(z - t) belongs "
+        "to section 3's C = (z - t)² without the ½.",
+        _two_layer_attempt("constant-factor"),
+    ),
+]
+
+
+def check_two_layer_dw(fn, seed=0):
+    """Exercise (derive): fn(x, w, v, t) -> ∂E/∂w for z = (x ★ w) ★ v and E = ½ Σ (z − t)².
+
+    x (H, W), w (kh, kw), v (kh2, kw2), t like z -> (kh, kw). Expected: δ_z = z − t, δ_o =
+    pad(δ_z, k2 − 1) ★ rot180(v), ∂E/∂w = x ★ δ_o, through cnnlib's conv2d_backward. Names
+    "product-of-sums", "flip", "sign", "constant-factor". Derived in notebooks/01_single_kernel.ipynb.
+    """
+    return check(fn, _two_layer_dw_expected, _two_layer_cases(seed), "two-layer dE/dw", _TWO_LAYER_ATTEMPTS)

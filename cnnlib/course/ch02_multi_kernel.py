@@ -10,9 +10,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import conv
-from ..conv import conv2d_backward
+from ..conv import conv2d_backward, pad, rot180
+from ..reference import correlate2d
 from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
-from .grading import check
+from .grading import WrongAttempt, check, combinations
 
 
 def delta_spike_explorer(x, w):
@@ -122,33 +123,101 @@ def _multi_kernel_cases(seed, kinds):
     return [tuple(c[k] for k in kinds) for c in cases]
 
 
-def _multi_dw_expected(x, delta):
-    (C, H, W), (D, Ho, Wo) = x.shape, delta.shape
-    w = np.zeros((D, C, H - Ho + 1, W - Wo + 1))  # the values of w do not enter ∂E/∂w
-    return conv.conv2d_backward(delta[None], x[None], w)[1]
-
-
 def _multi_dx_expected(delta, w):
     (Ho, Wo), (C, kh, kw) = delta.shape[1:], w.shape[1:]
     x = np.zeros((1, C, Ho + kh - 1, Wo + kw - 1))  # the values of x do not enter ∂E/∂x
     return conv.conv2d_backward(delta[None], x, w)[0][0]
 
 
-def check_multi_kernel_dw(fn, seed=0):
-    """Exercise: fn(x, delta) -> ∂E/∂w of a layer with C channels and D kernels, one image.
+def _planted_layer_dx(delta, w, accumulate_bug=False, flip_bug=False, channel_bug=False):
+    """The exercise's buggy sum over kernels, with any of its bugs switched on."""
+    D, C, kh, kw = w.shape
+    dx = np.zeros((C, delta.shape[1] + kh - 1, delta.shape[2] + kw - 1))
+    for c in range(C):
+        for d in range(D):
+            k = w[c, d] if channel_bug else w[d, c]
+            term = correlate2d(pad(delta[d], (kh - 1, kw - 1)), k if flip_bug else rot180(k))
+            if accumulate_bug:
+                dx[c] = term
+            else:
+                dx[c] += term
+    return dx
 
-    x (C, H, W), δ (D, Ho, Wo) -> ∂E/∂w (D, C, kh, kw) with kh = H − Ho + 1.
-    Expected: ∂E/∂w[d, c] = x[c] ★ δ[d], one 2-D cross-correlation per (d, c) pair.
-    Derived in notebooks/02_multi_kernel.ipynb.
+
+_LAYER_DX_BUGS = {
+    "accumulate_bug": ("accumulate", "accumulate: dx[c] keeps only the last kernel's term (= instead of +=); "
+                       "every kernel d that read channel c adds its full correlation: "
+                       "∂E/∂x[c] = Σ_d pad(δ[d], k - 1) ★ rot180(w[d, c])."),
+    "flip_bug": ("flip", "flip: each term needs the kernel slice turned by 180°, rot180(w[d, c]), as in "
+                 "notebook 01."),
+    "channel_bug": ("channel", "channel: w[c, d] is used for w[d, c]; the filter index d comes first in w "
+                    "(D, C, kh, kw)."),
+}  # fmt: skip
+
+
+def _pointwise_cases(seed):
+    """One image's (x, δ) for a 1×1 convolution: C input channels, D kernels, H×W positions."""
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.standard_normal((C, H, W)), rng.standard_normal((D, H, W)))
+        for C, D, H, W in [(3, 2, 4, 4), (2, 5, 3, 6), (4, 4, 2, 3), (1, 3, 5, 2)]
+    ]
+
+
+def _pointwise_dw_expected(x, delta):
+    w = np.zeros((delta.shape[0], x.shape[0], 1, 1))  # the values of w do not enter ∂E/∂w
+    return conv2d_backward(delta[None], x[None], w)[1]
+
+
+_POINTWISE_ATTEMPTS = [
+    WrongAttempt(
+        "product-of-sums",
+        "product-of-sums: (Σ δ[d]) · (Σ x[c]) multiplies two sums; the chain rule sums one product per "
+        "path from w[d, c] to E (notebook 01, section 3).",
+        lambda x, d: np.einsum("d,c->dc", d.sum(axis=(1, 2)), x.sum(axis=(1, 2)))[:, :, None, None],
+    ),
+    WrongAttempt(
+        "channel",
+        "channel: your answer is indexed [c, d]; w of a layer is (D, C, 1, 1), the filter index d first.",
+        lambda x, d: np.einsum("chw,dhw->cd", x, d)[:, :, None, None],
+    ),
+    WrongAttempt(
+        "shape",
+        "shape: the right numbers as a (D, C) matrix; the layer's w, and so ∂E/∂w, has shape (D, C, 1, 1).",
+        lambda x, d: np.einsum("chw,dhw->dc", x, d),
+    ),
+    WrongAttempt(
+        "divisor",
+        "divisor: you averaged over the H·W positions; every position used the same w[d, c], so their "
+        "contributions add up (a sum, not a mean).",
+        lambda x, d: np.einsum("chw,dhw->dc", x, d)[:, :, None, None] / (x.shape[1] * x.shape[2]),
+    ),
+    WrongAttempt(
+        "channel-sum",
+        "channel: entry [d, c] must pair δ[d] with channel c alone; yours sums x over every channel.",
+        lambda x, d: np.repeat(np.einsum("hw,dhw->d", x.sum(0), d)[:, None], x.shape[0], 1)[:, :, None, None],
+    ),
+]
+
+
+def check_pointwise_dw(fn, seed=0):
+    """Exercise (derive): fn(x, delta) -> ∂E/∂w (D, C, 1, 1) of a 1×1 convolution, one image.
+
+    x (C, H, W), δ (D, H, W). Expected: ∂E/∂w[d, c, 0, 0] = Σ_ij δ[d, i, j]·x[c, i, j], the
+    matrix product of δ as (D, H·W) with x as (C, H·W) transposed. Names "product-of-sums", "channel",
+    "shape", "divisor", "channel-sum". Derived in notebooks/02_multi_kernel.ipynb.
     """
-    return check(fn, _multi_dw_expected, _multi_kernel_cases(seed, ("x", "delta")), "dE/dw")
+    return check(fn, _pointwise_dw_expected, _pointwise_cases(seed), "1×1 dE/dw", _POINTWISE_ATTEMPTS)
 
 
-def check_multi_kernel_dx(fn, seed=0):
+def check_multi_kernel_dx(fn, seed=0, diagnose=True):
     """Exercise: fn(delta, w) -> ∂E/∂x of a layer with C channels and D kernels, one image.
 
     δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1.
-    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]).
+    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]). Names "accumulate",
+    "flip" and "channel".
     Derived in notebooks/02_multi_kernel.ipynb.
     """
-    return check(fn, _multi_dx_expected, _multi_kernel_cases(seed, ("delta", "w")), "dE/dx")
+    cases = _multi_kernel_cases(seed, ("delta", "w"))
+    attempts = combinations(_LAYER_DX_BUGS, _planted_layer_dx)
+    return check(fn, _multi_dx_expected, cases, "dE/dx", attempts, diagnose=diagnose)

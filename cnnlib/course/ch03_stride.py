@@ -11,14 +11,15 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from .. import conv
-from ..conv import conv2d_backward, dilate
+from ..conv import conv2d_backward, dilate, pad, rot180
+from ..reference import correlate2d
 from ..shapes import (
     conv_output_size,
     coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import output_size_or_reason
-from .grading import check
+from .grading import WrongAttempt, check, combinations
 
 
 def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
@@ -200,56 +201,78 @@ def _strided_cases(seed):
     return cases
 
 
-def _strided_dw_expected(x, delta, k, s):
-    kh, kw = (k, k) if np.ndim(k) == 0 else k
-    return conv.conv2d_backward(delta[None, None], x[None, None], np.zeros((1, 1, kh, kw)), s)[1][0, 0]
-
-
 def _strided_dx_expected(delta, w, H, W, s, p):
     x = np.zeros((1, 1, H, W))
     return conv.conv2d_backward(delta[None, None], x, w[None, None], s, p)[0][0, 0]
 
 
-def check_dilate(fn, seed=0):
-    """Exercise: fn(delta, s) -> δ (Ho, Wo) with s − 1 zeros between neighbouring entries.
-
-    Expected shape ((Ho − 1)·s + 1, (Wo − 1)·s + 1), like ``cnnlib.dilate``.
-    Derived in notebooks/03_stride.ipynb.
-    """
-    rng = np.random.default_rng(seed)
-    cases = [
-        (rng.standard_normal(shape), s) for shape, s in [((2, 2), 2), ((3, 2), 3), ((1, 4), 2), ((3, 3), 1)]
-    ]
-
-    def expected(delta, s):  # by the definition, entry by entry (the notebook shows cnnlib.dilate pass)
-        out = np.zeros(((delta.shape[0] - 1) * s + 1, (delta.shape[1] - 1) * s + 1))
-        for (i, j), v in np.ndenumerate(delta):
-            out[i * s, j * s] = v
-        return out
-
-    return check(fn, expected, cases, "dilate")
+def _planted_strided_dx(delta, w, H, W, s, p, no_leftover=False, crop_minus_p=False, no_flip=False):
+    """The exercise's buggy ∂E/∂x, with each planted bug switched on or off."""
+    kh, kw = w.shape
+    core = correlate2d(pad(dilate(delta, s), (kh - 1, kw - 1)), w if no_flip else rot180(w))
+    if no_leftover:
+        dxp = core
+    else:
+        dxp = np.zeros((H + 2 * p, W + 2 * p))
+        dxp[: core.shape[0], : core.shape[1]] = core
+    return dxp[p:-p, p:-p] if crop_minus_p else dxp[p : p + H, p : p + W]
 
 
-def check_strided_dw(fn, seed=0):
-    """Exercise: fn(x, delta, k, s) -> ∂E/∂w (kh, kw) of a strided correlation, no padding.
+_DX_BUGS = {
+    "no_leftover": ("leftover-rows", "leftover-rows: the full correlation has (Ho - 1)·s + kh rows, r = "
+                    "(H + 2p - kh) mod s fewer than the padded input; those last r rows (and columns) "
+                    "belong to no window: append them as zeros before cropping."),
+    "crop_minus_p": ("crop", "crop: [p:-p] keeps nothing when p = 0 (-0 is 0); crop with "
+                     "[p:p + H, p:p + W]."),
+    "no_flip": ("flip", "flip: the full correlation of the dilated δ needs rot180(w), as at stride 1."),
+}  # fmt: skip
 
-    x (H, W), δ (Ho, Wo), k the pair (kh, kw), stride s. Expected: the input cut to
-    (Ho − 1)·s + k rows and columns, cross-correlated with dilate(δ, s).
-    Derived in notebooks/03_stride.ipynb.
-    """
-    cases = [(c["x"], c["delta"], c["w"].shape, c["s"]) for c in _strided_cases(seed) if c["p"] == 0]
-    return check(fn, _strided_dw_expected, cases, "strided dE/dw")
 
-
-def check_strided_dx(fn, seed=0):
-    """Exercise: fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W) of a strided, padded correlation.
+def check_strided_dx(fn, seed=0, diagnose=True):
+    """Exercise (find the bugs): fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W), strided and padded.
 
     δ (Ho, Wo), w (kh, kw). Expected: pad(dilate(δ, s), k − 1) ★ rot180(w), then r zero
-    rows/columns appended (r = (H + 2p − k) mod s) and p cropped from each side.
-    Derived in notebooks/03_stride.ipynb.
+    rows/columns appended (r = (H + 2p − k) mod s) and p cropped from each side. Names
+    "leftover-rows", "crop", "flip". Derived in notebooks/03_stride.ipynb.
     """
     cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
-    return check(fn, _strided_dx_expected, cases, "strided dE/dx")
+    attempts = combinations(_DX_BUGS, _planted_strided_dx)
+    return check(fn, _strided_dx_expected, cases, "strided dE/dx", attempts, diagnose=diagnose)
+
+
+def _coverage_counted(n, k, s, p, padded=False, clip=True):
+    """Windows over each position, counted window by window (clip=False: windows past the end too)."""
+    count = np.zeros(n + 2 * p + (k + s) * (not clip), dtype=int)
+    last = conv_output_size(n, k, s, p) if clip else len(range(0, n + 2 * p, s))
+    for i in range(last):
+        count[i * s : i * s + k] += 1
+    return count[: n + 2 * p] if padded else count[p : p + n]
+
+
+_COVERAGE_ATTEMPTS = [
+    WrongAttempt(
+        "padding",
+        "padding: input position u is row u + p of the padded axis; your counts are those of padded rows "
+        "0 .. n - 1.",
+        lambda n, k, s, p: _coverage_counted(n, k, s, p, padded=True)[:n],
+    ),
+    WrongAttempt(
+        "crop",
+        "crop: your array covers the padded axis (n + 2p entries); drop the p padding rows on each side.",
+        lambda n, k, s, p: _coverage_counted(n, k, s, p, padded=True),
+    ),
+    WrongAttempt(
+        "leftover-rows",
+        "leftover-rows: you count windows that run past the end of the padded axis; only windows "
+        "i = 0 .. Ho - 1 exist, so the last r rows are read by fewer windows (or none).",
+        lambda n, k, s, p: _coverage_counted(n, k, s, p, clip=False),
+    ),
+    WrongAttempt(
+        "border",
+        "border: ceil(k / s) is the count away from the borders; near the ends fewer windows reach a row.",
+        lambda n, k, s, p: np.full(n, -(-k // s)),
+    ),
+]
 
 
 def check_coverage(fn):
@@ -257,7 +280,8 @@ def check_coverage(fn):
 
     One axis of ``cnnlib.shapes.coverage_map`` (the 2-D map is the outer product of
     the row and the column counts). Derived in notebooks/03_stride.ipynb,
-    "6 · The coverage map: how many outputs read each pixel".
+    "6 · The coverage map: how many outputs read each pixel". Names "padding", "crop",
+    "leftover-rows", "border".
     """
 
     cases = [(7, 3, 2, 0), (8, 4, 2, 1), (7, 2, 3, 0), (9, 3, 3, 1), (6, 5, 2, 2), (5, 1, 1, 0)]
@@ -269,4 +293,4 @@ def check_coverage(fn):
         )[0]
         return np.rint(dx[0, 0, :, 0]).astype(int)
 
-    return check(fn, expected, cases, "coverage")
+    return check(fn, expected, cases, "coverage", _COVERAGE_ATTEMPTS)

@@ -10,12 +10,22 @@ exceptions are printed with their case, never raised, so stored notebooks hold n
 outputs. A checker returns a ``Verdict``, truthy when every case passed.
 
 Checkers of a whole convolution or pooling backward call ``cnnlib.check`` itself, which
-also names the likely bug.
+also names the likely bug. The small checkers name it too: each exercise lists its common
+wrong attempts (``WrongAttempt``: a bug id, the words a learner recognises, and what that
+attempt returns); a wrong answer equal to an attempt's on its failing cases is named under
+"likely bug". The ids are ``cnnlib.check``'s where the bug is one of its classic bugs
+("flip", "stride", "crop", "padding", "accumulate", "channel", "height-width", "bias",
+"batch", "divisor", "divisible", "shape", "constant-factor", "zeros"); the others name an
+exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
+"floor", "negative", "sides", "off-by-one", "border"). ``Verdict.bugs`` holds the ids
+named, so tests match ids, not wording.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +41,39 @@ class Verdict:
     name: str
     passed_cases: int
     total: int
+    bugs: tuple = ()  # ids of the likely bugs named, in the order printed
 
     def __bool__(self):
         return self.total > 0 and self.passed_cases == self.total
 
     passed = property(__bool__)
+
+
+@dataclass(frozen=True)
+class WrongAttempt:
+    """A common wrong attempt at an exercise, to be recognised in a learner's answer.
+
+    Attributes
+    ----------
+    bug : str or tuple of str
+        Stable id (``cnnlib.check``'s vocabulary where it has the bug); a tuple for an
+        attempt with several bugs at once.
+    words : str or tuple of str
+        What the learner did and the right rule, in the learner's words (one per id).
+    answer : callable
+        Takes the exercise's arguments and returns what this attempt returns (it may
+        raise where the attempt raises).
+    """
+
+    bug: str | tuple
+    words: str | tuple
+    answer: Callable
+
+    def named(self):
+        """[(id, words), ...], one pair per bug of the attempt."""
+        if isinstance(self.bug, str):
+            return [(self.bug, self.words)]
+        return list(zip(self.bug, self.words, strict=True))
 
 
 def describe(args, names):
@@ -72,7 +110,7 @@ def compare_case(got, expected):
         got_parts = (got,)
     worst, notes = 0.0, []
     for part, (g, e) in enumerate(zip(got_parts, exp_parts, strict=True)):
-        label = f"result {part}: " if len(exp_parts) > 1 else ""
+        label = f"result {part + 1}: " if len(exp_parts) > 1 else ""
         try:
             g_arr = np.asarray(g)
             if g_arr.dtype.kind not in "biuf":
@@ -90,7 +128,7 @@ def compare_case(got, expected):
     return not notes, worst, "; ".join(notes)
 
 
-def check(learner_fn, expected_fn, cases, name=None):
+def check(learner_fn, expected_fn, cases, name=None, attempts=(), diagnose=True):
     """Run ``learner_fn(*args)`` and ``expected_fn(*args)`` on every case, print a line per case.
 
     Parameters
@@ -102,18 +140,24 @@ def check(learner_fn, expected_fn, cases, name=None):
     cases : list of tuple
         Positional arguments of each case; described by ``expected_fn``'s parameter names.
     name : str or None
+    attempts : sequence of WrongAttempt
+        The exercise's common wrong attempts; those that reproduce the learner's wrong
+        answers are named after the tally.
+    diagnose : bool
+        False prints the verdicts only, naming no bug: for showing a find-the-bug
+        exercise's planted code fail without giving its bugs away.
 
     Returns
     -------
     Verdict
-        Truthy when every case matches.
+        Truthy when every case matches; ``bugs`` lists the ids of the attempts named.
     """
     name = name or getattr(learner_fn, "__name__", "your function")
     try:
         names = list(inspect.signature(expected_fn).parameters)
     except (TypeError, ValueError):
         names = [f"arg{i}" for i in range(len(cases[0]))]
-    lines, passed, stub = [], 0, False
+    lines, passed, stub, wrong = [], 0, False, []
     for k, args in enumerate(cases, 1):
         head = f"  case {k} ({describe(args, names)}): "
         try:
@@ -124,13 +168,16 @@ def check(learner_fn, expected_fn, cases, name=None):
         if got is None:
             stub = True
             break
-        ok, err, note = compare_case(got, expected_fn(*args))
+        expected = expected_fn(*args)
+        ok, err, note = compare_case(got, expected)
         shown = "" if err is None else f" (rel. error {error_text(err)})"
         lines.append(head + ("pass" if ok else "FAIL") + shown + ("" if ok else f"\n      {note}"))
         passed += ok
+        if not ok:
+            wrong.append((k, args, got, expected))
     if stub:
         return not_implemented(name)
-    return report(name, lines, passed, len(cases))
+    return report(name, lines, passed, len(cases), likely_bugs(wrong, attempts) if diagnose else [])
 
 
 def not_implemented(name):
@@ -139,14 +186,123 @@ def not_implemented(name):
     return Verdict(name, 0, 0)
 
 
-def report(name, lines, passed, total):
-    """Print the per-case lines and the tally; return the Verdict."""
-    print("\n".join(lines))
+def combinations(bugs, planted, exclusive=()):
+    """One WrongAttempt per non-empty combination of planted bugs, so that any mix is recognised.
+
+    Parameters
+    ----------
+    bugs : dict of str -> (id, words)
+        Keyed by the keyword that switches the bug on in ``planted``.
+    planted : callable
+        ``planted(*args, **{key: True, ...})``: the exercise's code with those bugs.
+    exclusive : sequence of str
+        Keys that cannot all be on at once (two ways of doing one thing wrong).
+    """
+    attempts = []
+    for flags in itertools.product([False, True], repeat=len(bugs)):
+        on = [key for key, flag in zip(bugs, flags, strict=True) if flag]
+        if on and not (exclusive and set(exclusive) <= set(on)):
+            attempts.append(
+                WrongAttempt(
+                    tuple(bugs[key][0] for key in on),
+                    tuple(bugs[key][1] for key in on),
+                    lambda *args, on=on: planted(*args, **dict.fromkeys(on, True)),
+                )
+            )
+    return attempts
+
+
+def _same(got, predicted):
+    """Whether an answer equals a wrong attempt's prediction (same shape, same numbers)."""
+    parts = predicted if isinstance(predicted, tuple) else (predicted,)
+    got_parts = tuple(got) if isinstance(predicted, tuple) and isinstance(got, (tuple, list)) else (got,)
+    if len(parts) != len(got_parts):
+        return False
+    for g, e in zip(got_parts, parts, strict=True):
+        try:
+            g, e = np.asarray(g, dtype=np.float64), np.asarray(e, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        if g.shape != e.shape or not relative_error(g, e) <= 1e-7:
+            return False
+    return True
+
+
+def _cases_text(numbers):
+    return ("case " if len(numbers) == 1 else "cases ") + ", ".join(map(str, sorted(numbers)))
+
+
+def likely_bugs(wrong, attempts):
+    """Name the wrong attempts that reproduce the learner's wrong answers: [(id, sentence), ...].
+
+    Parameters
+    ----------
+    wrong : list of (case number, args, got, expected)
+        The failing cases (not those that raised).
+    attempts : sequence of WrongAttempt
+
+    Returns
+    -------
+    list of (str, str)
+        The bugs of the attempt that explains most failing cases first (up to four); when none
+        does: "zeros" for an all-zero answer, "constant-factor" for a constant multiple.
+    """
+    explains = {}
+    for attempt in attempts:
+        for k, args, got, _ in wrong:
+            try:
+                predicted = attempt.answer(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+            except Exception:  # an attempt that cannot run on this case does not explain it
+                continue
+            if _same(got, predicted):
+                explains.setdefault(attempt, set()).add(k)
+    named, remaining = [], {k for k, *_ in wrong}
+    while remaining and len(named) < 4:
+        best = max(attempts, key=lambda a: len(explains.get(a, set()) & remaining), default=None)
+        if best is None or not explains.get(best, set()) & remaining:
+            break
+        scope = "" if explains[best] >= remaining and not named else f" ({_cases_text(explains[best])})"
+        named += [(bug, words + scope) for bug, words in best.named()]
+        remaining -= explains[best]
+    rest = [(k, got, e) for k, _, got, e in wrong if k in remaining]
+    arrays = []
+    for k, got, e in rest:
+        try:
+            g, e = np.asarray(got, dtype=np.float64), np.asarray(e, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if g.shape == e.shape and e.size:
+            arrays.append((k, g, e))
+    if arrays and len(arrays) == len(rest):
+        if all(not g.any() and e.any() for _, g, e in arrays):
+            named.append(("zeros", "your answer is all zeros: not computed yet?"))
+        else:
+            ratios = [float(np.vdot(g, e) / np.vdot(e, e)) if e.any() else np.nan for _, g, e in arrays]
+            if (
+                all(np.isfinite(ratios))
+                and np.ptp(ratios) <= 1e-9 * abs(ratios[0])
+                and abs(ratios[0] - 1) > 1e-6
+                and all(relative_error(g, r * e) <= 1e-9 for (_, g, e), r in zip(arrays, ratios, strict=True))
+            ):
+                text = f"your answer is {ratios[0]:.4g} times the right one: a constant factor"
+                named.append(("constant-factor", text))
+    return named
+
+
+def report(name, lines, passed, total, bugs=()):
+    """Print the per-case lines, the tally and the likely bugs; return the Verdict.
+
+    bugs : list of (id, sentence), as ``likely_bugs`` returns.
+    """
+    if lines:
+        print("\n".join(lines))
     if passed == total:
         print(f"{name}: correct on all {total} cases.")
     else:
         print(f"{name}: {passed} of {total} cases correct.")
-    return Verdict(name, passed, total)
+    for _, sentence in bugs:
+        print(f"Likely bug: {sentence}")
+    return Verdict(name, passed, total, tuple(bug for bug, _ in bugs))
 
 
 def library_check(fn, report):

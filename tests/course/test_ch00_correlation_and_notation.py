@@ -101,10 +101,62 @@ def test_sliding_window_explorer_reuses_its_artists_and_handles_a_too_large_kern
     assert [id(im) for ax in fig.axes for im in ax.get_images()] == images
 
 
-def test_output_size_checker(capsys):
-    assert ch00.check_output_size(cl.conv_output_size)
-    assert "correct on all 7 cases" in capsys.readouterr().out
-    assert not ch00.check_output_size(lambda n, k, s, p: round((n + 2 * p - k) / s) + 1)
-    assert "wrong" in capsys.readouterr().out
-    assert not ch00.check_output_size(lambda n, k, s, p: None)
+def _strided_correlate2d_loops(a, k, s, p):
+    # the definition, written independently of the checker's oracle (cnnlib.conv2d_forward)
+    ap = np.pad(a, p)
+    (kh, kw), Ho, Wo = k.shape, (ap.shape[0] - k.shape[0]) // s + 1, (ap.shape[1] - k.shape[1]) // s + 1
+    rows = [[np.sum(ap[i * s : i * s + kh, j * s : j * s + kw] * k) for j in range(Wo)] for i in range(Ho)]
+    return np.array(rows)
+
+
+def test_strided_correlation_checker_accepts_the_definition_and_names_each_planted_bug(capsys):
+    assert ch00.check_strided_correlate2d(_strided_correlate2d_loops)
+    assert "correct on all 4 cases" in capsys.readouterr().out
+    bugs = ("flip", "stride", "height-width")
+    for flags in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 1, 1)]:
+
+        def buggy(a, k, s, p, flags=flags):  # the notebook's planted loops with some bugs left
+            (H, W), (kh, kw) = a.shape, k.shape
+            ap = np.pad(a, p)
+            Wo = (H + 2 * p - kh) // s + 1 if flags[2] else (W + 2 * p - kw) // s + 1
+            step = 1 if flags[1] else s
+            kk = k[::-1, ::-1] if flags[0] else k
+            Ho = (H + 2 * p - kh) // s + 1
+            return np.array(
+                [[np.sum(ap[i * step : i * step + kh, j * step : j * step + kw] * kk) for j in range(Wo)]
+                 for i in range(Ho)]
+            )  # fmt: skip
+
+        verdict = ch00.check_strided_correlate2d(buggy)
+        assert not verdict and set(verdict.bugs) == {b for b, f in zip(bugs, flags, strict=True) if f}
+    assert not ch00.check_strided_correlate2d(lambda a, k, s, p: None)
     assert "not implemented" in capsys.readouterr().out
+
+
+def test_same_padding_checker_accepts_a_search_and_names_each_wrong_attempt(capsys):
+    def by_search(n, k, s):  # the least P by trying, a route other than the checker's
+        return next(P for P in range(n + k) if (n + P - k) // s + 1 == -(-n // s) and n + P >= k)
+
+    assert ch00.check_same_padding(by_search)
+    assert "correct on all 8 cases" in capsys.readouterr().out
+    ceil = lambda n, s: -(-n // s)  # noqa: E731
+    for wrong, bug in [
+        (lambda n, k, s: k - 1, "stride"),
+        (lambda n, k, s: max(k - s, 0), "divisible"),
+        (lambda n, k, s: max((n // s - 1) * s + k - n, 0), "floor"),
+        (lambda n, k, s: (ceil(n, s) - 1) * s + k - n, "negative"),
+    ]:
+        verdict = ch00.check_same_padding(wrong)
+        assert not verdict and verdict.bugs == (bug,)
+    assert not ch00.check_same_padding(lambda n, k, s: None)
+
+
+def test_a_find_the_bug_checker_with_diagnose_false_shows_verdicts_but_names_no_bug(capsys):
+    def flipped(a, k, s, p):
+        return _strided_correlate2d_loops(a, k[::-1, ::-1], s, p)
+
+    verdict = ch00.check_strided_correlate2d(flipped, diagnose=False)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == () and "FAIL" in out and "Likely bug" not in out
+    assert ch00.check_strided_correlate2d(flipped).bugs == ("flip",)
+    assert "Likely bug: flip" in capsys.readouterr().out

@@ -42,19 +42,65 @@ def test_backward_accumulation_ends_in_the_gradients_and_adds_one_output_per_ste
         ch01.backward_accumulation_explorer(x, w, np.ones((2, 2)))
 
 
-def test_single_kernel_checkers_accept_the_formulas_and_reject_the_flipped_ones(capsys):
-    def dw(x, delta):
-        return reference.correlate2d(x, delta)
+def _full_correlation_dx(delta, w):
+    return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), cl.rot180(w))
 
-    def dx(delta, w):
-        return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), cl.rot180(w))
 
-    assert ch01.check_single_kernel_dw(dw)
-    assert ch01.check_single_kernel_dx(dx)
-    assert capsys.readouterr().out.count("correct on all 4 cases") == 2
-    assert not ch01.check_single_kernel_dw(lambda x, d: reference.convolve2d(x, d))
-    # forgetting rot180 is the classic bug: the full correlation with w itself
-    assert not ch01.check_single_kernel_dx(
-        lambda d, w: reference.correlate2d(cl.pad(d, (w.shape[0] - 1, w.shape[1] - 1)), w)
-    )
-    assert not ch01.check_single_kernel_dw(lambda x, d: None)
+def test_input_gradient_checker_accepts_the_formula_and_names_each_planted_bug(capsys):
+    assert ch01.check_single_kernel_dx(_full_correlation_dx)
+    assert "correct on all 4 cases" in capsys.readouterr().out
+
+    def no_flip(delta, w):
+        return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), w)
+
+    def pads_kh_columns(delta, w, flip=False):
+        kh = w.shape[0]
+        return reference.correlate2d(np.pad(delta, kh - 1), w if flip else cl.rot180(w))
+
+    for wrong, bugs in [
+        (no_flip, ("flip",)),
+        (pads_kh_columns, ("height-width",)),
+        (lambda d, w: pads_kh_columns(d, w, flip=True), ("flip", "height-width")),
+    ]:
+        verdict = ch01.check_single_kernel_dx(wrong)
+        assert not verdict and verdict.bugs == bugs
+    assert not ch01.check_single_kernel_dx(lambda d, w: None)
+    assert "not implemented" in capsys.readouterr().out
+
+
+def _two_layer_dw_by_entries(x, w, v, t):
+    # every path w[m, n] -> o[i, j] -> z[a, b] -> E, summed: the chain rule spelled out, no correlation
+    o = reference.correlate2d(x, w)
+    z = reference.correlate2d(o, v)
+    dw = np.zeros_like(w)
+    for (m, n), _ in np.ndenumerate(w):
+        for (a, b), dz in np.ndenumerate(z - t):
+            for (p, q), vpq in np.ndenumerate(v):
+                dw[m, n] += dz * vpq * x[a + p + m, b + q + n]
+    return dw
+
+
+def test_two_layer_checker_accepts_the_paths_and_names_each_wrong_attempt(capsys):
+    assert ch01.check_two_layer_dw(_two_layer_dw_by_entries)
+    assert "correct on all 4 cases" in capsys.readouterr().out
+
+    def product_of_sums(x, w, v, t):
+        o = reference.correlate2d(x, w)
+        z = reference.correlate2d(o, v)
+        return reference.correlate2d(x, np.ones_like(o)) * (z - t).sum() * v.sum()
+
+    def no_flip(x, w, v, t):
+        o = reference.correlate2d(x, w)
+        dz = reference.correlate2d(o, v) - t
+        delta_o = reference.correlate2d(cl.pad(dz, (v.shape[0] - 1, v.shape[1] - 1)), v)
+        return reference.correlate2d(x, delta_o)
+
+    for wrong, bug in [
+        (product_of_sums, "product-of-sums"),
+        (no_flip, "flip"),
+        (lambda x, w, v, t: -_two_layer_dw_by_entries(x, w, v, t), "sign"),
+        (lambda x, w, v, t: 2 * _two_layer_dw_by_entries(x, w, v, t), "constant-factor"),
+    ]:
+        verdict = ch01.check_two_layer_dw(wrong)
+        assert not verdict and verdict.bugs == (bug,)
+    assert not ch01.check_two_layer_dw(lambda *a: None)

@@ -21,13 +21,6 @@ def _dilate_loops(a, s):
     return out
 
 
-def _strided_dw(x, delta, k, s):
-    kh, kw = k
-    Ho, Wo = delta.shape
-    cut = x[: (Ho - 1) * s + kh, : (Wo - 1) * s + kw]
-    return cl.reference.correlate2d(cut, _dilate_loops(delta, s))
-
-
 def _strided_dx(delta, w, H, W, s, p):
     kh, kw = w.shape
     full = cl.pad(_dilate_loops(delta, s), (kh - 1, kw - 1))
@@ -42,11 +35,6 @@ def _coverage(n, k, s, p):
     for i in range(cl.conv_output_size(n, k, s, p)):
         c[i * s : i * s + k] += 1
     return c[p : p + n]
-
-
-def _layer_dw(x, delta):
-    D, C = delta.shape[0], x.shape[0]
-    return np.array([[cl.reference.correlate2d(x[c], delta[d]) for c in range(C)] for d in range(D)])
 
 
 def _layer_dx(delta, w):
@@ -119,14 +107,7 @@ def test_stride_explorer_is_deterministic():
 @pytest.mark.parametrize(
     "checker, right, wrong",
     [
-        (ch02.check_multi_kernel_dw, _layer_dw, lambda x, d: _layer_dw(x, d)[:, ::-1]),
         (ch02.check_multi_kernel_dx, _layer_dx, _swapped_dx),
-        (ch03.check_dilate, _dilate_loops, lambda a, s: _dilate_loops(a, s + 1)),
-        (
-            ch03.check_strided_dw,
-            _strided_dw,
-            lambda x, d, k, s: _strided_dw(x, d, k, 1) if s > 1 else None,
-        ),
         (ch03.check_strided_dx, _strided_dx, lambda d, w, H, W, s, p: _strided_dx(d, w, H, W, s, 0)),
         (ch03.check_coverage, _coverage, lambda n, k, s, p: np.ones(n, dtype=int)),
     ],
@@ -139,3 +120,41 @@ def test_checkers_accept_right_and_reject_wrong(checker, right, wrong, capsys):
     assert "correct on all" not in out and ("FAIL" in out or "ERROR" in out) and "case 1 (" in out
     assert not checker(lambda *args: None)
     assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_strided_dx_checker_names_each_planted_bug():
+    def planted(delta, w, H, W, s, p, leftover=True, crop=True, flip=True):
+        kh, kw = w.shape
+        core = cl.reference.correlate2d(
+            cl.pad(_dilate_loops(delta, s), (kh - 1, kw - 1)), cl.rot180(w) if flip else w
+        )
+        dxp = np.zeros((H + 2 * p, W + 2 * p))
+        dxp[: core.shape[0], : core.shape[1]] = core
+        dxp = dxp if leftover else core
+        return dxp[p : p + H, p : p + W] if crop else dxp[p:-p, p:-p]
+
+    for kwargs, bugs in [
+        ({"leftover": False, "crop": False}, ("leftover-rows", "crop")),
+        ({"leftover": False}, ("leftover-rows",)),
+        ({"crop": False}, ("crop",)),
+        ({"flip": False}, ("flip",)),
+    ]:
+        verdict = ch03.check_strided_dx(lambda *a, kw=kwargs: planted(*a, **kw))
+        assert not verdict and verdict.bugs == bugs
+
+
+def test_coverage_checker_names_each_wrong_attempt():
+    def padded_counts(n, k, s, p, extra=0):
+        c = np.zeros(n + 2 * p + extra * (k + s), dtype=int)
+        for i in range(cl.conv_output_size(n, k, s, p) + extra):
+            c[i * s : i * s + k] += 1
+        return c
+
+    for wrong, bug in [
+        (lambda n, k, s, p: padded_counts(n, k, s, p)[:n], "padding"),
+        (lambda n, k, s, p: padded_counts(n, k, s, p), "crop"),
+        (lambda n, k, s, p: padded_counts(n, k, s, p, extra=1)[p : p + n], "leftover-rows"),
+        (lambda n, k, s, p: np.full(n, -(-k // s)), "border"),
+    ]:
+        verdict = ch03.check_coverage(wrong)
+        assert not verdict and verdict.bugs == (bug,)

@@ -19,40 +19,73 @@ def _dx_library(dy, w, hw, s, p):
     return cl.conv2d_backward(dy[None, None], x, w[None, None], s, p)[0][0, 0]
 
 
-def test_library_solutions_pass_their_checkers(capsys):
-    assert ch04.check_padded_input_gradient(ch04.padded_input_gradient)
+def _padded_scatter(dy, w, hw, s, p, assign=False, crop="middle", stride=True):
+    (H, W), (kh, kw) = hw, w.shape
+    dxp = np.zeros((H + 2 * p, W + 2 * p))
+    step = s if stride else 1
+    for (i, j), v in np.ndenumerate(dy):
+        window = dxp[i * step : i * step + kh, j * step : j * step + kw]
+        window[...] = v * w if assign else window + v * w
+    r = {"middle": p, "end": 0, "start": 2 * p}[crop]
+    return dxp[r : r + H, r : r + W]
+
+
+def test_checkers_accept_right_answers_that_are_not_their_oracle(capsys):
+    assert ch04.check_padded_input_gradient(_padded_scatter)
     assert ch04.check_transposed_padding(cl.shapes.transposed_conv_padding)
     assert ch04.check_question_input_gradient(ch04.question_input_gradient)
     out = capsys.readouterr().out
     assert out.count("correct on all") == 3
+    assert "\n\n" not in "\n" + out  # no blank line above a tally with nothing wrong to list
 
 
-def test_checkers_reject_stubs_and_wrong_answers(capsys):
+def test_padded_input_gradient_checker_names_each_planted_bug(capsys):
     assert not ch04.check_padded_input_gradient(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
+    for kwargs, bugs in [
+        ({"assign": True, "crop": "end"}, ("accumulate", "crop")),
+        ({"assign": True}, ("accumulate",)),
+        ({"crop": "end"}, ("crop",)),
+        ({"crop": "start"}, ("crop",)),
+    ]:
+        verdict = ch04.check_padded_input_gradient(lambda *a, kw=kwargs: _padded_scatter(*a, **kw))
+        assert not verdict and verdict.bugs == bugs
 
-    def no_crop(dy, w, hw, s, p):  # forgets to crop: wrong shape when p > 0
-        return ch04.padded_input_gradient(dy, w, (hw[0] + 2 * p, hw[1] + 2 * p), s, 0)
 
-    assert not ch04.check_padded_input_gradient(no_crop)
+def test_transposed_padding_checker_names_each_wrong_attempt(capsys):
+    def with_r(n, k, s, top, bottom):
+        return (n + top + bottom - k) % s
 
-    def forgets_r(n, k, s, padding):
-        top, bottom = padding
-        return k - 1 - top, k - 1 - bottom
-
-    assert not ch04.check_transposed_padding(forgets_r)
+    for wrong, bug in [
+        (lambda n, k, s, pad: (k - 1 - pad[0], k - 1 - pad[1]), "leftover-rows"),
+        (lambda n, k, s, pad: cl.shapes.transposed_conv_padding(n, k, s, pad[::-1]), "sides"),
+        (lambda n, k, s, pad: cl.shapes.transposed_conv_padding(n, k, s, pad[0]), "padding"),
+        (lambda n, k, s, pad: (k - pad[0], k - pad[1] + with_r(n, k, s, *pad)), "off-by-one"),
+    ]:
+        verdict = ch04.check_transposed_padding(wrong)
+        assert not verdict and verdict.bugs == (bug,)
     out = capsys.readouterr().out
     assert "FAIL, expected (before, after)" in out and "cases correct" in out
 
-    def swaps_sides(n, k, s, padding):
-        return cl.shapes.transposed_conv_padding(n, k, s, padding[::-1])
 
-    assert not ch04.check_transposed_padding(swaps_sides)
+def test_question_input_gradient_checker_names_each_planted_bug(capsys):
+    def gather(dEdO, F, shape, s, p, sign=1, assign=False):
+        dI = np.zeros(shape)
+        for (u, v), _ in np.ndenumerate(dI):
+            for (k, h), d in np.ndenumerate(dEdO):
+                a, b = u - k * s + sign * p, v - h * s + sign * p
+                if 0 <= a < F.shape[0] and 0 <= b < F.shape[1]:
+                    dI[u, v] = d * F[a, b] + (0 if assign else dI[u, v])
+        return dI
 
-    def flipped_filter(dEdO, F, shape, s, p):  # uses F unrotated: a classic slip
-        return ch04.question_input_gradient(dEdO, F[::-1, ::-1], shape, s, p)
-
-    assert not ch04.check_question_input_gradient(flipped_filter)
+    assert ch04.check_question_input_gradient(gather)
+    for kwargs, bugs in [
+        ({"sign": -1, "assign": True}, ("sign", "accumulate")),
+        ({"sign": -1}, ("sign",)),
+        ({"assign": True}, ("accumulate",)),
+    ]:
+        verdict = ch04.check_question_input_gradient(lambda *a, kw=kwargs: gather(*a, **kw))
+        assert not verdict and verdict.bugs == bugs
     assert not ch04.check_question_input_gradient(lambda *a: 1 / 0)
     assert "raised ZeroDivisionError" in capsys.readouterr().out
 
