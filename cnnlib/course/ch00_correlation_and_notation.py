@@ -16,7 +16,7 @@ from ..shapes import (
     coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
-from .explore import output_size_or_reason
+from .explore import explorer_figures, output_size_or_reason
 from .grading import check
 
 _INPUT_RGB = (1.0, 1.0, 1.0)
@@ -203,6 +203,25 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     update()
     fig.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.1, wspace=0.45)
     return fig, update
+
+
+# every figure of notebook 00, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "correlation vs convolution": lambda: correlation_vs_convolution(
+        np.array([[1, 2, 0], [0, 1, 2], [2, 0, 1]]), np.array([[1, 0], [-1, 2]])
+    ),
+    **explorer_figures(
+        "sliding window explorer",
+        lambda: sliding_window_explorer(input_size=7, kernel_size=3, stride=2, padding=1),
+        dict(row=2, col=1),
+        input_size=(2, 12),
+        kernel_size=(1, 6),
+        stride=(1, 4),
+        padding=(0, 3),
+        row=(0, 7),
+        col=(0, 7),
+    ),
+}
 
 
 def check_correlate2d(fn, seed=0):

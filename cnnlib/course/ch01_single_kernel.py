@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
+from .explore import explorer_figures
 from .grading import check
 
 
@@ -158,6 +159,24 @@ def backward_accumulation_explorer(x, w, delta):
     # fixed margins, no layout engine: a layout engine would make every savefig draw the figure twice
     fig.subplots_adjust(left=0.07, right=0.93, top=0.86, bottom=0.08, wspace=0.35, hspace=0.4)
     return fig, update
+
+
+# every figure of notebook 01, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "two-layer figure": lambda: two_layer_figure(
+        np.array([[1, 2, 0], [0, 1, 2], [2, 0, 1]]), np.array([[1, 0], [-1, 2]]), np.array([[2, 1], [0, -1]])
+    ),
+    **explorer_figures(
+        "backward accumulation explorer",
+        lambda: backward_accumulation_explorer(
+            np.array([[2, 1, 0, -1], [-1, -2, -2, -2], [-2, 2, 1, 2], [0, 1, 2, 1]]),
+            np.array([[1, 2], [0, -1]]),
+            np.array([[0, 0, 0], [1, -1, 1], [1, -1, 0]]),
+        ),
+        dict(step=4),
+        step=(0, 9),
+    ),
+}
 
 
 def _single_kernel_cases(seed, kinds):

@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import conv
 from ..conv import conv2d_backward
 from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
+from .explore import explorer_figures
 from .grading import check
 
 
@@ -103,6 +104,23 @@ def delta_spike_explorer(x, w):
         return {"kernel": d, "row": i, "col": j}
 
     return fig, update
+
+
+def _spike_explorer():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 8, 8)).round(1) + 0.0, rng.standard_normal((3, 2, 3, 3)).round(1) + 0.0
+    return delta_spike_explorer(x, w)
+
+
+# every figure of notebook 02, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = explorer_figures(
+    "delta spike explorer",
+    _spike_explorer,
+    dict(kernel=1, row=2, col=3),
+    kernel=(0, 2),
+    row=(0, 5),
+    col=(0, 5),
+)
 
 
 def _multi_kernel_cases(seed, kinds):

@@ -17,7 +17,7 @@ from ..shapes import (
     coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
-from .explore import output_size_or_reason
+from .explore import explorer_figures, output_size_or_reason
 from .grading import check
 
 
@@ -179,6 +179,23 @@ def stride_explorer(seed=0):
         return {**drawn, "row": i, "col": j, "Ho": Ho, "r": r, "zero_rows": zero_rows}
 
     return fig, update
+
+
+# every figure of notebook 03, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "stride picture": lambda: stride_picture(8, k=3, s=2, out_index=(1, 2)),
+    **explorer_figures(
+        "stride explorer",
+        lambda: stride_explorer(seed=0),
+        dict(input_size=8, kernel_size=3, stride=2, padding=1, row=1, col=2),
+        input_size=(3, 12),
+        kernel_size=(1, 5),
+        stride=(1, 4),
+        padding=(0, 3),
+        row=(0, 11),
+        col=(0, 11),
+    ),
+}
 
 
 def _strided_cases(seed):

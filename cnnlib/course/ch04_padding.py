@@ -18,7 +18,7 @@ from ..shapes import (
     transposed_conv_padding,
 )
 from .draw import SIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
-from .explore import output_size_or_reason
+from .explore import explorer_figures, output_size_or_reason
 from .grading import check, not_implemented, report
 
 
@@ -187,6 +187,30 @@ def padding_explorer(input_size=7, seed=0):
         return {**drawn, "Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
 
     return fig, update
+
+
+def _padded_gradient_figure():
+    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    w, delta = np.array([[1.0, -1.0], [2.0, 0.0]]), np.array([[1.0, 2.0], [-1.0, 1.0]])
+    # the unpadded layer's input gradient on the 5x5 padded input (what x_p holds does not matter)
+    dxp = conv2d_backward(delta[None, None], np.zeros((1, 1, 5, 5)), w[None, None], stride=2)[0][0, 0]
+    padded_gradient_heatmap(dxp, 1, ax, title="∂E/∂x_p, k = 2, s = 2, p = 1", fmt="{:g}")
+    fig.tight_layout()
+    return fig
+
+
+# every figure of notebook 04, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "padded gradient heatmap": _padded_gradient_figure,
+    **explorer_figures(
+        "padding explorer",
+        lambda: padding_explorer(input_size=7, seed=0),
+        dict(stride=2, padding=1, kernel_size=3),
+        stride=(1, 3),
+        padding=(0, 3),
+        kernel_size=(1, 5),
+    ),
+}
 
 
 def _input_gradient_2d(dy, w, x_hw, stride, padding):

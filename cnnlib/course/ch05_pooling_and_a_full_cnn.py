@@ -16,6 +16,7 @@ from .. import conv
 from ..pool import avgpool2d_backward, maxpool2d_backward
 from ..shapes import conv_output_size
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, heatmap, symmetric_limit, text_colour
+from .explore import explorer_figures
 from .grading import check, library_check
 
 
@@ -355,6 +356,40 @@ def pool_routing_explorer(x, size=2, stride=None):
     update()
     fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
     return fig, update
+
+
+def _fake_history(seed, epochs=3):
+    rng = np.random.default_rng(seed)
+    loss = np.exp(-np.linspace(0, 2, epochs)) + 0.05 * rng.random(epochs)
+    return {"train_loss": loss, "train_acc": 1 - loss / 2, "val_loss": loss * 1.1, "val_acc": 1 - loss / 1.8}
+
+
+def _digits():
+    rng = np.random.default_rng(0)
+    return rng.random((10, 1, 28, 28)), np.arange(10)
+
+
+# every figure of notebook 05, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "routing picture": lambda: routing_picture(
+        np.array([[1, 3, 2, 0], [4, 2, 1, 5], [0, 1, 3, 3], [2, 6, 3, 1]]),
+        np.array([[4.0, 8.0], [-4.0, 12.0]]),
+    ),
+    "channel grid": lambda: channel_grid(
+        {name: np.random.default_rng(i).standard_normal((3, 12, 12)) for i, name in enumerate("abc")},
+        "three rows",
+    ),
+    "digit grid": lambda: digit_grid(*_digits(), 10, title="The first ten training digits (28×28)"),
+    "confusion matrix": lambda: confusion_matrix(np.diag(np.full(10, 35)) + 1, "Confusion matrix").figure,
+    "training curves": lambda: training_curves([_fake_history(0), _fake_history(1)], "Two phases"),
+    **explorer_figures(
+        "pool routing explorer",
+        lambda: pool_routing_explorer(np.random.default_rng(0).permutation(36).reshape(6, 6) + 0.0, 3, 2),
+        dict(size=3, stride=2),
+        size=(1, 4),
+        stride=(1, 4),
+    ),
+}
 
 
 def check_maxpool_backward(fn, seed=0):

@@ -13,6 +13,7 @@ from .. import conv
 from ..curvature import gd_direction_losses
 from ..losses import mse_loss
 from .draw import fix_layout, heatmap, symmetric_limit
+from .explore import explorer_figures
 from .grading import check, library_check
 
 
@@ -162,6 +163,24 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
         }
 
     return fig, update
+
+
+def _step_size_explorer():
+    lam = np.array([1.0, 3.0, 50.0])
+    return step_size_explorer(lam, np.array([0.5, -0.2, 0.1]), steps=200, stop_factor=1e6, max_ratio=1.5)
+
+
+# every figure of notebook 06, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "gradcheck maps": lambda: gradcheck_maps(
+        np.arange(9.0).reshape(3, 3),
+        np.arange(9.0).reshape(3, 3).T,
+        "A transposed kernel gradient (dE/dw)",
+        xlabel="kernel column n",
+        ylabel="kernel row m",
+    ),
+    **explorer_figures("step size explorer", _step_size_explorer, dict(ratio=1.05), ratio=(0.5, 1.5)),
+}
 
 
 def check_conv_backward(fn, seed=0):

@@ -24,6 +24,7 @@ from ..shapes import (
     validate_stride,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, cell_axes, set_image, symmetric_limit
+from .explore import explorer_figures
 from .grading import check, random_conv_cases
 
 _READ_RGB = (0.55, 0.75, 0.95)
@@ -327,6 +328,23 @@ def true_and_learned_kernels(w_true, w_learned, title="True and learned kernels"
     fig.subplots_adjust(left=0.06, right=0.86, top=0.84, bottom=0.04, wspace=0.15, hspace=0.15)
     fig.colorbar(im, ax=list(axes.ravel()), fraction=0.03, pad=0.03, label="weight")
     return fig
+
+
+# every figure of notebook 07, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "wide row picture": lambda: wide_row_picture(5, 6, kernel_size=3, offset=(1, 2)),
+    "phase split picture": lambda: phase_split_picture(6, 6, stride=2, kernel_size=3, offset=(1, 2)),
+    "true and learned kernels": lambda: true_and_learned_kernels(
+        np.arange(18.0).reshape(2, 1, 3, 3) - 9, np.arange(18.0).reshape(2, 1, 3, 3) - 8.5
+    ),
+    **explorer_figures(
+        "dilated delta explorer",
+        lambda: dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0),
+        dict(stride=2, kernel_size=3),
+        stride=(1, 4),
+        kernel_size=(1, 5),
+    ),
+}
 
 
 def check_im2col(fn, seed=0):

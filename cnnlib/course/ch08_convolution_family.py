@@ -17,6 +17,7 @@ from .. import reference
 from ..conv import conv2d_backward, conv2d_forward, dilate
 from ..shapes import conv_output_size
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
+from .explore import explorer_figures
 from .grading import check, library_check
 
 # the three stacks of section 10, each layer (kernel k, stride s, dilation d); a stack with more
@@ -344,6 +345,31 @@ def receptive_field_explorer(H=33, max_layers=4):
         return {"stack": stack, "layers": L, "measured": measured, "formula": fields[-1]}
 
     return fig, update
+
+
+# every figure of notebook 08, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "family picture": family_picture,
+    "connection picture": lambda: connection_picture(C=6, D=6, groups=(1, 2, 3, 6)),
+    **explorer_figures(
+        "dilation explorer",
+        lambda: dilation_explorer(seed=0),
+        dict(input_size=9, kernel_size=3, stride=1, dilation=2, row=1, col=1),
+        input_size=(5, 12),
+        kernel_size=(1, 5),
+        stride=(1, 4),
+        dilation=(1, 4),
+        row=(0, 11),
+        col=(0, 11),
+    ),
+    **explorer_figures(
+        "receptive field explorer",
+        lambda: receptive_field_explorer(H=33, max_layers=4),
+        dict(stack="3×3 dilated 1, 2, 4", layers=3),
+        stack=list(STACKS),
+        layers=(1, 4),
+    ),
+}
 
 
 def check_dilated_backward(fn):
