@@ -113,6 +113,8 @@ def test_text_past_the_canvas_edge_is_caught():
 def test_a_thin_or_far_colour_bar_is_caught():
     fig, ax = plt.subplots(figsize=(4, 3.5))
     im = ax.imshow(np.arange(12.0).reshape(3, 4) / 3)
+    ax.set_xticks(range(4))
+    ax.set_yticks(range(3))
     ax.set_xlabel("column j")
     ax.set_ylabel("row i")
     fig.colorbar(im, ax=ax, fraction=0.01)
@@ -120,6 +122,8 @@ def test_a_thin_or_far_colour_bar_is_caught():
     assert _kinds(fig) == {"colorbar"}  # 4 px wide
     fig, ax = plt.subplots(figsize=(8, 3.5))
     im = ax.imshow(np.arange(12.0).reshape(3, 4) / 3)
+    ax.set_xticks(range(4))
+    ax.set_yticks(range(3))
     ax.set_position([0.05, 0.1, 0.3, 0.8])
     ax.set_xlabel("column j")
     ax.set_ylabel("row i")
