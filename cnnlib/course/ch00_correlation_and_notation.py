@@ -15,7 +15,7 @@ from ..reference import convolve2d, correlate2d
 from ..shapes import (
     coverage_map,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, integer_ticks, set_image, symmetric_limit
 from .explore import explorer_figures, output_size_or_reason
 from .grading import check
 
@@ -93,9 +93,9 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
             ax.set_yticks(range(arr.shape[0]))
             ax.set_xlabel(xl)
             ax.set_ylabel(yl)
-    bars = [(im_a, "input value"), (im_k, "kernel entry"), (im_o, "output value")]
-    for col, (im, label) in enumerate(bars):
-        fig.colorbar(im, ax=list(axes[:, col]), shrink=0.6, pad=0.04, label=label)
+    bars = [(im_a, "input value", [a]), (im_k, "kernel entry", [k]), (im_o, "output value", outs.values())]
+    for col, (im, label, shown) in enumerate(bars):
+        integer_ticks(fig.colorbar(im, ax=list(axes[:, col]), shrink=0.6, pad=0.04, label=label), *shown)
     fig.suptitle("Same input, same kernel: ★ slides k as it is, ∗ slides it rotated by 180°", fontsize=12)
     return fig
 

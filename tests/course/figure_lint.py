@@ -63,10 +63,20 @@ def chapter_figures():
     return found
 
 
+def _all_axes(fig):
+    """Every Axes of the figure, with the insets (child axes: e.g. a colour bar beside its image)."""
+    found, todo = [], list(fig.axes)
+    while todo:
+        ax = todo.pop(0)
+        found.append(ax)
+        todo.extend(ax.child_axes)
+    return found
+
+
 def _colorbars(fig):
     """colour-bar Axes -> the Colorbar, found through the mappables that own one."""
     bars = {}
-    for ax in fig.axes:
+    for ax in _all_axes(fig):
         for artist in [*ax.images, *ax.collections]:
             cb = getattr(artist, "colorbar", None)
             if cb is not None:
@@ -145,11 +155,12 @@ def lint(fig, max_width_px=MAX_WIDTH_PX):
         scale *= max_width_px / width_px
 
     bars = _colorbars(fig)
-    ticks = {ax: _tick_labels(ax) for ax in fig.axes if ax.get_visible()}
+    axes = _all_axes(fig)
+    ticks = {ax: _tick_labels(ax) for ax in axes if ax.get_visible()}
     tick_ids = {id(t) for d in ticks.values() for ts in d.values() for t in ts}
     all_tick_texts = {
         id(t)
-        for ax in fig.axes
+        for ax in axes
         for axis in (ax.xaxis, ax.yaxis)
         for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]
         for t in (tick.label1, tick.label2)
@@ -202,7 +213,7 @@ def lint(fig, max_width_px=MAX_WIDTH_PX):
             faults.append(Fault("colorbar", f"{name} is {thickness:.1f} px thin"))
         group = [
             ax.get_window_extent(renderer)
-            for ax in fig.axes
+            for ax in axes
             if ax not in bars
             and any(
                 im.get_cmap().name == cb.mappable.get_cmap().name and im.get_clim() == cb.mappable.get_clim()
