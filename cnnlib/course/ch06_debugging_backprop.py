@@ -109,7 +109,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     idx = np.arange(lam.size)
     bars = ax0.bar(idx, np.ones(lam.size), color="tab:blue")
     ax0.axhline(1.0, color="k", ls="--", lw=1)
-    ax0.text(0, 1.03, "stability limit |1 − ηλ| = 1", fontsize=8, va="bottom")
+    ax0.text(0, 1.03, "stability limit |1 − ηλ| = 1", fontsize=9, va="bottom")
     top = max(2.0, 2 * max_ratio - 1)
     ax0.set_ylim(0, top + 0.1)
     ax0.set_yticks(np.arange(0, top + 0.01, 0.5))  # few ticks: every tick label costs draw time
@@ -131,7 +131,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     ax1.set_xlabel("gradient-descent step k")
     ax1.set_ylabel("E − E*  (log scale)")
     ax1.grid(True, which="major", alpha=0.3)
-    ax1.legend(loc="lower left", fontsize=8)
+    ax1.legend(loc="lower left", fontsize=9)
     note = ax1.text(0.98, 0.97, "", transform=ax1.transAxes, ha="right", va="top", fontsize=9)
     title = fig.suptitle("")
     fix_layout(fig)

@@ -83,6 +83,10 @@ def heatmap(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     pixel_ticks(ax, *a.shape)
+    if not xlabel:  # an axis without a name shows no numbers (e.g. the one row of a bias gradient)
+        ax.set_xticks([])
+    if not ylabel:
+        ax.set_yticks([])
     cbar = side_colorbar(im, ax)
     integer_ticks(cbar, a)
     if cbar_label:

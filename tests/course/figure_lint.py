@@ -222,16 +222,18 @@ def lint(fig, max_width_px=MAX_WIDTH_PX):
             )
         ]
         if group:
-            if vertical:
-                gaps = [cbox.x0 - g.x1 for g in group if g.x1 <= cbox.x0 + TOL_PX]
-                near = [g for g in group if gaps and abs((cbox.x0 - g.x1) - min(gaps)) < 5]
+            if vertical:  # right of its panels, or left of them
+                gap = {id(g): max(cbox.x0 - g.x1, g.x0 - cbox.x1) for g in group}
+                gaps = [v for v in gap.values() if v >= -TOL_PX]
+                near = [g for g in group if gaps and abs(gap[id(g)] - min(gaps)) < 5]
                 span = Bbox.union(near) if near else None
                 too_far = not gaps or min(gaps) > 0.1 * canvas.width
                 too_tall = span is not None and cbox.height > 1.25 * span.height + 2
                 off = span is not None and (cbox.y1 < span.y0 or cbox.y0 > span.y1)
-            else:
-                gaps = [g.y0 - cbox.y1 for g in group if g.y0 >= cbox.y1 - TOL_PX]
-                near = [g for g in group if gaps and abs((g.y0 - cbox.y1) - min(gaps)) < 5]
+            else:  # below its panels, or above them
+                gap = {id(g): max(g.y0 - cbox.y1, cbox.y0 - g.y1) for g in group}
+                gaps = [v for v in gap.values() if v >= -TOL_PX]
+                near = [g for g in group if gaps and abs(gap[id(g)] - min(gaps)) < 5]
                 span = Bbox.union(near) if near else None
                 too_far = not gaps or min(gaps) > 0.1 * canvas.height
                 too_tall = span is not None and cbox.width > 1.25 * span.width + 2

@@ -230,9 +230,10 @@ def multichannel_weight_gradient(path):
             im_w = show(
                 axes[d + 1, c + 1], dw[d, c], wl, f"∂E/∂w[d={d}, c={c}]", "kernel col n", "kernel row m"
             )
-    fig.colorbar(im_x, ax=axes[0, 1:].tolist(), shrink=0.9, label="x")
-    fig.colorbar(im_d, ax=axes[1:, 0].tolist(), shrink=0.6, label="δ", location="left")
-    fig.colorbar(im_w, ax=axes[1:, 1:].ravel().tolist(), shrink=0.9, label="∂E/∂w")
+    # aspect 12: bars thick enough to read; δ's bar left of its column, beside the panels it scales
+    fig.colorbar(im_x, ax=axes[0, 1:].tolist(), shrink=0.9, aspect=12, label="x")
+    fig.colorbar(im_d, ax=axes[1:, 0].tolist(), shrink=0.9, aspect=24, label="δ", location="left")
+    fig.colorbar(im_w, ax=axes[1:, 1:].ravel().tolist(), shrink=0.9, aspect=24, label="∂E/∂w")
     fig.suptitle(
         "Many channels, many kernels: ∂E/∂w[d, c] pairs input channel c with the δ of output channel d\n"
         "(every panel computed by cl.conv2d_backward)",
@@ -258,11 +259,10 @@ def stride_coverage(path):
             note = "every row used"
         maps[f"k={k}, s={s}: {note}"] = dx[0, 0]
     fig, axes = plt.subplots(1, len(maps), figsize=(13.5, 4.8))
+    top = max(int(m.max()) for m in maps.values())  # one colour scale, as in notebook 03: counts compare
     for ax, (title, m) in zip(axes, maps.items(), strict=True):
-        im = draw.heatmap(
-            m, title, ax, signed=False, vmax=m.max(), fmt="{:.0f}", cbar_label="windows covering"
-        )
-        im.colorbar.set_ticks(range(int(m.max()) + 1))
+        im = draw.heatmap(m, title, ax, signed=False, vmax=top, fmt="{:.0f}", cbar_label="windows covering")
+        im.colorbar.set_ticks(range(top + 1))
     fig.suptitle(
         f"Stride coverage on an {H}×{H} input: s < k overlaps unevenly (a checkerboard), "
         "(H − k) mod s ≠ 0 leaves rows no window reaches, s > k skips rows",
