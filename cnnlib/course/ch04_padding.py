@@ -119,12 +119,9 @@ def padding_explorer(input_size=7, seed=0):
 
     inside = box(ax_dxp, "k", "--", 2)
     win0, win1 = box(ax_dxp, "tab:red"), box(ax_dxp, "tab:orange", ":")
-    dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2)
+    dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2.5)
     patches = (inside, win0, win1, dil_box, used_box)
     suptitle = fig.suptitle("")
-    for _, ax, *_ in specs:  # two-line titles, so that the layout leaves room for them
-        ax.set_title("(a)\n(b)", fontsize=9.5)
-    fix_layout(fig, rect=(0, 0, 1, 0.96))
 
     def show(key, ax, a):
         set_image(ims[key], a)
@@ -168,6 +165,10 @@ def padding_explorer(input_size=7, seed=0):
         canvas = np.zeros((hi - lo, hi - lo))
         canvas[-lo : -lo + L, -lo : -lo + L] = dil
         show("hat", ax_hat, canvas)
+        # one blank cell around the canvas: a black square as large as the canvas stays off the frame
+        n_canvas = hi - lo
+        ax_hat.set_xlim(-1.5, n_canvas + 0.5)
+        ax_hat.set_ylim(n_canvas + 0.5, -1.5)
         dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
         used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
         crop = " (negative: crop)" if min(before, after) < 0 else ""
@@ -186,6 +187,8 @@ def padding_explorer(input_size=7, seed=0):
                           f"r = ({H} + 2·{p} − {k}) mod {s} = {r}")  # fmt: skip
         return {**drawn, "Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
 
+    update(2, 1, 3)  # lay the figure out around real pictures and titles, not 1×1 placeholders
+    fix_layout(fig, rect=(0, 0, 1, 0.96))
     return fig, update
 
 

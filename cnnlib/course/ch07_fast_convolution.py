@@ -206,7 +206,7 @@ def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
     return fig
 
 
-def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
+def dilated_delta_explorer(Ho=4, max_stride=4, seed=0):
     """What the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x multiplies, for any (s, k).
 
     Panels, redrawn in place: (a) pad(dilate(δ, s), k − 1), the array the route
@@ -214,15 +214,14 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     ∂E/∂xp that windows reach, how many of its k² products meet a δ entry (the
     rest multiply a zero); (c) the share of all multiply-adds that are by zero, for
     s = 1 … max_stride at the chosen k, against its large-image limit (s² − 1)/s².
-    Panels (a) and (b) keep the axes of the largest setting, so their growth with s
-    shows.
+    Panels (a) and (b) fit their arrays: their axes show the growth with s.
 
     Parameters
     ----------
     Ho : int
         δ is Ho×Ho (random non-zero integers drawn from ``seed``).
-    max_stride, max_kernel : int
-        Slider ranges the axes are sized for.
+    max_stride : int
+        The largest stride in (c).
     seed : int
 
     Returns
@@ -241,8 +240,6 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
 
     rng = np.random.default_rng(seed)
     delta = rng.integers(1, 4, size=(Ho, Ho)) * rng.choice([-1, 1], size=(Ho, Ho))
-    big_full = (Ho - 1) * max_stride + 1 + 2 * (max_kernel - 1)
-    big_out = (Ho - 1) * max_stride + max_kernel
     fig, (ax_full, ax_use, ax_frac) = plt.subplots(
         1, 3, figsize=(11.0, 4.0), gridspec_kw={"width_ratios": [1, 1, 1.15]}
     )
@@ -255,9 +252,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, interpolation="nearest")
     cb_use = fig.colorbar(im_use, ax=ax_use, fraction=0.046, pad=0.04, label="products with a δ entry")
     cb_use.locator = MaxNLocator(nbins=3, integer=True)
-    for ax, size, what in ((ax_full, big_full, "pad(dilate(δ))"), (ax_use, big_out, "∂E/∂xp")):
-        ax.set_xlim(-0.5, size - 0.5)
-        ax.set_ylim(size - 0.5, -0.5)
+    for ax, what in ((ax_full, "pad(dilate(δ))"), (ax_use, "∂E/∂xp")):
         ax.set_xlabel(f"column of {what}")
         ax.set_ylabel(f"row of {what}")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
@@ -284,8 +279,8 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
         rgb = signed.to_rgba(full)[..., :3]
         rgb[full == 0] = 0.86
         for im, a in ((im_full, rgb), (im_use, use)):
-            set_image(im, a, fit_axes=False)  # the axes keep the largest setting's size
-        im_use.set_clim(0, k * k)
+            set_image(im, a)  # the axes fit the array (a fixed largest size left it in one corner)
+        im_use.set_clim(0, max(1, int(use.max())))  # the counts that occur (1, 2, 4 at s = 2), not 0..k²
         total, zero = dilated_route_counts(Ho, Ho, k, k, s)
         shares = [dilated_route_counts(Ho, Ho, k, k, t)[1] / dilated_route_counts(Ho, Ho, k, k, t)[0]
                   for t in strides]  # fmt: skip
@@ -339,7 +334,7 @@ FIGURES = {
     ),
     **explorer_figures(
         "dilated delta explorer",
-        lambda: dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0),
+        lambda: dilated_delta_explorer(Ho=4, max_stride=4, seed=0),
         dict(stride=2, kernel_size=3),
         stride=(1, 4),
         kernel_size=(1, 5),
