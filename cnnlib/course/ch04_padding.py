@@ -100,7 +100,7 @@ def padding_explorer(input_size=7, seed=0):
     blank = np.full((1, 1), np.nan)
     ims = {}
     specs = [
-        ("dxp", ax_dxp, "∂E/∂xp", "column of the padded input", "row of the padded input"),
+        ("dxp", ax_dxp, "∂E/∂$x_p$", "column of the padded input", "row of the padded input"),
         ("hat", ax_hat, "δ", "column (dilated, padded δ)", "row (dilated, padded δ)"),
         ("dx", ax_dx, "∂E/∂x", "input column v", "input row u"),
     ]
@@ -153,7 +153,7 @@ def padding_explorer(input_size=7, seed=0):
         win0.set_bounds(-0.5, -0.5, k, k)
         win1.set_bounds(s - 0.5, -0.5, k, k)
         win1.set_visible(Ho > 1)
-        ax_dxp.set_title(f"(a) ∂E/∂xp, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
+        ax_dxp.set_title(f"(a) ∂E/∂$x_p$, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
                          f"y[0, 1] (orange); the crop keeps {H}×{H} (dashed)", fontsize=9.5)  # fmt: skip
 
         before, after = transposed_conv_padding(H, k, s, p)
@@ -197,7 +197,7 @@ def _padded_gradient_figure():
     w, delta = np.array([[1.0, -1.0], [2.0, 0.0]]), np.array([[1.0, 2.0], [-1.0, 1.0]])
     # the unpadded layer's input gradient on the 5x5 padded input (what x_p holds does not matter)
     dxp = conv2d_backward(delta[None, None], np.zeros((1, 1, 5, 5)), w[None, None], stride=2)[0][0, 0]
-    padded_gradient_heatmap(dxp, 1, ax, title="∂E/∂x_p, k = 2, s = 2, p = 1", fmt="{:g}")
+    padded_gradient_heatmap(dxp, 1, ax, title="∂E/∂$x_p$, k = 2, s = 2, p = 1", fmt="{:g}")
     fig.tight_layout()
     return fig
 

@@ -252,7 +252,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, seed=0):
     im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, interpolation="nearest")
     cb_use = fig.colorbar(im_use, ax=ax_use, fraction=0.046, pad=0.04, label="products with a δ entry")
     cb_use.locator = MaxNLocator(nbins=3, integer=True)
-    for ax, what in ((ax_full, "pad(dilate(δ))"), (ax_use, "∂E/∂xp")):
+    for ax, what in ((ax_full, "pad(dilate(δ))"), (ax_use, "∂E/∂$x_p$")):
         ax.set_xlabel(f"column of {what}")
         ax.set_ylabel(f"row of {what}")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))

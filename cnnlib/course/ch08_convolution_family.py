@@ -324,10 +324,10 @@ def receptive_field_explorer(H=33, max_layers=4):
     ax_r.set_ylim(0, receptive_field(STACKS["3×3 dilated 1, 2, 4"](max_layers)) + 2)
     ax_r.set_xticks(ls)
     ax_r.set_xlabel("layers l")
-    ax_r.set_ylabel("receptive field r_l (pixels)")
+    ax_r.set_ylabel("receptive field $r_l$ (pixels)")
     ax_r.grid(alpha=0.3)
     ax_r.legend(loc="upper left", fontsize=9)
-    ax_r.set_title("r_l = r_(l−1) + (k_l − 1)·d_l·(s_1 ⋯ s_(l−1))", fontsize=10)
+    ax_r.set_title(r"$r_l = r_{l-1} + (k_l - 1)\,d_l\,s_1 \cdots s_{l-1}$", fontsize=10)
     suptitle = fig.suptitle("")
     fix_layout(fig, rect=(0, 0, 1, 0.93))
 

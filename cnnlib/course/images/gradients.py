@@ -140,12 +140,12 @@ def input_gradient_rot180(path):
     draw.heatmap(rot180(w), "rot180(w)", axes[2], xlabel="n", ylabel="m")
     box(axes[2], 0, 0, K_EX, K_EX)
     glim = draw.symmetric_limit(dxp)
-    draw.heatmap(dxp, "∂E/∂x_p  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
+    draw.heatmap(dxp, "∂E/∂$x_p$  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
     box(axes[3], u, v, 1, 1)
     box(axes[3], P_EX, P_EX, H_EX, H_EX, color="0.2", lw=1.5)
     draw.heatmap(dx, f"∂E/∂x = crop p={P_EX}", axes[4], vmax=glim, xlabel="column j", ylabel="row i")
     fig.suptitle(
-        f"∂E/∂x as a full cross-correlation: the red window ★ rot180(w) gives ∂E/∂x_p[{u}, {v}] "
+        f"∂E/∂x as a full cross-correlation: the red window ★ rot180(w) gives ∂E/∂$x_p$[{u}, {v}] "
         f"= {dxp[u, v]:g}; cropping the padding gives ∂E/∂x",
         fontsize=11,
     )
@@ -175,8 +175,8 @@ def weight_gradient(path):
     draw.heatmap(dw, "∂E/∂w = x ★ δ", axes[2], xlabel="kernel column n", ylabel="kernel row m")
     box(axes[2], m, n, 1, 1)
     fig.suptitle(
-        f"Weight gradient: ∂E/∂w[m, n] = Σ_ij δ[i, j] · x[i + m, j + n]; red: (m, n) = ({m}, {n}) "
-        f"gives {dw[m, n]:g}",
+        f"Weight gradient: ∂E/∂w[m, n] = $\\Sigma_{{ij}}$ δ[i, j] · x[i + m, j + n]; "
+        f"red: (m, n) = ({m}, {n}) gives {dw[m, n]:g}",
         fontsize=11,
     )
     caption(
