@@ -92,7 +92,7 @@ def stride_explorer(seed=0):
     """
 
     # 10.8 in: inside the notebook column (1,100 px), so the text is not scaled down
-    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(10.8, 4.4))
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(10.8, 3.9))
     blank = np.full((1, 1), np.nan)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
@@ -119,7 +119,6 @@ def stride_explorer(seed=0):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
-    fix_layout(fig, rect=(0, 0, 1, 0.9))
 
     def update(input_size, kernel_size, stride, padding, row=0, col=0):
         H, k, s, p = int(input_size), int(kernel_size), int(stride), int(padding)
@@ -178,6 +177,8 @@ def stride_explorer(seed=0):
         suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
         return {**drawn, "row": i, "col": j, "Ho": Ho, "r": r, "zero_rows": zero_rows}
 
+    update(8, 3, 2, 1, 1, 2)  # lay the figure out around real pictures and titles, not 1×1 placeholders
+    fix_layout(fig, rect=(0, 0, 1, 0.95))
     return fig, update
 
 
