@@ -74,6 +74,11 @@ def test_figure_matches_its_baseline(name, tmp_path):
     )
 
 
+def test_every_baseline_belongs_to_a_figure():
+    stale = {p.name for p in BASELINES.glob("*.png")} - {baseline(name).name for name in FIGURES}
+    assert not stale, f"baselines of figures that no longer exist (delete them): {sorted(stale)}"
+
+
 def _shift_first_title(fig):
     title = fig.axes[0].title
     title.set_transform(title.get_transform() + ScaledTranslation(1 / DPI, 0, fig.dpi_scale_trans))
