@@ -22,7 +22,7 @@ from .explore import explorer_figures, output_size_or_reason
 from .grading import check, not_implemented, report
 
 
-def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradient of the padded input", **kw):
+def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂$x_p$, gradient of the padded input", **kw):
     """Heatmap of ∂E/∂xp with the region that survives the crop outlined.
 
     Parameters

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import nbformat
 import numpy as np
 import pytest
 from figure_lint import chapter_figures, count_by_kind, lint
@@ -68,6 +69,21 @@ def test_every_figure_of_the_notebook_passes_the_linter(path):
     for index, first_line, fig in notebook_figures(path):
         faults += [f"cell {index} ({first_line[:50]}): {f}" for f in lint(fig)]
     assert not faults, "\n".join(faults)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
+def test_every_figure_cell_stores_its_figure(path):
+    # executed with MPLBACKEND=Agg the kernel shows nothing and the saved notebook loses its PNGs;
+    # nbval never compares images, so only this notices
+    nb = nbformat.read(path, as_version=4)
+    missing = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and "plt.show()" in cell.source
+        and not any("image/png" in out.get("data", {}) for out in cell.outputs)
+    ]
+    assert not missing, f"cells {missing} show a figure but store none: re-execute without MPLBACKEND=Agg"
 
 
 # --- the linter catches what it names -------------------------------------------------------------
