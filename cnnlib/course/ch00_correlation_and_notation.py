@@ -15,8 +15,8 @@ from ..reference import convolve2d, correlate2d
 from ..shapes import (
     coverage_map,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, set_image, symmetric_limit
-from .explore import output_size_or_reason
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, integer_ticks, set_image, symmetric_limit
+from .explore import explorer_figures, output_size_or_reason
 from .grading import WrongAttempt, check, combinations
 
 _INPUT_RGB = (1.0, 1.0, 1.0)
@@ -93,9 +93,9 @@ def correlation_vs_convolution(a, k, out_index=(0, 0)):
             ax.set_yticks(range(arr.shape[0]))
             ax.set_xlabel(xl)
             ax.set_ylabel(yl)
-    bars = [(im_a, "input value"), (im_k, "kernel entry"), (im_o, "output value")]
-    for col, (im, label) in enumerate(bars):
-        fig.colorbar(im, ax=list(axes[:, col]), shrink=0.6, pad=0.04, label=label)
+    bars = [(im_a, "input value", [a]), (im_k, "kernel entry", [k]), (im_o, "output value", outs.values())]
+    for col, (im, label, shown) in enumerate(bars):
+        integer_ticks(fig.colorbar(im, ax=list(axes[:, col]), shrink=0.6, pad=0.04, label=label), *shown)
     fig.suptitle("Same input, same kernel: ★ slides k as it is, ∗ slides it rotated by 180°", fontsize=12)
     return fig
 
@@ -203,6 +203,25 @@ def sliding_window_explorer(input_size=5, kernel_size=3, stride=1, padding=0):
     update()
     fig.subplots_adjust(left=0.07, right=0.97, top=0.86, bottom=0.1, wspace=0.45)
     return fig, update
+
+
+# every figure of notebook 00, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "correlation vs convolution": lambda: correlation_vs_convolution(
+        np.array([[1, 2, 0], [0, 1, 2], [2, 0, 1]]), np.array([[1, 0], [-1, 2]])
+    ),
+    **explorer_figures(
+        "sliding window explorer",
+        lambda: sliding_window_explorer(input_size=7, kernel_size=3, stride=2, padding=1),
+        dict(row=2, col=1),
+        input_size=(2, 12),
+        kernel_size=(1, 6),
+        stride=(1, 4),
+        padding=(0, 3),
+        row=(0, 7),
+        col=(0, 7),
+    ),
+}
 
 
 def _planted_correlate2d(a, k, s, p, flip=False, stride=False, width_from_height=False):

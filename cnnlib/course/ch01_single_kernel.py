@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
+from .explore import explorer_figures
 from .grading import WrongAttempt, check, combinations
 
 
@@ -39,16 +40,17 @@ def two_layer_figure(i, w1, w2):
     i, w1, w2 = (np.asarray(v, dtype=float) for v in (i, w1, w2))
     o1 = conv.conv2d_forward(i[None, None], w1[None, None])[0, 0]
     o2 = conv.conv2d_forward(o1[None, None], w2[None, None])[0, 0]
-    fig, axes = plt.subplots(1, 5, figsize=(10.5, 2.9), gridspec_kw={"width_ratios": [3, 2, 2, 2, 1]})
+    fig, axes = plt.subplots(1, 5, figsize=(10.8, 3.1), gridspec_kw={"width_ratios": [3, 2, 2, 2, 1]})
     panels = [(i, "input i"), (w1, "kernel w¹"), (o1, "o¹ = i ★ w¹"), (w2, "kernel w²"), (o2, "o² = o¹ ★ w²")]
     for ax, (a, name) in zip(axes, panels, strict=True):
-        heatmap(a, name, ax, fmt="{:g}", annotate=True, xlabel="", ylabel="")
+        im = heatmap(a, name, ax, fmt="{:g}", annotate=True, xlabel="column", ylabel="row")
         ax.set_title(name, fontsize=11)
-        ax.figure.axes[-1].tick_params(labelsize=9)
+        lim = symmetric_limit(a)
+        im.colorbar.set_ticks([-lim, 0, lim])  # three ticks fit beside the smallest panel
     for ax, (r, c, h, w) in ((axes[0], (0, 0, 2, 2)), (axes[1], (0, 0, 1, 1)), (axes[2], (0, 0, 1, 1))):
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, ec="tab:red", lw=2.5))
     fig.suptitle("Two layers, no bias: C = (o² − t)².  Red: the window of o¹₁, the weight w¹₁", fontsize=11)
-    fig.subplots_adjust(left=0.03, right=0.97, top=0.78, bottom=0.08, wspace=0.6)
+    fig.subplots_adjust(left=0.05, right=0.95, top=0.86, bottom=0.15, wspace=0.75)
     return fig
 
 
@@ -112,14 +114,17 @@ def backward_accumulation_explorer(x, w, delta):
     axes = axes2.ravel()
     # x and δ are signed: diverging colours, symmetric limits, a colour bar each (like the gradients)
     lim_xin, lim_d = symmetric_limit(x), symmetric_limit(delta)
-    heatmap(x, "input x", axes[0], vmax=lim_xin, fmt="{:g}", annotate=True, cbar_label="x")
-    heatmap(delta, "δ = ∂E/∂y", axes[1], vmax=lim_d, fmt="{:g}", annotate=True, cbar_label="δ")
+    im_in = heatmap(x, "input x", axes[0], vmax=lim_xin, fmt="{:g}", annotate=True, cbar_label="x",
+                    xlabel="input column v", ylabel="input row u")  # fmt: skip
+    im_d = heatmap(delta, "δ = ∂E/∂y", axes[1], vmax=lim_d, fmt="{:g}", annotate=True, cbar_label="δ",
+                   xlabel="output column j", ylabel="output row i")  # fmt: skip
     lim_w, lim_x = symmetric_limit(dws[-1]), symmetric_limit(dxs[-1])
     im_w = heatmap(dws[-1], "∂E/∂w", axes[2], vmax=lim_w, fmt="{:g}", annotate=True, cbar_label="∂E/∂w",
                    xlabel="kernel column n", ylabel="kernel row m")  # fmt: skip
-    im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}", annotate=True, cbar_label="∂E/∂x")
-    for cax, lim in zip(fig.axes[4:], (lim_xin, lim_d, lim_w, lim_x), strict=True):  # the colour bars
-        cax.set_yticks([-lim, 0, lim])
+    im_x = heatmap(dxs[-1], "∂E/∂x", axes[3], vmax=lim_x, fmt="{:g}", annotate=True, cbar_label="∂E/∂x",
+                   xlabel="input column v", ylabel="input row u")  # fmt: skip
+    for im, lim in zip((im_in, im_d, im_w, im_x), (lim_xin, lim_d, lim_w, lim_x), strict=True):
+        im.colorbar.set_ticks([-lim, 0, lim])
     texts_w, texts_x = list(axes[2].texts), list(axes[3].texts)
     win = axes[0].add_patch(Rectangle((-0.5, -0.5), kw, kh, fill=False, ec="tab:red", lw=2.5))
     cell = axes[1].add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="tab:red", lw=2.5))
@@ -158,6 +163,24 @@ def backward_accumulation_explorer(x, w, delta):
     # fixed margins, no layout engine: a layout engine would make every savefig draw the figure twice
     fig.subplots_adjust(left=0.07, right=0.93, top=0.86, bottom=0.08, wspace=0.35, hspace=0.4)
     return fig, update
+
+
+# every figure of notebook 01, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "two-layer figure": lambda: two_layer_figure(
+        np.array([[1, 2, 0], [0, 1, 2], [2, 0, 1]]), np.array([[1, 0], [-1, 2]]), np.array([[2, 1], [0, -1]])
+    ),
+    **explorer_figures(
+        "backward accumulation explorer",
+        lambda: backward_accumulation_explorer(
+            np.array([[2, 1, 0, -1], [-1, -2, -2, -2], [-2, 2, 1, 2], [0, 1, 2, 1]]),
+            np.array([[1, 2], [0, -1]]),
+            np.array([[0, 0, 0], [1, -1, 1], [1, -1, 0]]),
+        ),
+        dict(step=4),
+        step=(0, 9),
+    ),
+}
 
 
 def _single_kernel_cases(seed, kinds):

@@ -12,7 +12,8 @@ from matplotlib.ticker import MaxNLocator
 from .. import conv
 from ..conv import conv2d_backward, pad, rot180
 from ..reference import correlate2d
-from .draw import SIGNED_CMAP, fix_layout, symmetric_limit
+from .draw import SIGNED_CMAP, fix_layout, side_colorbar, symmetric_limit
+from .explore import explorer_figures
 from .grading import WrongAttempt, check, combinations
 
 
@@ -60,19 +61,20 @@ def delta_spike_explorer(x, w):
 
     cmap = plt.get_cmap(SIGNED_CMAP).with_extremes(bad="0.85")
     # 10.8 in: inside the notebook column (1,100 px), so the text is not scaled down
-    fig, axes = plt.subplots(1, 3, figsize=(10.8, 4.2), width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
+    # as tall as the panels need: their widths fix their heights (square cells)
+    fig, axes = plt.subplots(1, 3, figsize=(10.8, 3.4), width_ratios=[Wo, C * (kw + 1), C * (W + 1)])
     im_delta = axes[0].imshow(np.zeros((Ho, Wo)), cmap=cmap, vmin=-1, vmax=1)
-    fig.colorbar(im_delta, ax=axes[0], fraction=0.046, pad=0.04, ticks=[-1, 0, 1], label="δ")
+    side_colorbar(im_delta, axes[0], label="δ").set_ticks([-1, 0, 1])
     im_dw = axes[1].imshow(tile(np.zeros((C, kh, kw))), cmap=cmap)
     im_dx = axes[2].imshow(tile(np.zeros((C, H, W))), cmap=cmap)
-    cb = fig.colorbar(im_dx, ax=axes[2], fraction=0.046, pad=0.04, label="∂E/∂w, ∂E/∂x (shared)")
+    cb = side_colorbar(im_dx, axes[2], label="∂E/∂w, ∂E/∂x (shared)")
     cb.locator = MaxNLocator(nbins=4)
-    axes[0].set_xlabel("column j")
-    axes[0].set_ylabel("row i")
+    axes[0].set_xlabel("output column j")
+    axes[0].set_ylabel("output row i")
     axes[1].set_xlabel("kernel column n, per channel c")
     axes[1].set_ylabel("kernel row m")
-    axes[2].set_xlabel("column, per channel c")
-    axes[2].set_ylabel("row")
+    axes[2].set_xlabel("input column v, per channel c")
+    axes[2].set_ylabel("input row u")
     for ax, wd in ((axes[1], kw), (axes[2], W)):
         ax.set_xticks([c * (wd + 1) + (wd - 1) / 2 for c in range(C)], [f"c = {c}" for c in range(C)])
     for ax in axes:
@@ -104,6 +106,23 @@ def delta_spike_explorer(x, w):
         return {"kernel": d, "row": i, "col": j}
 
     return fig, update
+
+
+def _spike_explorer():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 8, 8)).round(1) + 0.0, rng.standard_normal((3, 2, 3, 3)).round(1) + 0.0
+    return delta_spike_explorer(x, w)
+
+
+# every figure of notebook 02, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = explorer_figures(
+    "delta spike explorer",
+    _spike_explorer,
+    dict(kernel=1, row=2, col=3),
+    kernel=(0, 2),
+    row=(0, 5),
+    col=(0, 5),
+)
 
 
 def _multi_kernel_cases(seed, kinds):

@@ -18,7 +18,7 @@ from ..shapes import (
     coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
-from .explore import output_size_or_reason
+from .explore import explorer_figures, output_size_or_reason
 from .grading import WrongAttempt, check, combinations
 
 
@@ -93,7 +93,7 @@ def stride_explorer(seed=0):
     """
 
     # 10.8 in: inside the notebook column (1,100 px), so the text is not scaled down
-    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(10.8, 4.4))
+    fig, (ax_cov, ax_dil, ax_dx) = plt.subplots(1, 3, figsize=(10.8, 3.9))
     blank = np.full((1, 1), np.nan)
     im_cov = ax_cov.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1)
     cb_cov = fig.colorbar(im_cov, ax=ax_cov, fraction=0.046, pad=0.04, label="outputs reading the pixel")
@@ -120,7 +120,6 @@ def stride_explorer(seed=0):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     suptitle = fig.suptitle("")
-    fix_layout(fig, rect=(0, 0, 1, 0.9))
 
     def update(input_size, kernel_size, stride, padding, row=0, col=0):
         H, k, s, p = int(input_size), int(kernel_size), int(stride), int(padding)
@@ -179,7 +178,26 @@ def stride_explorer(seed=0):
         suptitle.set_text(f"{head}, r = (H + 2p − k) mod s = {r}{uneven}")
         return {**drawn, "row": i, "col": j, "Ho": Ho, "r": r, "zero_rows": zero_rows}
 
+    update(8, 3, 2, 1, 1, 2)  # lay the figure out around real pictures and titles, not 1×1 placeholders
+    fix_layout(fig, rect=(0, 0, 1, 0.95))
     return fig, update
+
+
+# every figure of notebook 03, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "stride picture": lambda: stride_picture(8, k=3, s=2, out_index=(1, 2)),
+    **explorer_figures(
+        "stride explorer",
+        lambda: stride_explorer(seed=0),
+        dict(input_size=8, kernel_size=3, stride=2, padding=1, row=1, col=2),
+        input_size=(3, 12),
+        kernel_size=(1, 5),
+        stride=(1, 4),
+        padding=(0, 3),
+        row=(0, 11),
+        col=(0, 11),
+    ),
+}
 
 
 def _strided_cases(seed):

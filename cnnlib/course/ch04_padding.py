@@ -18,14 +18,14 @@ from ..shapes import (
     transposed_conv_padding,
 )
 from .draw import SIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
-from .explore import output_size_or_reason
+from .explore import explorer_figures, output_size_or_reason
 from .grading import WrongAttempt, check, combinations, likely_bugs, not_implemented, report
 
 # the question's equation (2) is shared with notebooks 03 and 06: it lives in sources.py
 from .sources import question_filter_gradient as question_filter_gradient
 
 
-def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂xp, gradient of the padded input", **kw):
+def padded_gradient_heatmap(dxp, padding, ax=None, *, title="∂E/∂$x_p$, gradient of the padded input", **kw):
     """Heatmap of ∂E/∂xp with the region that survives the crop outlined.
 
     Parameters
@@ -103,7 +103,7 @@ def padding_explorer(input_size=7, seed=0):
     blank = np.full((1, 1), np.nan)
     ims = {}
     specs = [
-        ("dxp", ax_dxp, "∂E/∂xp", "column of the padded input", "row of the padded input"),
+        ("dxp", ax_dxp, "∂E/∂$x_p$", "column of the padded input", "row of the padded input"),
         ("hat", ax_hat, "δ", "column (dilated, padded δ)", "row (dilated, padded δ)"),
         ("dx", ax_dx, "∂E/∂x", "input column v", "input row u"),
     ]
@@ -122,12 +122,9 @@ def padding_explorer(input_size=7, seed=0):
 
     inside = box(ax_dxp, "k", "--", 2)
     win0, win1 = box(ax_dxp, "tab:red"), box(ax_dxp, "tab:orange", ":")
-    dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2)
+    dil_box, used_box = box(ax_hat, "tab:green", "--", 2), box(ax_hat, "k", "-", 2.5)
     patches = (inside, win0, win1, dil_box, used_box)
     suptitle = fig.suptitle("")
-    for _, ax, *_ in specs:  # two-line titles, so that the layout leaves room for them
-        ax.set_title("(a)\n(b)", fontsize=9.5)
-    fix_layout(fig, rect=(0, 0, 1, 0.96))
 
     def show(key, ax, a):
         set_image(ims[key], a)
@@ -159,7 +156,7 @@ def padding_explorer(input_size=7, seed=0):
         win0.set_bounds(-0.5, -0.5, k, k)
         win1.set_bounds(s - 0.5, -0.5, k, k)
         win1.set_visible(Ho > 1)
-        ax_dxp.set_title(f"(a) ∂E/∂xp, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
+        ax_dxp.set_title(f"(a) ∂E/∂$x_p$, {Hp}×{Hp}: windows of y[0, 0] (red),\n"
                          f"y[0, 1] (orange); the crop keeps {H}×{H} (dashed)", fontsize=9.5)  # fmt: skip
 
         before, after = transposed_conv_padding(H, k, s, p)
@@ -171,6 +168,10 @@ def padding_explorer(input_size=7, seed=0):
         canvas = np.zeros((hi - lo, hi - lo))
         canvas[-lo : -lo + L, -lo : -lo + L] = dil
         show("hat", ax_hat, canvas)
+        # one blank cell around the canvas: a black square as large as the canvas stays off the frame
+        n_canvas = hi - lo
+        ax_hat.set_xlim(-1.5, n_canvas + 0.5)
+        ax_hat.set_ylim(n_canvas + 0.5, -1.5)
         dil_box.set_bounds(-lo - 0.5, -lo - 0.5, L, L)
         used_box.set_bounds(-before - lo - 0.5, -before - lo - 0.5, hat.shape[0], hat.shape[0])
         crop = " (negative: crop)" if min(before, after) < 0 else ""
@@ -189,7 +190,33 @@ def padding_explorer(input_size=7, seed=0):
                           f"r = ({H} + 2·{p} − {k}) mod {s} = {r}")  # fmt: skip
         return {**drawn, "Ho": Ho, "r": r, "before": before, "after": after, "max_abs_diff": diff}
 
+    update(2, 1, 3)  # lay the figure out around real pictures and titles, not 1×1 placeholders
+    fix_layout(fig, rect=(0, 0, 1, 0.96))
     return fig, update
+
+
+def _padded_gradient_figure():
+    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    w, delta = np.array([[1.0, -1.0], [2.0, 0.0]]), np.array([[1.0, 2.0], [-1.0, 1.0]])
+    # the unpadded layer's input gradient on the 5x5 padded input (what x_p holds does not matter)
+    dxp = conv2d_backward(delta[None, None], np.zeros((1, 1, 5, 5)), w[None, None], stride=2)[0][0, 0]
+    padded_gradient_heatmap(dxp, 1, ax, title="∂E/∂$x_p$, k = 2, s = 2, p = 1", fmt="{:g}")
+    fig.tight_layout()
+    return fig
+
+
+# every figure of notebook 04, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "padded gradient heatmap": _padded_gradient_figure,
+    **explorer_figures(
+        "padding explorer",
+        lambda: padding_explorer(input_size=7, seed=0),
+        dict(stride=2, padding=1, kernel_size=3),
+        stride=(1, 3),
+        padding=(0, 3),
+        kernel_size=(1, 5),
+    ),
+}
 
 
 def _input_gradient_2d(dy, w, x_hw, stride, padding):

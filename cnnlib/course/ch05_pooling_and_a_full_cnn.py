@@ -23,10 +23,32 @@ from .ch05_exercises import (  # noqa: F401
     check_maxpool_backward,
     mystery_maxpool_backward,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, heatmap, symmetric_limit, text_colour
+from .draw import (
+    SIGNED_CMAP,
+    UNSIGNED_CMAP,
+    fix_layout,
+    heatmap,
+    integer_ticks,
+    is_integer_valued,
+    pixel_ticks,
+    side_colorbar,
+    symmetric_limit,
+    text_colour,
+)
+from .explore import explorer_figures
 
 
-def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabel="column j", ylabel="row i"):
+def channel_grid(
+    rows,
+    suptitle=None,
+    *,
+    signed=True,
+    index="d",
+    size=2.6,
+    xlabel="column j",
+    ylabel="row i",
+    shared_scale=False,
+):
     """A grid of heatmaps: one row per named (C, H, W) array, one column per channel.
 
     Parameters
@@ -44,11 +66,14 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabe
         Inches per panel.
     xlabel, ylabel : str
         Axis labels (e.g. "kernel column n" for kernels).
+    shared_scale : bool
+        One colour scale for every row (rows that hold the same quantity at successive
+        steps: an entry keeps its colour from row to row) instead of one per row.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One colour scale and one colour bar per row (so the channels of a row compare).
+        One colour bar per row; the channels of a row always share its scale.
 
     Notes
     -----
@@ -66,10 +91,14 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabe
     R = len(items)
     height = size * R + 1.0
     fig, axes = plt.subplots(R, C, figsize=(size * C + 2.2, height), squeeze=False)
-    # margins in inches (title on top, tick labels and x label below), whatever the number of rows
-    fig.subplots_adjust(left=0.14, right=0.95, top=1 - 0.6 / height, bottom=0.45 / height, hspace=0.35)
+    width = size * C + 2.2
+    # margins in inches: row names left, each row's colour bar and its tick labels right
+    fig.subplots_adjust(
+        left=1.3 / width, right=1 - 0.9 / width, top=1 - 0.6 / height, bottom=0.45 / height, hspace=0.35
+    )
+    shared = symmetric_limit(*(a for _, a in items))
     for r, ((name, a), sg) in enumerate(zip(items, signs, strict=True)):
-        lim = symmetric_limit(a)
+        lim = shared if shared_scale else symmetric_limit(a)
         for c in range(C):
             ax = axes[r, c]
             if sg:
@@ -77,13 +106,15 @@ def channel_grid(rows, suptitle=None, *, signed=True, index="d", size=2.6, xlabe
             else:
                 im = ax.imshow(a[c], cmap=UNSIGNED_CMAP, vmin=min(0.0, float(a.min())), vmax=float(a.max()))
             ax.set_title(f"{index} = {c}  ({a.shape[1]}×{a.shape[2]})", fontsize=9)
-            # tick labels on the outer panels only: fewer texts, a faster figure
-            ax.tick_params(labelsize=7, labelleft=c == 0)
+            pixel_ticks(ax, *a.shape[1:], nbins=4)
+            # tick labels on the outer panels only (those with an axis label): fewer texts, a faster figure
+            bottom = r == R - 1 or a.shape[1:] != items[r + 1][1].shape[1:]
+            ax.tick_params(labelsize=9, labelleft=c == 0, labelbottom=bottom)
             if c == 0:
                 ax.set_ylabel(f"{name}\n{ylabel}", fontsize=9)
-            if r == R - 1 or a.shape[1:] != items[r + 1][1].shape[1:]:
-                ax.set_xlabel(xlabel, fontsize=8)
-        fig.colorbar(im, ax=list(axes[r]), fraction=0.03, pad=0.02)
+            if bottom:
+                ax.set_xlabel(xlabel, fontsize=9)
+        side_colorbar(im, axes[r, -1]).ax.tick_params(labelsize=9)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -123,8 +154,7 @@ def routing_picture(x, delta, size=2, title="δ back through a pool: max pooling
     for ax, a, name in zip(axes[1:], (delta, dx_max, dx_avg), names, strict=True):
         heatmap(a, name, ax, vmax=lim, fmt="{:g}")
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.04, right=0.95, top=0.8, bottom=0.15, wspace=0.5)
-    return fig
+    return fix_layout(fig)
 
 
 def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
@@ -170,11 +200,11 @@ def digit_grid(X, y, n=10, *, pred=None, title="Handwritten digits"):
     first = axes[0, 0]
     first.set_xticks([0, W - 1])
     first.set_yticks([0, H - 1])
-    first.tick_params(labelsize=7)
-    first.set_xlabel("column j", fontsize=8)
-    first.set_ylabel("row i", fontsize=8)
+    first.tick_params(labelsize=9)
+    first.set_xlabel("column j", fontsize=9)
+    first.set_ylabel("row i", fontsize=9)
     fig.subplots_adjust(left=0.06, right=0.9, top=0.72, bottom=0.2, wspace=0.12, hspace=0.4)
-    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="intensity")
+    side_colorbar(im, axes[0, cols - 1], label="intensity")  # beside the last digit, as tall as it
     fig.suptitle(title)
     return fig
 
@@ -207,14 +237,14 @@ def confusion_matrix(counts, title="Confusion matrix (test set)", ax=None):
         if v:
             dark = text_colour(im, v) == "w"
             color = "w" if dark else ("tab:red" if t != p else "k")
-            ax.text(p, t, str(v), ha="center", va="center", fontsize=8, color=color)
+            ax.text(p, t, str(v), ha="center", va="center", fontsize=9, color=color)
     acc = np.trace(counts) / max(1, counts.sum())
     ax.set_title(f"{title}: accuracy {100 * acc:.1f}%")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_xticks(range(K))
     ax.set_yticks(range(K))
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="number of test images")
+    integer_ticks(side_colorbar(im, ax, label="number of test images"), counts)
     return ax
 
 
@@ -339,6 +369,8 @@ def pool_routing_explorer(x, size=2, stride=None):
         dx_avg = avgpool2d_backward(ones, x[None, None], k, s)[0, 0]
         _recolour(im_max, texts_max, dx_max)
         _recolour(im_avg, texts_avg, dx_avg)
+        # whole-number ticks when every pixel is in exactly whole windows' worth (k = 1)
+        im_avg.colorbar.locator = MaxNLocator(nbins=3, integer=is_integer_valued(dx_avg))
         for txt, v in zip(texts_avg, dx_avg.ravel(), strict=True):
             txt.set_text("" if v == 0 else f"{v:.2f}")
         for patch in (win0, win1):
@@ -362,3 +394,37 @@ def pool_routing_explorer(x, size=2, stride=None):
     update()
     fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
     return fig, update
+
+
+def _fake_history(seed, epochs=3):
+    rng = np.random.default_rng(seed)
+    loss = np.exp(-np.linspace(0, 2, epochs)) + 0.05 * rng.random(epochs)
+    return {"train_loss": loss, "train_acc": 1 - loss / 2, "val_loss": loss * 1.1, "val_acc": 1 - loss / 1.8}
+
+
+def _digits():
+    rng = np.random.default_rng(0)
+    return rng.random((10, 1, 28, 28)), np.arange(10)
+
+
+# every figure of notebook 05, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "routing picture": lambda: routing_picture(
+        np.array([[1, 3, 2, 0], [4, 2, 1, 5], [0, 1, 3, 3], [2, 6, 3, 1]]),
+        np.array([[4.0, 8.0], [-4.0, 12.0]]),
+    ),
+    "channel grid": lambda: channel_grid(
+        {name: np.random.default_rng(i).standard_normal((3, 12, 12)) for i, name in enumerate("abc")},
+        "three rows",
+    ),
+    "digit grid": lambda: digit_grid(*_digits(), 10, title="The first ten training digits (28×28)"),
+    "confusion matrix": lambda: confusion_matrix(np.diag(np.full(10, 35)) + 1, "Confusion matrix").figure,
+    "training curves": lambda: training_curves([_fake_history(0), _fake_history(1)], "Two phases"),
+    **explorer_figures(
+        "pool routing explorer",
+        lambda: pool_routing_explorer(np.random.default_rng(0).permutation(36).reshape(6, 6) + 0.0, 3, 2),
+        dict(size=3, stride=2),
+        size=(1, 4),
+        stride=(1, 4),
+    ),
+}

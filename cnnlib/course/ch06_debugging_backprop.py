@@ -15,6 +15,7 @@ from .. import conv
 from ..curvature import conv_regression_design, gd_direction_losses
 from ..losses import mse_loss
 from .draw import fix_layout, heatmap, symmetric_limit
+from .explore import explorer_figures
 from .grading import NamedMistake, check_naming, forbid_calls, library_check
 
 
@@ -110,7 +111,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     idx = np.arange(lam.size)
     bars = ax0.bar(idx, np.ones(lam.size), color="tab:blue")
     ax0.axhline(1.0, color="k", ls="--", lw=1)
-    ax0.text(0, 1.03, "stability limit |1 − ηλ| = 1", fontsize=8, va="bottom")
+    ax0.text(0, 1.03, "stability limit |1 − ηλ| = 1", fontsize=9, va="bottom")
     top = max(2.0, 2 * max_ratio - 1)
     ax0.set_ylim(0, top + 0.1)
     ax0.set_yticks(np.arange(0, top + 0.01, 0.5))  # few ticks: every tick label costs draw time
@@ -132,7 +133,7 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
     ax1.set_xlabel("gradient-descent step k")
     ax1.set_ylabel("E − E*  (log scale)")
     ax1.grid(True, which="major", alpha=0.3)
-    ax1.legend(loc="lower left", fontsize=8)
+    ax1.legend(loc="lower left", fontsize=9)
     note = ax1.text(0.98, 0.97, "", transform=ax1.transAxes, ha="right", va="top", fontsize=9)
     title = fig.suptitle("")
     fix_layout(fig)
@@ -164,6 +165,24 @@ def step_size_explorer(lam, c0, steps=200, stop_factor=1e6, max_ratio=1.5):
         }
 
     return fig, update
+
+
+def _step_size_explorer():
+    lam = np.array([1.0, 3.0, 50.0])
+    return step_size_explorer(lam, np.array([0.5, -0.2, 0.1]), steps=200, stop_factor=1e6, max_ratio=1.5)
+
+
+# every figure of notebook 06, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "gradcheck maps": lambda: gradcheck_maps(
+        np.arange(9.0).reshape(3, 3),
+        np.arange(9.0).reshape(3, 3).T,
+        "A transposed kernel gradient (dE/dw)",
+        xlabel="kernel column n",
+        ylabel="kernel row m",
+    ),
+    **explorer_figures("step size explorer", _step_size_explorer, dict(ratio=1.05), ratio=(0.5, 1.5)),
+}
 
 
 def check_conv_backward(fn, seed=0, diagnose=True):

@@ -33,6 +33,7 @@ from .ch07_exercises import (  # noqa: F401
     schmidt_phases,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, cell_axes, set_image, symmetric_limit
+from .explore import explorer_figures
 
 _READ_RGB = (0.55, 0.75, 0.95)
 _GARBAGE_RGB = (1.0, 0.8, 0.55)
@@ -213,7 +214,7 @@ def phase_split_picture(Hp, Wp, stride, kernel_size=None, offset=None):
     return fig
 
 
-def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
+def dilated_delta_explorer(Ho=4, max_stride=4, seed=0):
     """What the "dilate, pad, correlate with rot180(w)" route to ∂E/∂x multiplies, for any (s, k).
 
     Panels, redrawn in place: (a) pad(dilate(δ, s), k − 1), the array the route
@@ -221,15 +222,14 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     ∂E/∂xp that windows reach, how many of its k² products meet a δ entry (the
     rest multiply a zero); (c) the share of all multiply-adds that are by zero, for
     s = 1 … max_stride at the chosen k, against its large-image limit (s² − 1)/s².
-    Panels (a) and (b) keep the axes of the largest setting, so their growth with s
-    shows.
+    Panels (a) and (b) fit their arrays: their axes show the growth with s.
 
     Parameters
     ----------
     Ho : int
         δ is Ho×Ho (random non-zero integers drawn from ``seed``).
-    max_stride, max_kernel : int
-        Slider ranges the axes are sized for.
+    max_stride : int
+        The largest stride in (c).
     seed : int
 
     Returns
@@ -248,8 +248,6 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
 
     rng = np.random.default_rng(seed)
     delta = rng.integers(1, 4, size=(Ho, Ho)) * rng.choice([-1, 1], size=(Ho, Ho))
-    big_full = (Ho - 1) * max_stride + 1 + 2 * (max_kernel - 1)
-    big_out = (Ho - 1) * max_stride + max_kernel
     fig, (ax_full, ax_use, ax_frac) = plt.subplots(
         1, 3, figsize=(11.0, 4.0), gridspec_kw={"width_ratios": [1, 1, 1.15]}
     )
@@ -262,9 +260,7 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
     im_use = ax_use.imshow(blank, cmap=UNSIGNED_CMAP, vmin=0, vmax=1, interpolation="nearest")
     cb_use = fig.colorbar(im_use, ax=ax_use, fraction=0.046, pad=0.04, label="products with a δ entry")
     cb_use.locator = MaxNLocator(nbins=3, integer=True)
-    for ax, size, what in ((ax_full, big_full, "pad(dilate(δ))"), (ax_use, big_out, "∂E/∂xp")):
-        ax.set_xlim(-0.5, size - 0.5)
-        ax.set_ylim(size - 0.5, -0.5)
+    for ax, what in ((ax_full, "pad(dilate(δ))"), (ax_use, "∂E/∂$x_p$")):
         ax.set_xlabel(f"column of {what}")
         ax.set_ylabel(f"row of {what}")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
@@ -291,8 +287,8 @@ def dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0):
         rgb = signed.to_rgba(full)[..., :3]
         rgb[full == 0] = 0.86
         for im, a in ((im_full, rgb), (im_use, use)):
-            set_image(im, a, fit_axes=False)  # the axes keep the largest setting's size
-        im_use.set_clim(0, k * k)
+            set_image(im, a)  # the axes fit the array (a fixed largest size left it in one corner)
+        im_use.set_clim(0, max(1, int(use.max())))  # the counts that occur (1, 2, 4 at s = 2), not 0..k²
         total, zero = dilated_route_counts(Ho, Ho, k, k, s)
         shares = [dilated_route_counts(Ho, Ho, k, k, t)[1] / dilated_route_counts(Ho, Ho, k, k, t)[0]
                   for t in strides]  # fmt: skip
@@ -335,6 +331,23 @@ def true_and_learned_kernels(w_true, w_learned, title="True and learned kernels"
     fig.subplots_adjust(left=0.06, right=0.86, top=0.84, bottom=0.04, wspace=0.15, hspace=0.15)
     fig.colorbar(im, ax=list(axes.ravel()), fraction=0.03, pad=0.03, label="weight")
     return fig
+
+
+# every figure of notebook 07, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "wide row picture": lambda: wide_row_picture(5, 6, kernel_size=3, offset=(1, 2)),
+    "phase split picture": lambda: phase_split_picture(6, 6, stride=2, kernel_size=3, offset=(1, 2)),
+    "true and learned kernels": lambda: true_and_learned_kernels(
+        np.arange(18.0).reshape(2, 1, 3, 3) - 9, np.arange(18.0).reshape(2, 1, 3, 3) - 8.5
+    ),
+    **explorer_figures(
+        "dilated delta explorer",
+        lambda: dilated_delta_explorer(Ho=4, max_stride=4, seed=0),
+        dict(stride=2, kernel_size=3),
+        stride=(1, 4),
+        kernel_size=(1, 5),
+    ),
+}
 
 
 def _counted_dilated_route(Ho, Wo, kh, kw, s):

@@ -26,7 +26,8 @@ from .ch08_exercises import (  # noqa: F401
     measured_field_span,
     mystery_conv_transpose_backward,
 )
-from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, symmetric_limit
+from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, pixel_ticks, set_image, symmetric_limit
+from .explore import explorer_figures
 
 # the three stacks of section 10, each layer (kernel k, stride s, dilation d); a stack with more
 # layers continues the pattern (3×3 s1 ...; s2 then s1 ...; dilations 1, 2, 4, 8)
@@ -230,6 +231,7 @@ def dilation_explorer(seed=0):
     ]
     for cb in bars:
         cb.locator = MaxNLocator(nbins=4)
+    bars[0].locator = MaxNLocator(nbins=4, integer=True)  # counts of windows
     (taps,) = ax_cov.plot([], [], "s", ms=7, mfc="none", mec="tab:red", mew=2)
     for ax, xl, yl in (
         (ax_cov, "input column", "input row"),
@@ -238,12 +240,11 @@ def dilation_explorer(seed=0):
     ):
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-    for ax in (ax_cov, ax_w, ax_dx):
-        ax.set_title("two\nlines", fontsize=10)  # room for the titles update() writes
     suptitle = fig.suptitle("H")
-    fix_layout(fig)
+
+    def show(im, a):  # the array, and ticks on whole pixels only (a 1×1 kernel too)
+        set_image(im, a)
+        pixel_ticks(im.axes, *a.shape, nbins=4)
 
     def update(input_size, kernel_size, stride, dilation, row=0, col=0):
         H, k, s, d = int(input_size), int(kernel_size), int(stride), int(dilation)
@@ -251,7 +252,7 @@ def dilation_explorer(seed=0):
         k_eff = d * (k - 1) + 1
         if k_eff > H:
             for im, ax in ((im_cov, ax_cov), (im_w, ax_w), (im_dx, ax_dx)):
-                set_image(im, blank)
+                show(im, blank)
                 ax.set_title("")
             taps.set_data([], [])
             reason = f"the dilated kernel ({k_eff}×{k_eff}) is larger than the {H}×{H} input"
@@ -268,7 +269,7 @@ def dilation_explorer(seed=0):
         Ho = conv_output_size(H, k, s, 0, d)
         i, j = min(int(row), Ho - 1), min(int(col), Ho - 1)
         cov = dilated_coverage(H, k, s, d)
-        set_image(im_cov, cov)
+        show(im_cov, cov)
         im_cov.set_clim(0, max(1.0, float(cov.max())))
         rows, cols = window_taps(k, s, d, i, j)
         taps.set_data(cols, rows)
@@ -279,13 +280,13 @@ def dilation_explorer(seed=0):
         rng = np.random.default_rng(seed)
         w = rng.standard_normal((k, k))
         wd = dilate(w, d)
-        set_image(im_w, wd)
+        show(im_w, wd)
         lim = symmetric_limit(wd)
         im_w.set_clim(-lim, lim)
         ax_w.set_title(f"(b) dilate(w, {d}): {k}×{k} → {k_eff}×{k_eff}", fontsize=10)
         delta = rng.standard_normal((1, 1, Ho, Ho))
         dx = conv2d_backward(delta, np.zeros((1, 1, H, H)), w[None, None], s, 0, d)[0][0, 0]
-        set_image(im_dx, dx)
+        show(im_dx, dx)
         lim = symmetric_limit(dx)
         im_dx.set_clim(-lim, lim)
         ax_dx.set_title(f"(c) ∂E/∂x for a random δ ({Ho}×{Ho})", fontsize=10)
@@ -294,6 +295,8 @@ def dilation_explorer(seed=0):
         )
         return {**drawn, "row": i, "col": j, "Ho": Ho, "k_eff": k_eff, "unread": unread}
 
+    update(9, 3, 1, 2, 1, 1)  # lay the figure out around real pictures and titles, not placeholders
+    fix_layout(fig, rect=(0, 0, 0.98, 1), w_pad=3)  # room for longer colour-bar ticks at other settings
     return fig, update
 
 
@@ -330,10 +333,10 @@ def receptive_field_explorer(H=33, max_layers=4):
     ax_r.set_ylim(0, receptive_field(STACKS["3×3 dilated 1, 2, 4"](max_layers)) + 2)
     ax_r.set_xticks(ls)
     ax_r.set_xlabel("layers l")
-    ax_r.set_ylabel("receptive field r_l (pixels)")
+    ax_r.set_ylabel("receptive field $r_l$ (pixels)")
     ax_r.grid(alpha=0.3)
     ax_r.legend(loc="upper left", fontsize=9)
-    ax_r.set_title("r_l = r_(l−1) + (k_l − 1)·d_l·(s_1 ⋯ s_(l−1))", fontsize=10)
+    ax_r.set_title(r"$r_l = r_{l-1} + (k_l - 1)\,d_l\,s_1 \cdots s_{l-1}$", fontsize=10)
     suptitle = fig.suptitle("")
     fix_layout(fig, rect=(0, 0, 1, 0.93))
 
@@ -353,6 +356,31 @@ def receptive_field_explorer(H=33, max_layers=4):
         return {"stack": stack, "layers": L, "measured": measured, "formula": fields[-1]}
 
     return fig, update
+
+
+# every figure of notebook 08, for the figure linter: name -> zero-argument callable -> Figure
+FIGURES = {
+    "family picture": family_picture,
+    "connection picture": lambda: connection_picture(C=6, D=6, groups=(1, 2, 3, 6)),
+    **explorer_figures(
+        "dilation explorer",
+        lambda: dilation_explorer(seed=0),
+        dict(input_size=9, kernel_size=3, stride=1, dilation=2, row=1, col=1),
+        input_size=(5, 12),
+        kernel_size=(1, 5),
+        stride=(1, 4),
+        dilation=(1, 4),
+        row=(0, 11),
+        col=(0, 11),
+    ),
+    **explorer_figures(
+        "receptive field explorer",
+        lambda: receptive_field_explorer(H=33, max_layers=4),
+        dict(stack="3×3 dilated 1, 2, 4", layers=3),
+        stack=list(STACKS),
+        layers=(1, 4),
+    ),
+}
 
 
 def weight_gradient_by_duality(dy, x, k, stride, padding, dilation):

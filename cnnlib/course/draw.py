@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from ..shapes import (
     conv_output_size,
@@ -42,7 +43,7 @@ def heatmap(
     xlabel="column j",
     ylabel="row i",
     cbar_label=None,
-    fmt="{:.2g}",
+    fmt=None,
 ):
     """Draw a 2-D array as a labelled heatmap with a colour bar.
 
@@ -60,6 +61,8 @@ def heatmap(
     vmax : float or None
         Shared colour limit (to compare panels); default max |a|.
     xlabel, ylabel, cbar_label : str
+    fmt : str or None
+        Format of the cell labels; None chooses one for the array (``cell_format``).
 
     Returns
     -------
@@ -79,9 +82,13 @@ def heatmap(
     ax.set_title(f"{title}  ({a.shape[0]}×{a.shape[1]})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_xticks(range(a.shape[1]) if a.shape[1] <= 12 else ax.get_xticks()[1:-1])
-    ax.set_yticks(range(a.shape[0]) if a.shape[0] <= 12 else ax.get_yticks()[1:-1])
-    cbar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    pixel_ticks(ax, *a.shape)
+    if not xlabel:  # an axis without a name shows no numbers (e.g. the one row of a bias gradient)
+        ax.set_xticks([])
+    if not ylabel:
+        ax.set_yticks([])
+    cbar = side_colorbar(im, ax)
+    integer_ticks(cbar, a)
     if cbar_label:
         cbar.set_label(cbar_label)
     if annotate is None:
@@ -89,6 +96,54 @@ def heatmap(
     if annotate:
         annotate_cells(ax, a, im, fmt)
     return im
+
+
+def side_colorbar(im, ax, label=None, width_in=0.15, pad_in=0.1):
+    """A colour bar right beside the image of ``ax``, exactly as tall as the image.
+
+    It is an inset of ``ax`` (so it follows the image however the axes shrink to keep
+    square cells, and ``fig.axes`` lists the panels only), ``width_in`` inches wide and
+    ``pad_in`` inches right of the image.
+    """
+    fig = ax.figure
+    rows, cols = im.get_array().shape[:2]
+    box_w, box_h = (
+        ax.get_position().width * fig.get_figwidth(),
+        ax.get_position().height * fig.get_figheight(),
+    )
+    image_w = min(box_w, box_h * cols / rows)  # the image's width once the axes keep square cells
+    cax = ax.inset_axes([1 + pad_in / image_w, 0, width_in / image_w, 1])
+    cbar = fig.colorbar(im, cax=cax)
+    if label:
+        cbar.set_label(label)
+    return cbar
+
+
+def integer_ticks(cbar, *arrays):
+    """Whole-number ticks on colour bar ``cbar`` when every array it shows is integer-valued.
+
+    Counts and small hand examples: a tick at 2.5 names a value no cell can have.
+    """
+    if all(is_integer_valued(a) for a in arrays):
+        cbar.locator = MaxNLocator(integer=True)
+        cbar.update_ticks()
+    return cbar
+
+
+def is_integer_valued(a):
+    """True if every finite entry of ``a`` is a whole number (counts, small hand examples)."""
+    a = np.asarray(a, dtype=float)
+    a = a[np.isfinite(a)]
+    return a.size > 0 and bool(np.all(a == np.round(a)))
+
+
+def pixel_ticks(ax, rows, cols, nbins=6):
+    """Ticks on whole pixels only: one per row and column up to 10, else at most ``nbins`` integers."""
+    for axis, n in ((ax.xaxis, cols), (ax.yaxis, rows)):
+        if n <= 10:
+            axis.set_ticks(range(n))
+        else:
+            axis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
 
 
 def set_image(im, a, *, fit_axes=True):
@@ -116,10 +171,62 @@ def text_colour(im, value):
     return "w" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "k"
 
 
-def annotate_cells(ax, a, im, fmt):
-    """Print each value of ``a`` in its cell of ``im``, in a colour readable on that cell."""
+def cell_format(a, max_chars=None):
+    """A format for the cell labels of ``a``: one number of decimals for every cell.
+
+    Whole numbers print as integers ("{:.0f}"); otherwise two significant digits of the
+    largest |value| ("{:.2f}" for values up to 1, "{:.1f}" up to 10, ...), never the
+    exponent form ("2.6e+03") and never more than three decimals. ``max_chars``: drop
+    decimals until the widest label fits in that many characters.
+    """
+    a = np.asarray(a, dtype=float)
+    finite = a[np.isfinite(a)]
+    if finite.size == 0 or is_integer_valued(finite):
+        return "{:.0f}"
+    big = float(np.max(np.abs(finite)))
+    decimals = int(min(3, max(0, 1 - np.floor(np.log10(big)))))
+    while max_chars is not None and decimals > 0:
+        if max(len(cell_label(v, f"{{:.{decimals}f}}")) for v in finite.ravel()) <= max_chars:
+            break
+        decimals -= 1
+    return f"{{:.{decimals}f}}"
+
+
+def cell_label(v, fmt):
+    """``fmt.format(v)``, with "0" for a value that rounds to zero ("-0.00" says nothing)."""
+    text = fmt.format(v)
+    try:
+        return "0" if float(text) == 0 else text
+    except ValueError:  # not a number format
+        return text
+
+
+def annotate_cells(ax, a, im, fmt=None, fontsize=9):
+    """Print each value of ``a`` in its cell of ``im``, in a colour readable on that cell.
+
+    ``fmt`` None chooses one format for the whole array (``cell_format``), with as many
+    decimals as fit in a cell of the axes as it stands.
+    """
+    a = np.asarray(a, dtype=float)
+    if fmt is None:
+        fig, (rows, cols) = ax.figure, a.shape
+        box_w, box_h = (
+            ax.get_position().width * fig.get_figwidth(),
+            ax.get_position().height * fig.get_figheight(),
+        )
+        cell_pt = 72 * min(box_w / cols, box_h / rows)  # square cells
+        fmt = cell_format(a, max_chars=int(cell_pt / (0.7 * fontsize)))
     for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9, color=text_colour(im, v))
+        if np.isfinite(v):
+            ax.text(
+                j,
+                i,
+                cell_label(v, fmt),
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color=text_colour(im, v),
+            )
 
 
 def fix_layout(fig, **kw):
@@ -146,7 +253,9 @@ def heatmaps(arrays, suptitle=None, *, signed=True, shared_scale=False, annotate
 
     Returns
     -------
-    matplotlib.figure.Figure
+    fig : matplotlib.figure.Figure
+    axes : list of matplotlib Axes
+        The panels, in the order of ``arrays`` (their colour bars are insets of them).
     """
     items = list(arrays.items())
     fig, axes = plt.subplots(1, len(items), figsize=(size * len(items), size), squeeze=False)
@@ -156,18 +265,34 @@ def heatmaps(arrays, suptitle=None, *, signed=True, shared_scale=False, annotate
         heatmap(a, title, ax, signed=sg, annotate=annotate, vmax=vmax, **kw)
     if suptitle:
         fig.suptitle(suptitle)
-    return fix_layout(fig)
+    return fix_layout(fig), list(axes[0])
 
 
 def gradient_heatmaps(delta, dw, dx, suptitle="Backward pass", annotate=None):
     """The three maps of every backward pass side by side: δ = ∂E/∂y, ∂E/∂w and ∂E/∂x.
 
     Each argument is a 2-D array (pick one example and channel first, e.g. dy[0, 0]).
+    Axes are named by the indices the notebooks use: δ[i, j], ∂E/∂w[m, n], ∂E/∂x[u, v].
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    fig = heatmaps({"δ = ∂E/∂y": delta, "∂E/∂w": dw, "∂E/∂x": dx}, suptitle, annotate=annotate)
-    fig.axes[1].set_xlabel("kernel column n")
-    fig.axes[1].set_ylabel("kernel row m")
-    return fig
+    fig, axes = heatmaps({"δ = ∂E/∂y": delta, "∂E/∂w": dw, "∂E/∂x": dx}, suptitle, annotate=annotate)
+    for ax, (x_label, y_label), cbar_label in zip(
+        axes,
+        (
+            ("output column j", "output row i"),
+            ("kernel column n", "kernel row m"),
+            ("input column v", "input row u"),
+        ),
+        ("δ", "∂E/∂w", "∂E/∂x"),
+        strict=True,
+    ):
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.images[0].colorbar.set_label(cbar_label)
+    return fix_layout(fig)
 
 
 def kernel_grid(w, title="Kernels w[d, c]", *, signed=True, annotate=None, cbar_label="weight"):
@@ -234,7 +359,7 @@ def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="s
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
     ax.grid(True, which="both", alpha=0.3)
-    if any(k is not None for k in histories):
+    if sum(k is not None for k in histories) > 1:  # one curve needs no legend: the title names it
         ax.legend()
     if own_figure:  # keep the labels inside the figure however it is rendered
         fix_layout(ax.figure)

@@ -94,6 +94,39 @@ class Explorer:
         return {**bundle, "image/png": base64.b64encode(self.png).decode("ascii"), "text/plain": HINT}
 
 
+def explorer_figures(name, build, settings, **ranges):
+    """Registry entries (name -> zero-argument callable returning a Figure) for one explorer.
+
+    The explorer at ``settings`` (what the notebook stores) and at each slider's extremes, the
+    other sliders staying at ``settings``: what a chapter's ``FIGURES`` lists, so that the figure
+    linter (tests/course/figure_lint.py) sees every picture a slider can reach the edge of.
+
+    Parameters
+    ----------
+    name : str
+    build : callable() -> (fig, update)
+    settings : dict
+        The settings of the notebook's plain call of ``update``.
+    **ranges
+        setting -> the values to try, e.g. ``stride=(1, 4)`` (a slider's min and max) or the
+        options of a dropdown.
+    """
+
+    def drawn(s):
+        def figure():
+            fig, update = build()
+            update(**s)
+            return fig
+
+        return figure
+
+    entries = {name: drawn(settings)}
+    for key, values in ranges.items():
+        for value in values:
+            entries[f"{name}, {key}={value}"] = drawn({**settings, key: value})
+    return entries
+
+
 def explore(fig, update, **sliders):
     """Show ``fig`` with sliders; moving one calls update(**values) and shows the figure again.
 

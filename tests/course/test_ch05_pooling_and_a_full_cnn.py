@@ -65,8 +65,11 @@ def test_channel_grid_layout_and_symmetric_limits():
     assert lo == -hi and hi == pytest.approx(np.abs(rows["small"]).max())  # one scale per row
     assert images[0].get_clim() == images[2].get_clim()
     assert images[3].get_cmap().name == draw.UNSIGNED_CMAP
-    assert len(fig.axes) == 6 + 2  # one colour bar per row
+    assert len(fig.axes) == 6 and sum(len(ax.child_axes) for ax in fig.axes) == 2  # a colour bar per row
     assert "small" in fig.axes[0].get_ylabel() and "big" in fig.axes[3].get_ylabel()
+    fig = ch05.channel_grid(rows, "title", shared_scale=True)  # one scale: an entry keeps its colour
+    lim = max(np.abs(a).max() for a in rows.values())
+    assert {ax.images[0].get_clim() for ax in fig.axes} == {(-lim, lim)}
 
 
 def test_channel_grid_rejects_bad_shapes():
@@ -99,7 +102,7 @@ def test_confusion_counts_and_plot():
     assert "66.7%" in ax.get_title()
     assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
     assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "1", "1", "2"]  # non-zero cells only
-    assert len(ax.figure.axes) == 2  # the matrix and its colour bar
+    assert len(ax.figure.axes) == 1 and len(ax.child_axes) == 1  # the matrix, its colour bar beside it
     with pytest.raises(ValueError, match="1-D of one shape"):
         cl.model.confusion_counts([0, 1], [0])
 

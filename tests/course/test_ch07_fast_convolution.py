@@ -106,7 +106,7 @@ def test_phase_split_picture_outlines_one_block_of_one_phase():
 
 
 def test_dilated_delta_explorer_updates_in_place():
-    fig, update = ch07.dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0)
+    fig, update = ch07.dilated_delta_explorer(Ho=4, max_stride=4, seed=0)
     n_artists = len(fig.axes), [len(ax.get_children()) for ax in fig.axes]
     for s, k in [(1, 3), (2, 3), (4, 2), (3, 5)]:
         drawn = update(stride=s, kernel_size=k)

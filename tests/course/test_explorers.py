@@ -61,7 +61,7 @@ EXPLORERS = {
         [dict(ratio=0.8), dict(ratio=1.2)],
     ),
     "ch07 dilated delta": (
-        lambda: ch07.dilated_delta_explorer(Ho=4, max_stride=4, max_kernel=5, seed=0),
+        lambda: ch07.dilated_delta_explorer(Ho=4, max_stride=4, seed=0),
         [dict(stride=2, kernel_size=3), dict(stride=3, kernel_size=5)],
     ),
 }

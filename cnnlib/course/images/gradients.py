@@ -140,12 +140,12 @@ def input_gradient_rot180(path):
     draw.heatmap(rot180(w), "rot180(w)", axes[2], xlabel="n", ylabel="m")
     box(axes[2], 0, 0, K_EX, K_EX)
     glim = draw.symmetric_limit(dxp)
-    draw.heatmap(dxp, "∂E/∂x_p  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
+    draw.heatmap(dxp, "∂E/∂$x_p$  (padded input)", axes[3], vmax=glim, xlabel="column", ylabel="row")
     box(axes[3], u, v, 1, 1)
     box(axes[3], P_EX, P_EX, H_EX, H_EX, color="0.2", lw=1.5)
     draw.heatmap(dx, f"∂E/∂x = crop p={P_EX}", axes[4], vmax=glim, xlabel="column j", ylabel="row i")
     fig.suptitle(
-        f"∂E/∂x as a full cross-correlation: the red window ★ rot180(w) gives ∂E/∂x_p[{u}, {v}] "
+        f"∂E/∂x as a full cross-correlation: the red window ★ rot180(w) gives ∂E/∂$x_p$[{u}, {v}] "
         f"= {dxp[u, v]:g}; cropping the padding gives ∂E/∂x",
         fontsize=11,
     )
@@ -175,8 +175,8 @@ def weight_gradient(path):
     draw.heatmap(dw, "∂E/∂w = x ★ δ", axes[2], xlabel="kernel column n", ylabel="kernel row m")
     box(axes[2], m, n, 1, 1)
     fig.suptitle(
-        f"Weight gradient: ∂E/∂w[m, n] = Σ_ij δ[i, j] · x[i + m, j + n]; red: (m, n) = ({m}, {n}) "
-        f"gives {dw[m, n]:g}",
+        f"Weight gradient: ∂E/∂w[m, n] = $\\Sigma_{{ij}}$ δ[i, j] · x[i + m, j + n]; "
+        f"red: (m, n) = ({m}, {n}) gives {dw[m, n]:g}",
         fontsize=11,
     )
     caption(
@@ -230,9 +230,10 @@ def multichannel_weight_gradient(path):
             im_w = show(
                 axes[d + 1, c + 1], dw[d, c], wl, f"∂E/∂w[d={d}, c={c}]", "kernel col n", "kernel row m"
             )
-    fig.colorbar(im_x, ax=axes[0, 1:].tolist(), shrink=0.9, label="x")
-    fig.colorbar(im_d, ax=axes[1:, 0].tolist(), shrink=0.6, label="δ", location="left")
-    fig.colorbar(im_w, ax=axes[1:, 1:].ravel().tolist(), shrink=0.9, label="∂E/∂w")
+    # aspect 12: bars thick enough to read; δ's bar left of its column, beside the panels it scales
+    fig.colorbar(im_x, ax=axes[0, 1:].tolist(), shrink=0.9, aspect=12, label="x")
+    fig.colorbar(im_d, ax=axes[1:, 0].tolist(), shrink=0.9, aspect=24, label="δ", location="left")
+    fig.colorbar(im_w, ax=axes[1:, 1:].ravel().tolist(), shrink=0.9, aspect=24, label="∂E/∂w")
     fig.suptitle(
         "Many channels, many kernels: ∂E/∂w[d, c] pairs input channel c with the δ of output channel d\n"
         "(every panel computed by cl.conv2d_backward)",
@@ -258,11 +259,10 @@ def stride_coverage(path):
             note = "every row used"
         maps[f"k={k}, s={s}: {note}"] = dx[0, 0]
     fig, axes = plt.subplots(1, len(maps), figsize=(13.5, 4.8))
+    top = max(int(m.max()) for m in maps.values())  # one colour scale, as in notebook 03: counts compare
     for ax, (title, m) in zip(axes, maps.items(), strict=True):
-        im = draw.heatmap(
-            m, title, ax, signed=False, vmax=m.max(), fmt="{:.0f}", cbar_label="windows covering"
-        )
-        im.colorbar.set_ticks(range(int(m.max()) + 1))
+        im = draw.heatmap(m, title, ax, signed=False, vmax=top, fmt="{:.0f}", cbar_label="windows covering")
+        im.colorbar.set_ticks(range(top + 1))
     fig.suptitle(
         f"Stride coverage on an {H}×{H} input: s < k overlaps unevenly (a checkerboard), "
         "(H − k) mod s ≠ 0 leaves rows no window reaches, s > k skips rows",

@@ -15,6 +15,8 @@ from ...pool import avgpool2d_backward, maxpool2d_backward, maxpool2d_forward
 from .. import draw
 from .common import box, caption, save
 
+LAMBDA_MAX = r"$\lambda_{\max}$"  # mathtext: a subscript, not "λ_max"
+
 
 def pooling_routing(path):
     """Max pooling sends δ to each window's winner; average pooling spreads δ/(k·k) over the window."""
@@ -121,10 +123,10 @@ def step_size_bound(path):
             losses.append(E)
             model.backward(dy)
             opt.step()
-        histories[f"lr = {f:g} × 2/λ_max"] = losses
+        histories[f"lr = {f:g} × 2/{LAMBDA_MAX}"] = losses
     fig, ax = plt.subplots(figsize=(8.5, 5))
-    draw.loss_curve(histories, f"Full-batch gradient descent; the bound 2/λ_max = {bound:.4f}", ax)
-    rising = np.asarray(histories["lr = 1.02 × 2/λ_max"])
+    draw.loss_curve(histories, f"Full-batch gradient descent; the bound 2/{LAMBDA_MAX} = {bound:.4f}", ax)
+    rising = np.asarray(histories[f"lr = 1.02 × 2/{LAMBDA_MAX}"])
     t = int(np.argmin(rising))
     ax.annotate(
         f"lr = 1.02 × bound: descends for {t} steps,\nthen the steepest direction takes over",
@@ -135,12 +137,12 @@ def step_size_bound(path):
         fontsize=9,
     )
     fig.suptitle(
-        "Why a loss first descends and then goes up: above 2/λ_max one direction grows every step",
+        f"Why a loss first descends and then goes up: above 2/{LAMBDA_MAX} one direction grows every step",
         fontsize=11,
     )
     caption(
         fig,
-        "λ_max: largest eigenvalue of the loss's Hessian, computed exactly; trained with cl.Conv2D, "
+        f"{LAMBDA_MAX}: largest eigenvalue of the loss's Hessian, computed exactly; trained with cl.Conv2D, "
         "cl.mse_loss, cl.SGD",
     )
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
