@@ -285,3 +285,35 @@ def test_fit_validates_in_eval_mode_and_restores_each_mode():
     assert [mode for n, mode in seen if n == 5] == [False, False]  # the validation passes
     assert all(mode for n, mode in seen if n == 4)  # the training steps
     assert model.layers[1].training and not model.layers[3].training
+
+
+def test_inputs_are_never_modified_nor_kept():
+    """Forward and backward leave x and δ as they were; changing x between them changes nothing."""
+    rng = np.random.default_rng(7)
+    x, dy = spread_input(rng, (3, 2, 4, 4)), rng.standard_normal((3, 2, 4, 4))
+    for make in (lambda: block(2, np.random.default_rng(8)), lambda: cl.BatchNorm2D(2)):
+        x0, dy0 = x.copy(), dy.copy()
+        first = make()
+        first.forward(x)
+        x[...] += 1.0  # after the forward: must not reach the backward
+        dx = first.backward(dy)
+        x[...] = x0
+        second = make()
+        second.forward(x)
+        np.testing.assert_array_equal(dx, second.backward(dy))
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(dy, dy0)
+
+
+def test_empty_batches_flow_in_eval_mode_and_are_refused_by_training_batch_norm():
+    model = cl.Sequential([block(2, np.random.default_rng(9)), cl.GlobalAvgPool2D(), cl.Dense(2, 3, rng=0)])
+    x = np.zeros((0, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"N·H·W >= 2"):
+        model.forward(x)
+    model.eval()
+    y = model.forward(x)
+    assert y.shape == (0, 3)
+    dx = model.backward(np.zeros((0, 3)))
+    assert dx.shape == x.shape
+    res = cl.Residual(cl.ReLU())  # no batch norm: flows in training mode too
+    assert res.backward(res.forward(x)).shape == x.shape

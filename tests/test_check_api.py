@@ -28,21 +28,23 @@ def einsum_backward(dy, x, w, stride, padding):
 
 def test_report_fields_and_printing():
     report = check.conv_backward(einsum_backward)
-    assert not report.passed  # the pair-stride cases raise NotImplementedError
+    assert report.passed  # the pair-stride cases raise NotImplementedError on purpose: refused
     verdicts = [c.verdict for c in report.cases]
-    assert verdicts.count("error") == 2 and verdicts.count("pass") == len(verdicts) - 2
+    assert verdicts.count("refused") == 2 and verdicts.count("pass") == len(verdicts) - 2
+    assert report.refused == {"(h, w) pairs of stride, padding or window": [8, 9]}
     case = report.cases[0]
     assert case.shapes == {"x": (2, 3, 5, 5), "w": (2, 3, 3, 3)}
     assert case.stride == (1, 1) and case.padding == (0, 0) and case.size is None
     assert case.max_error is not None and case.max_error < 1e-12
-    err = next(c for c in report.cases if c.verdict == "error")
+    err = next(c for c in report.cases if c.verdict == "refused")
     assert "NotImplementedError" in err.message and err.max_error is None
     text = str(report)
-    assert "7 of 9 cases pass" in text and "NotImplementedError" in text
+    assert "7 of 9 cases pass (2 refused)" in text and "NotImplementedError" in text
+    assert "Your code refuses (h, w) pairs" in text.splitlines()[1]
     assert repr(report) == text
     for c in report.cases:
         assert f"{c.number}  " in text
-    assert "NotImplementedError" in report.diagnosis[0]
+    assert report.diagnosis == [] and report.bugs == ()
 
 
 def test_pretty_repr_for_notebooks():
@@ -87,7 +89,7 @@ def test_learner_exception_is_reported_not_raised():
 def test_wrong_signature_names_the_expected_call():
     report = check.conv_backward(lambda dy, cache: None)
     assert not report
-    assert "fn(dy, x, w, stride, padding)" in " ".join(report.diagnosis)
+    assert "fn(dy, x, w, stride, padding)" in " ".join(report.diagnosis) and "signature" in report.bugs
 
 
 def test_stub_returning_none_fails():
@@ -160,7 +162,7 @@ def test_cases_the_convention_cannot_express_are_skipped():
     assert "f x f" in report.cases[0].message
     assert not report.passed  # nothing ran
     report = check.conv_backward(einsum_backward, "cnnlib", cases=[pair, square])
-    assert [c.verdict for c in report.cases] == ["error", "pass"]
+    assert [c.verdict for c in report.cases] == ["refused", "pass"]
     report = check.maxpool_backward(lambda d, c: None, "cs231n", cases=[PoolCase(1, 1, 6, 6, 2, (2, 1))])
     assert report.cases[0].verdict == "skipped" and "one int stride" in report.cases[0].message
     assert "skipped" in report.tally
@@ -180,7 +182,7 @@ def test_float32_answers_pass_at_float32_precision_with_a_note():
         )
 
     report = check.conv_backward(f64_rounded_to_f32, cases=check.CONV_CASES[:6])
-    assert not report.passed and "float32" in " ".join(report.diagnosis)
+    assert not report.passed and "float32" in report.bugs
 
 
 def test_modifying_the_input_is_noted():

@@ -15,18 +15,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..shapes import conv_output_size
+from ..shapes import as_pair, conv_output_size
 
-__all__ = ["ConvCase", "PoolCase", "CONV_CASES", "POOL_CASES", "as_pair"]
-
-
-def as_pair(value, name):
-    """Return an int or an (h, w) pair of ints as a tuple of two ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
+__all__ = ["ConvCase", "PoolCase", "CONV_CASES", "POOL_CASES", "ASSUME_CONV_CASES", "ASSUME_POOL_CASES"]
 
 
 @dataclass(frozen=True)
@@ -227,4 +218,23 @@ POOL_CASES = (
     PoolCase(N=2, C=2, H=6, W=7, size=(2, 3), stride=2, seed=206),
     PoolCase(N=1, C=2, H=7, W=9, size=(2, 3), stride=3, seed=207, ties=True),
     PoolCase(N=2, C=2, H=6, W=5, size=(3, 2), stride=(2, 1), seed=208),
+    # H != W with stride = window, square windows: what deeplearning.ai's convention can express, so that
+    # a loop bounding the column offset by the height (or the row offset by the width) shows there
+    PoolCase(N=2, C=2, H=4, W=8, size=2, stride=2, seed=209),
+    PoolCase(N=1, C=3, H=9, W=6, size=3, stride=3, seed=210),
+)
+
+# Drawn in addition to the default cases when assume= is given: inside every assumption (square
+# kernels, (H + 2p - k) divisible by the stride, one int stride and padding), so that the cases
+# left still vary stride, padding, overlap and the input's shape.
+ASSUME_CONV_CASES = (
+    ConvCase(N=2, C=3, D=2, H=7, W=7, kh=3, kw=3, stride=2, padding=1, seed=111),
+    ConvCase(N=2, C=2, D=3, H=8, W=6, kh=2, kw=2, stride=2, padding=0, seed=112),
+    ConvCase(N=2, C=2, D=3, H=9, W=9, kh=3, kw=3, stride=3, padding=0, seed=113),
+    ConvCase(N=2, C=3, D=2, H=6, W=4, kh=3, kw=3, stride=1, padding=2, seed=114),
+    ConvCase(N=2, C=2, D=2, H=8, W=8, kh=2, kw=2, stride=3, padding=0, seed=115),
+)
+ASSUME_POOL_CASES = (
+    PoolCase(N=2, C=2, H=7, W=7, size=3, stride=2, seed=211),
+    PoolCase(N=2, C=3, H=6, W=8, size=2, stride=2, seed=212, ties=True),
 )

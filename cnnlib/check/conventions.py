@@ -27,7 +27,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Convention", "CONVENTIONS", "get_convention", "LearnerRaised", "BadOutput", "OPERATIONS"]
+__all__ = [
+    "Convention",
+    "CONVENTIONS",
+    "get_convention",
+    "LearnerRaised",
+    "BadOutput",
+    "OPERATIONS",
+    "exception_text",
+    "TimeUp",
+]
 
 OPERATIONS = ("conv_forward", "conv_backward", "maxpool_backward", "avgpool_backward")
 
@@ -40,12 +49,28 @@ OUTPUTS = {
 }
 
 
+def exception_text(exc):
+    """str(exc), or a stand-in when the learner's exception cannot print itself."""
+    try:
+        text = str(exc)
+    except BaseException as err:  # a learner's __str__ that raises must not stop the check
+        return f"<its message could not be printed: str() raised {type(err).__name__}>"
+    if not isinstance(text, str):
+        return repr(text)
+    return text or "(no message)"
+
+
 class LearnerRaised(Exception):
     """The learner's function (forward or backward) raised; carries which and the exception."""
 
     def __init__(self, stage, exc):
-        super().__init__(f"{stage} raised {type(exc).__name__}: {exc}")
+        super().__init__(f"{stage} raised {type(exc).__name__}: {exception_text(exc)}")
         self.stage, self.exc = stage, exc
+
+
+class TimeUp(BaseException):
+    """The check's time limit ran out while a learner's function ran (a BaseException, so that
+    the learner's ``except Exception`` does not swallow it)."""
 
 
 class BadOutput(Exception):
@@ -60,7 +85,9 @@ def _unpair(pair):
 def _call(stage, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except Exception as exc:  # any learner error is reported with its case, never raised
+    except (KeyboardInterrupt, TimeUp):  # the user's interrupt and the time limit stop the check
+        raise
+    except BaseException as exc:  # any learner error (GeneratorExit, SystemExit too) is reported
         raise LearnerRaised(stage, exc) from exc
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .refusals import core_missing
+
 __all__ = ["CaseResult", "FirstWrong", "Report", "VERDICTS", "error_text"]
 
-VERDICTS = ("pass", "fail", "error", "skipped")
+VERDICTS = ("pass", "fail", "error", "refused", "skipped", "not run")
 
 
 def error_text(err):
@@ -44,8 +46,9 @@ class CaseResult:
     size : tuple of int or None
         Pool window (kh, kw); None for convolutions.
     verdict : str
-        "pass", "fail", "error" (the learner's code raised) or "skipped" (the convention
-        cannot express the case).
+        "pass", "fail", "error" (the learner's code raised), "refused" (the learner's own
+        code refused the case on purpose: see ``check.refusals``), "skipped" (the convention
+        cannot express the case) or "not run" (the time limit ran out first).
     max_error : float or None
         Largest relative error over the outputs, max|got - expected| / max|got| + |expected|
         (one scale per output); None when nothing could be compared.
@@ -73,6 +76,10 @@ class CaseResult:
     outputs: dict = field(default_factory=dict, repr=False, compare=False)
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     got_shapes: dict = field(default_factory=dict, repr=False, compare=False)
+    # (label, array returned, copy at return) until every case has run; then the labels of those a later
+    # call changed (views of one reused buffer)
+    returned: list = field(default_factory=list, repr=False, compare=False)
+    overwritten: tuple = field(default=(), repr=False, compare=False)
 
     def row(self):
         """The table columns as strings."""
@@ -87,7 +94,16 @@ class CaseResult:
                 hyper += f", d {_pair(dilation)}"
             if groups != 1:
                 hyper += f", g {groups}"
-        err = "" if self.max_error is None else error_text(self.max_error)
+        if self.got_shapes:  # the error of the outputs that could be compared would read as a pass
+            err = "wrong shape"
+        elif self.overwritten:
+            err = "overwritten"
+        elif self.max_error is None:
+            err = ""
+        elif self.max_error == float("inf"):
+            err = "NaN/inf"
+        else:
+            err = error_text(self.max_error)
         return [str(self.number), shapes, hyper, self.verdict, err]
 
 
@@ -99,9 +115,12 @@ def _pair(p):
 class Report:
     """The result of checking a learner's function.
 
-    ``bool(report)`` is ``report.passed``: True only when at least one case ran and
-    none failed or raised. Printing it (or ending a notebook cell with it) shows the
-    per-case table, the tally, the first wrong entry and the diagnosis.
+    ``bool(report)`` is ``report.passed``: True only when at least one case passed, none
+    failed or raised, none was left unrun, and the cases that passed still hold the core
+    ones (N, C, D > 1, stride 1 and 2+, padding 0 and 1+, kernels wider than 1) wherever
+    the cases run had them: refusing a non-square kernel is fine, refusing padding 0 is not.
+    Printing it (or ending a notebook cell with it) shows the verdict, what the code
+    refuses, the per-case table, the first wrong entry and the diagnosis.
 
     Attributes
     ----------
@@ -112,24 +131,40 @@ class Report:
     cases : list of CaseResult
     diagnosis : list of str
         Sentences naming the likely bug; [] when the check passed.
+    bugs : tuple of str
+        The stable id of each finding (``check.BUG_IDS``), in the diagnosis's order, each
+        once; () when the check passed. Match these, not the sentences' words.
     notes : list of str
         Remarks that are not verdicts (float32 answers, skipped cases, tie rule).
+    refused : dict of str -> list of int
+        What the learner's code refuses on purpose ("non-square kernels") -> the case numbers.
+    scope : list of str
+        One line each: what the code refuses and what that means; the assumptions stated
+        with ``assume=``. Printed under the verdict.
     """
 
     operation: str
     convention: str
     cases: list
     diagnosis: list = field(default_factory=list)
+    bugs: tuple = ()
     notes: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)
+    scope: list = field(default_factory=list)
 
     @property
     def ran(self):
-        return [c for c in self.cases if c.verdict != "skipped"]
+        """The cases the learner's function was called on (not skipped, not cut by the time limit)."""
+        return [c for c in self.cases if c.verdict not in ("skipped", "not run")]
 
     @property
     def passed(self):
-        ran = self.ran
-        return bool(ran) and all(c.verdict == "pass" for c in ran)
+        verdicts = {c.verdict for c in self.cases}
+        return (
+            "pass" in verdicts
+            and not verdicts & {"fail", "error", "not run"}
+            and not core_missing(self.cases)
+        )
 
     def __bool__(self):
         return self.passed
@@ -145,7 +180,9 @@ class Report:
             for word, n in (
                 ("fail", sum(c.verdict == "fail" for c in ran)),
                 ("raise an exception", sum(c.verdict == "error" for c in ran)),
-                ("skipped", len(self.cases) - len(ran)),
+                ("refused", sum(c.verdict == "refused" for c in ran)),
+                ("skipped", sum(c.verdict == "skipped" for c in self.cases)),
+                ("not run", sum(c.verdict == "not run" for c in self.cases)),
             )
             if n
         ]
@@ -161,7 +198,7 @@ class Report:
         rows = [["case", "shapes", "hyper-parameters", "verdict", "max error"]]
         rows += [c.row() for c in self.cases]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [head, ""]
+        lines = [head] + self.scope + [""]
         for r in rows:
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
         details = [c for c in self.cases if c.message]

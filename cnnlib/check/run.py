@@ -1,8 +1,9 @@
 """Running a learner's function on every case and comparing it with cnnlib's answer.
 
-Every case runs: the learner's exceptions become an "error" verdict with the case,
-a wrong shape or a wrong value a "fail", a case the convention cannot express is
-"skipped". The right answers come from cnnlib's public functions.
+Every case runs: the learner's exceptions become a "refused" verdict (their own code
+refusing the case on purpose, see ``refusals``) or an "error" one, a wrong shape or a wrong
+value a "fail", a case the convention cannot express is "skipped". The right answers come
+from cnnlib's public functions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import numpy as np
 from ..conv import conv2d_backward, conv2d_forward
 from ..gradcheck import rel_error
 from ..pool import avgpool2d_backward, maxpool2d_backward
-from .conventions import OUTPUTS, BadOutput, LearnerRaised
+from .conventions import OUTPUTS, BadOutput, LearnerRaised, exception_text
+from .refusals import is_refusal
 from .report import CaseResult, FirstWrong
 
-__all__ = ["oracle", "tolerance", "relative_error", "run_case", "valid_tie_routing"]
+__all__ = ["oracle", "tolerance", "relative_error", "run_case", "valid_tie_routing", "mark_overwritten"]
 
 
 def _conv_args(case):
@@ -152,11 +154,19 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             raise BadOutput(f"returned {len(raw)} values, expected {len(names)} ({labels})")
         arrays = [_as_array(conv.label(k), v) for k, v in zip(names, raw, strict=True)]
     except LearnerRaised as err:
-        result.verdict, result.exception = "error", err.exc
-        result.message = f"{err.stage} raised {type(err.exc).__name__}: {err.exc}"
+        result.verdict = "refused" if is_refusal(err.exc) else "error"
+        result.exception = err.exc
+        result.message = f"{err.stage} raised {type(err.exc).__name__}: {exception_text(err.exc)}"
         return result
     except BadOutput as err:
         result.verdict, result.message = "fail", f"your function {err}"
+        return result
+    except (Exception, GeneratorExit) as exc:  # a return value whose len() or __array__ raises
+        result.verdict = "fail"
+        result.message = (
+            f"your function returned something the checker cannot read ({type(exc).__name__}: "
+            f"{exception_text(exc)})"
+        )
         return result
     changed = [conv.label(k) for k in a if not np.array_equal(given[k], a[k])]
     if changed:
@@ -170,6 +180,7 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             wrong.append(label)
             messages.append(f"{label} has shape {arr.shape}, expected {want}")
             continue
+        result.returned.append((label, arr, arr.copy()))
         got = conv.from_layout(key, arr)
         exp = expected[key]
         if op == "maxpool_backward" and case.ties and not case.overlapping:
@@ -190,3 +201,23 @@ def run_case(number, op, conv, fn, forward, case, shapes):
             messages.append(f"wrong {', '.join(wrong)}")
     result.message += "; ".join(messages)
     return result
+
+
+def mark_overwritten(results):
+    """Fail the cases whose returned arrays a later call changed (views of one reused buffer).
+
+    Run once every case has run; drops the references to the learner's arrays.
+    """
+    for r in results:
+        changed = tuple(
+            dict.fromkeys(
+                lab for lab, arr, snap in r.returned if not np.array_equal(arr, snap, equal_nan=True)
+            )
+        )
+        r.returned = []
+        if changed:
+            r.overwritten = changed
+            if r.verdict == "pass":
+                r.verdict = "fail"
+            note = f"its {', '.join(changed)} changed when your function was called again (a reused buffer)"
+            r.message = f"{r.message}; {note}" if r.message else note

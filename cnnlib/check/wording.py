@@ -1,4 +1,5 @@
-"""The words of the diagnosis: one sentence per bug, one hint per kind of case.
+"""The words of the diagnosis: one sentence per bug, one hint per kind of case, and the
+stable id of each (``BUG_IDS``), which tests and exercise checkers match instead of words.
 
 Each sentence starts with the keyword a learner can search their code for ("flip",
 "stride", "crop", "+=", "channel", "bias", "tie", "square"/"height/width") and says
@@ -7,51 +8,135 @@ what the right rule is.
 
 from __future__ import annotations
 
-__all__ = ["FEATURE_HINTS", "tag_sentence"]
+__all__ = ["BUG_IDS", "FEATURE_HINTS", "TAG_IDS", "tag_id", "tag_sentence"]
 
-# (feature, hint); the first exact match in this order is the one named
+# every id a diagnosis can carry (report.bugs), with what it means; documented in check/__init__
+BUG_IDS = {
+    "stride": "the stride is ignored or misapplied (windows at i + m, rows no window reaches, δ not dilated)",
+    "divisible": "only the cases whose stride does not divide (H + 2p - k) go wrong",
+    "crop": "the padding is cropped wrongly ([p:-p] at p = 0, the wrong side, not at all)",
+    "padding": "the padding is ignored or wrong",
+    "flip": "the kernel is flipped (rot180) once too often or too few, or along the wrong axes",
+    "accumulate": "= where += is needed: overlapping windows or the loop over filters overwrite",
+    "channel": "the input-channel and filter indices are swapped",
+    "bias": "the bias gradient is averaged, partial, of the wrong shape; or the forward's bias is wrong",
+    "batch": "only one sample, or a mean over the batch, where the sum over every sample is needed",
+    "tie": "a window's δ goes to every tied maximum instead of one",
+    "average": "max pooling spreads δ over the window like average pooling",
+    "divisor": "average pooling divides δ by the wrong window size",
+    "height-width": "height and width (H/W, kh/kw, Ho/Wo) are swapped or one is used for both",
+    "window-index": "δ read at the window's input corner (h·s, w·s) instead of its position (h, w)",
+    "zeros": "the answer is all zeros: not computed yet?",
+    "nan": "the answer holds NaN or inf: an array from np.empty never filled?",
+    "buffer": "the outputs are views of one reused buffer, overwritten by later calls",
+    "shape": "an output has the wrong shape, for no recognised reason",
+    "constant-factor": "the answer is a constant times the right one",
+    "float32": "the answer is off by float32 rounding only",
+    "unknown": "wrong in a way none of the classic bugs explains",
+    "exception": "the code raises an exception that is not a refusal (IndexError, a NumPy shape error, ...)",
+    "refused-core": "the code refuses cases the check needs (N, C, D > 1, strides 1 and 2+, padding 0, 1+)",
+    "signature": "the function is called with arguments it does not take",
+    "return": "the function returns something that is not the convention's tuple of arrays",
+    "not-run": "the time limit ended the check before every case ran",
+    "no-case": "no case ran",
+}
+
+# the bug models' tags (bug_models.py) -> the id they are reported under
+TAG_IDS = {
+    "flip rows": "flip",
+    "flip cols": "flip",
+    "flip channel axes": "flip",
+    "dx transposed": "height-width",
+    "bound by height": "height-width",
+    "bound by width": "height-width",
+    "kernel transposed": "height-width",
+    "crop end": "crop",
+    "crop start": "crop",
+    "=": "accumulate",
+    "= per d": "accumulate",
+    "= winner": "accumulate",
+    "= per sample": "accumulate",
+    "dw / N": "batch",
+    "dw first sample": "batch",
+    "dw last sample": "batch",
+    "no bias": "bias",
+    "bias per channel": "bias",
+    "all ties": "tie",
+    "divide kh*kh": "height-width",
+    "divide kw*kw": "height-width",
+    "no divide": "divisor",
+}
+
+
+def tag_id(tag):
+    """The id (a key of ``BUG_IDS``) a bug model's tag is reported under."""
+    if tag.startswith("db"):
+        return "bias"
+    return TAG_IDS.get(tag, tag)
+
+
+# (feature, id, hint); the first exact match in this order is the one named
 FEATURE_HINTS = [
     (
         "padding 0",
+        "crop",
         "crop: a crop written [p:-p] keeps nothing when p = 0 (-0 is 0); crop the padding "
         "with [p:p + H] (or skip the crop when p = 0).",
     ),
     (
         "C != D",
+        "channel",
         "channel: the input-channel index c and the filter index d are mixed up somewhere "
         "(w[c, d] for w[d, c], or C and D swapped as loop bounds); square channel counts hide it.",
     ),
-    ("tied maxima", "tie: when a window holds several equal maxima, its δ must go to one of them, not each."),
+    (
+        "tied maxima",
+        "tie",
+        "tie: when a window holds several equal maxima, its δ must go to one of them, not each.",
+    ),
     (
         "non-square input",
+        "height-width",
         "square: height and width are swapped somewhere (H for W, rows for columns); "
         "only square shapes work.",
     ),
     (
         "non-square kernel",
+        "height-width",
         "square: the kernel's height and width are swapped somewhere (kh for kw); only square kernels work.",
     ),
     (
         "overlapping windows",
+        "accumulate",
         "+=: where windows overlap a pixel gets contributions from several windows; "
         "accumulate them with += (overlap).",
     ),
     (
         "rows no window reaches",
+        "stride",
         "stride: when (H + 2p - k) mod s != 0 the last rows or columns belong to no "
         "window; output sizes use floor, and those rows stay in dx with gradient 0.",
     ),
-    ("stride > kernel", "stride: with the stride larger than the window some pixels belong to no window."),
+    (
+        "stride > kernel",
+        "stride",
+        "stride: with the stride larger than the window some pixels belong to no window.",
+    ),
     (
         "stride > 1",
+        "stride",
         "stride: check where the stride places each window (row i·s + m) and, in the "
         "full-correlation form, that δ is dilated by s.",
     ),
-    ("padding > 0", "padding: check the zero padding and the crop (p rows and columns from each side)."),
-    ("N > 1", "batch: only batches of one work; loop over (or sum over) every sample n."),
-    ("stride != size", "stride: only stride = window size works; windows start at i·s."),
-    ("C == D", "channel: only C != D works, check the channel indices."),
-    ("stride 1", "stride: only strides above 1 work."),
+    (
+        "padding > 0",
+        "padding",
+        "padding: check the zero padding and the crop (p rows and columns from each side).",
+    ),
+    ("N > 1", "batch", "batch: only batches of one work; loop over (or sum over) every sample n."),
+    ("stride != size", "stride", "stride: only stride = window size works; windows start at i·s."),
+    ("C == D", "channel", "channel: only C != D works, check the channel indices."),
+    ("stride 1", "stride", "stride: only strides above 1 work."),
 ]
 
 
@@ -79,6 +164,24 @@ def tag_sentence(tag, key, op, label):
         return (
             f"flip: {label} matches a kernel flipped along its {axis} only; rot180 flips both axes "
             "(w[..., ::-1, ::-1])."
+        )
+    if tag == "flip channel axes":
+        return (
+            f"flip: {label} matches a kernel rotated over its channel axes instead of its spatial ones "
+            "(np.rot90(w, 2, axes=(0, 1)) on an NCHW kernel (D, C, kh, kw) reverses the filters and the "
+            "channels); rot180 flips the last two axes: np.rot90(w, 2, axes=(2, 3)) or w[:, :, ::-1, ::-1]."
+        )
+    if tag == "dx transposed":
+        return (
+            f"height/width: {label} holds the right values with its rows and columns swapped (its height "
+            "and width axes transposed); non-square inputs give it the wrong shape."
+        )
+    if tag in ("bound by height", "bound by width"):
+        col, other = ("column", "height") if tag == "bound by height" else ("row", "width")
+        return (
+            f"height/width: {label} is 0 in every window whose {col} end passes the input's {other}: a loop "
+            f"bound compares the {col} offset with the {other} (n_H for n_W, or H for W); "
+            "cases with H != W show it."
         )
     if tag == "kernel transposed":
         return (

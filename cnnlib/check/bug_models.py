@@ -50,6 +50,8 @@ def kernel_variants(w, C, D):
         out.append((("kernel transposed",), np.swapaxes(w, -1, -2)))
     if C == D:
         out.append((("channel",), np.swapaxes(w, 0, 1)))
+    if C > 1 or D > 1:  # rot180 taken over the (D, C) axes: filters and channels reversed, no spatial flip
+        out.append((("flip channel axes",), rot180(w[::-1, ::-1])))
     return out
 
 
@@ -99,7 +101,10 @@ def dx_candidates(a, case):
                 dxp = np.zeros((N, C, Hp, Wp))
                 dxp[:, :, : part.shape[2], : part.shape[3]] = part
             for ctag, (r, c) in crops:
-                yield ktag + stag + atag + ctag, dxp[:, :, r : r + H, c : c + W]
+                dx = dxp[:, :, r : r + H, c : c + W]
+                yield ktag + stag + atag + ctag, dx
+                if H == W and not (ktag or stag or atag or ctag):  # right values, rows and columns swapped
+                    yield ("dx transposed",), np.swapaxes(dx, -1, -2)
 
 
 def dw_candidates(a, case):
@@ -158,12 +163,19 @@ def y_candidates(a, case):
             yield ktag + stag + btag, y + bias[:, None, None]
 
 
-def _pool_loop(x, dy, size, stride, route, assign):
-    """Pool backward spelled out window by window, with a routing rule and = or +=."""
+def _pool_loop(x, dy, size, stride, route, assign, bound=None):
+    """Pool backward spelled out window by window, with a routing rule and = or +=.
+
+    bound "height": windows whose column end passes the input's height are skipped (a loop
+    that compares the column offset with H); "width": the row end compared with W.
+    """
     (kh, kw) = size
     N, C, Ho, Wo = dy.shape
+    H, W = x.shape[2:]
     dx = np.zeros_like(x)
     for i, j, r, c in _windows(Ho, Wo, stride):
+        if (bound == "height" and c + kw > H) or (bound == "width" and r + kh > W):
+            continue
         win = x[:, :, r : r + kh, c : c + kw]
         if route in ("first", "last"):
             flat = win.reshape(N, C, -1)
@@ -195,6 +207,7 @@ def maxpool_candidates(a, case):
     ):
         stride = (1, 1) if stag else case.stride
         yield rtag + stag + atag, _pool_loop(x, dy, case.size, stride, route, assign)
+    yield from _bounds(x, dy, case, "first")
 
 
 def avgpool_candidates(a, case):
@@ -212,6 +225,16 @@ def avgpool_candidates(a, case):
         else:
             yield dtag + stag, _pool_loop(x, dy, case.size, stride, div, "+=")
         yield dtag + stag + ("=",), _pool_loop(x, dy, case.size, stride, div, "=")
+    yield from _bounds(x, dy, case, kh * kw)
+
+
+def _bounds(x, dy, case, route):
+    """The loops bounded by the other axis's size (only where the input is not square)."""
+    H, W = x.shape[2:]
+    if W > H:
+        yield ("bound by height",), _pool_loop(x, dy, case.size, case.stride, route, "+=", "height")
+    if H > W:
+        yield ("bound by width",), _pool_loop(x, dy, case.size, case.stride, route, "+=", "width")
 
 
 # which generator predicts which output of which operation

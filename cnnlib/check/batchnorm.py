@@ -1,0 +1,443 @@
+"""Check a learner's batch-norm backward (training mode, statistics per channel) and name the bug.
+
+Two conventions: this course's (``"cnnlib"``: ``fn(dy, cache) -> (dx, dgamma, dbeta)`` with the
+cache of ``forward(x, gamma, beta, eps) -> (y, cache)``, by default
+``cnnlib.batchnorm2d_forward``) and Stanford CS231n's spatial batch norm
+(``spatial_batchnorm_backward(dout, cache)``, whose cache only the learner's
+``spatial_batchnorm_forward(x, gamma, beta, bn_param)`` can make, so ``forward=`` is
+required). deeplearning.ai's course has no batch-norm assignment. When the learner's forward
+is used, its output is checked too.
+
+The diagnosis recomputes the answer under the usual bugs (``BATCHNORM_BUG_IDS``) and names
+those that reproduce the learner's outputs on every case: a path through the batch
+statistics forgotten, statistics over the wrong axes, 1/(M − 1) where 1/M belongs, γ twice
+or not at all, ∂E/∂γ or ∂E/∂β summed over the wrong axes.
+
+Derived in notebook 09 (the modern block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..norm import batchnorm2d_backward, batchnorm2d_forward
+from .conventions import exception_text
+from .refusals import is_refusal
+from .report import CaseResult, FirstWrong, Report
+from .run import relative_error, tolerance
+
+__all__ = ["BATCHNORM_BUG_IDS", "BATCHNORM_CASES", "BatchNormCase", "batchnorm_backward"]
+
+BATCHNORM_BUG_IDS = {
+    "bn-mean-path": "∂E/∂x misses the path through the batch mean μ (every x moves μ)",
+    "bn-var-path": "∂E/∂x misses the path through the batch variance σ² (every x moves σ²)",
+    "bn-axes": "the statistics are taken over the wrong axes (per pixel, over channels, x.reshape(-1, C))",
+    "bn-unbiased": "1/(M − 1) (the unbiased variance) where the normalisation uses 1/M, or the reverse",
+    "bn-gamma": "γ applied twice or not at all (in ∂E/∂x or ∂E/∂γ)",
+    "bn-sum-axes": "∂E/∂γ or ∂E/∂β summed over the wrong axes, or averaged: one sum per channel over N, H, W",
+}
+
+_SENTENCES = {
+    "bn-mean-path": "mean path: ∂E/∂x misses the term through μ. Every x[n, c, i, j] moves its channel's "
+    "mean, so ∂E/∂x gets −(1/M) Σ ∂E/∂x̂ / √(σ² + ε), the sum over N, H and W.",
+    "bn-var-path": "variance path: ∂E/∂x misses the term through σ². Every x moves its channel's "
+    "variance, so ∂E/∂x gets −x̂ · (1/M) Σ (∂E/∂x̂ · x̂) / √(σ² + ε), the sum over N, H and W.",
+    "bn-axes": "axes: the mean and variance are taken over the wrong axes ({how}). Batch norm takes one mean "
+    "and one variance per channel, over N, H and W: x.transpose(0, 2, 3, 1).reshape(-1, C) (or "
+    "x.mean(axis=(0, 2, 3))), not x.reshape(-1, C).",
+    "bn-unbiased": "variance: the normalisation uses the biased variance (1/M, as PyTorch and CS231n); "
+    "your {where} uses 1/(M − 1). (The unbiased one belongs only in the running variance.)",
+    "bn-gamma": "gamma: γ is {how} in {where}. ∂E/∂x̂ = γ δ (γ once), and ∂E/∂γ = Σ δ x̂ (no γ).",
+    "bn-sum-axes": "sum: {which} is {how}. ∂E/∂γ and ∂E/∂β are sums over N, H and W: one number per channel, "
+    "shape (C,).",
+}
+
+_GENERIC = {  # ids shared with the other checks (check.BUG_IDS)
+    "zeros": "zeros: the answer is all zeros: not computed yet?",
+    "nan": "nan: the answer holds NaN or inf: an array from np.empty never filled, or a division by 0?",
+    "float32": "float32: off by float32 rounding only: check gradients in float64.",
+}
+
+
+@dataclass(frozen=True)
+class BatchNormCase:
+    """One case: x of shape (N, C, H, W) with a spread in every channel; γ, β, δ drawn from ``seed``."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    seed: int = 0
+    eps: float = 1e-5
+
+    def arrays(self):
+        rng = np.random.default_rng(self.seed)
+        N, C, H, W = self.N, self.C, self.H, self.W
+        spread, offset = rng.uniform(0.5, 2, (1, C, 1, 1)), rng.uniform(-1, 1, (1, C, 1, 1))
+        x = rng.standard_normal((N, C, H, W)) * spread + offset
+        # |γ| >= 1.3 and of both signs: γ = 1 would hide "γ not applied" (and γ² = γ "γ twice")
+        gamma = rng.uniform(1.3, 2.0, C) * np.where(np.arange(C) % 2, -1, 1)
+        return {"x": x, "gamma": gamma, "beta": rng.standard_normal(C), "dy": rng.standard_normal(x.shape)}
+
+
+# (N·H·W >= 3 everywhere: with 2 values per channel x̂ = ±1 and ∂E/∂x is O(ε), which hides bugs)
+BATCHNORM_CASES = (
+    BatchNormCase(2, 3, 4, 5, seed=1),
+    BatchNormCase(4, 2, 3, 3, seed=2),
+    BatchNormCase(1, 3, 3, 4, seed=3),  # one sample: statistics over H, W only
+    BatchNormCase(6, 2, 1, 1, seed=4),  # 1x1 images: batch norm of vectors
+    BatchNormCase(3, 4, 2, 3, seed=5),
+    BatchNormCase(2, 1, 5, 2, seed=6),
+)
+
+_LABELS = {
+    "cnnlib": {"y": "y", "dx": "dx", "dgamma": "dgamma", "dbeta": "dbeta", "dy": "dy"},
+    "cs231n": {"y": "out", "dx": "dx", "dgamma": "dgamma", "dbeta": "dbeta", "dy": "dout"},
+}
+
+
+def _call(stage, fn, *args):
+    try:
+        return fn(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the learner's error is reported with its case, never raised
+        raise _Raised(stage, exc) from exc
+
+
+class _Raised(Exception):
+    def __init__(self, stage, exc):
+        super().__init__(stage)
+        self.stage, self.exc = stage, exc
+
+
+def _pair(value, what):
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise ValueError(f"{what} returned {type(value).__name__}, expected a tuple (out, cache)")
+    return value
+
+
+def _run(fn, forward, convention, a, eps):
+    """The learner's outputs as a dict (y only when their forward ran)."""
+    x, gamma, beta, dy = (a[k].copy() for k in ("x", "gamma", "beta", "dy"))
+    if convention == "cs231n":
+        bn_param = {"mode": "train", "eps": eps}
+        y, cache = _pair(_call("your forward", forward, x, gamma, beta, bn_param), "forward")
+    elif forward is not None:
+        y, cache = _pair(_call("your forward", forward, x, gamma, beta, eps), "forward")
+    else:
+        y, cache = batchnorm2d_forward(x, gamma, beta, eps)
+    grads = _call("your backward", fn, dy, cache)
+    if not isinstance(grads, (tuple, list)) or len(grads) != 3:
+        raise ValueError(f"returned {type(grads).__name__}, expected a tuple (dx, dgamma, dbeta)")
+    out = dict(zip(("dx", "dgamma", "dbeta"), grads, strict=True))
+    if forward is not None:
+        out["y"] = y
+    for k, v in out.items():
+        if v is None:
+            raise ValueError(f"returned None for {k} (is it still a stub?)")
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{k} has dtype {arr.dtype}, expected a float array")
+        out[k] = arr
+    return out
+
+
+# --- the bug models ---------------------------------------------------------------------------------
+
+_GROUPINGS = {  # how a model lays x out as rows; statistics are per column, over the rows
+    "channel": (lambda a: a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]),
+                lambda r, s: r.reshape(s[0], s[2], s[3], s[1]).transpose(0, 3, 1, 2)),
+    "pixel": (lambda a: a.reshape(a.shape[0], -1), lambda r, s: r.reshape(s)),
+    "sample": (lambda a: a.reshape(a.shape[0], -1).T, lambda r, s: r.T.reshape(s)),
+    "reshape": (lambda a: a.reshape(-1, a.shape[1]), lambda r, s: r.reshape(s)),
+}  # fmt: skip
+_AXES_WORDS = {
+    "pixel": "per pixel: over N only, one mean per (c, i, j)",
+    "sample": "per sample: over C, H and W, as layer norm does",
+    "reshape": "x.reshape(-1, C) mixes channels: a row of it is not one pixel's C values",
+}
+
+
+def _model(a, eps, group="channel", ddof_fwd=0, ddof_bwd=0, mean_path=True, var_path=True, gamma_dx=1,
+           gamma_dgamma=False, sums=(0, 2, 3), mean_sums=False):  # fmt: skip
+    """y, dx, dgamma, dbeta of batch norm with one bug switched on (defaults: the right answer)."""
+    x, gamma, beta, dy = a["x"], a["gamma"], a["beta"], a["dy"]
+    to_rows, back = _GROUPINGS[group]
+    xr = to_rows(x)
+    m = xr.shape[0]
+    with np.errstate(all="ignore"):
+        mu = xr.mean(axis=0)
+        sd = np.sqrt(((xr - mu) ** 2).sum(axis=0) / (m - ddof_fwd) + eps)
+        x_hat = back((xr - mu) / sd, x.shape)
+        if group == "reshape":  # γ and β broadcast over the rows' columns, as the learner's code does
+            g, b = (back(np.broadcast_to(p, xr.shape), x.shape) for p in (gamma, beta))
+        else:
+            g, b = gamma.reshape(1, -1, 1, 1), beta.reshape(1, -1, 1, 1)
+        y = g * x_hat + b
+        dxh = to_rows(dy * g**gamma_dx)
+        xh = to_rows(x_hat)
+        dxr = dxh - mean_path * dxh.mean(axis=0) - var_path * xh * (dxh * xh).sum(axis=0) / (m - ddof_bwd)
+        dx = back(dxr / sd, x.shape)
+        if group == "reshape":
+            dgamma, dbeta = (to_rows(dy) * xh).sum(axis=0), to_rows(dy).sum(axis=0)
+        else:
+            dgamma = (dy * x_hat * (g if gamma_dgamma else 1)).sum(axis=sums)
+            dbeta = dy.sum(axis=sums)
+        if mean_sums:
+            dgamma, dbeta = dgamma / m, dbeta / m
+    return {"y": y, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+
+# (ids, words for the sentences, model keywords), simplest first
+_BUGS = [
+    (("bn-mean-path",), {}, {"mean_path": False}),
+    (("bn-var-path",), {}, {"var_path": False}),
+    (("bn-mean-path", "bn-var-path"), {}, {"mean_path": False, "var_path": False}),
+    (("bn-unbiased",), {"where": "backward's variance term"}, {"ddof_bwd": 1}),
+    (("bn-unbiased",), {"where": "forward (and backward)"}, {"ddof_fwd": 1, "ddof_bwd": 1}),
+    (("bn-unbiased",), {"where": "forward"}, {"ddof_fwd": 1}),
+    (("bn-gamma",), {"how": "applied twice", "where": "∂E/∂x"}, {"gamma_dx": 2}),
+    (("bn-gamma",), {"how": "missing", "where": "∂E/∂x"}, {"gamma_dx": 0}),
+    (("bn-gamma",), {"how": "applied once too often", "where": "∂E/∂γ"}, {"gamma_dgamma": True}),
+    (("bn-sum-axes",), {"which": "∂E/∂γ or ∂E/∂β", "how": "averaged (÷ M)"}, {"mean_sums": True}),
+] + [(("bn-axes",), {"how": words}, {"group": group}) for group, words in _AXES_WORDS.items()]
+
+
+def _explains(results, kwargs, key):
+    """True when the model's ``key`` equals the learner's on every case that returned it, shaped right."""
+    seen = False
+    for r in results:
+        if key not in r.outputs:
+            continue
+        got, _, _ = r.outputs[key]
+        want = _model(r.inputs, r.spec.eps, **kwargs)[key]
+        if got.shape != want.shape or not relative_error(got, want) <= 1e-6:
+            return False
+        seen = True
+    return seen
+
+
+def _shape_words(shape, case):
+    """How a ∂E/∂γ or ∂E/∂β of this shape was summed, or None when the shape says nothing."""
+    dims = (("N", case.N), ("C", case.C), ("H", case.H), ("W", case.W))
+    shape = tuple(shape)
+    if shape == ():
+        return "summed over every axis (a scalar)"
+    if shape == (1, case.C, 1, 1):
+        return "kept with keepdims (shape (1, C, 1, 1))"
+    kept, k = [], 0
+    for name, n in dims:  # the axes left over, in order (the first that fits when sizes repeat)
+        if k < len(shape) and shape[k] == n:
+            kept.append(name)
+            k += 1
+    if k != len(shape):
+        return None
+    summed = [name for name, _ in dims if name not in kept]
+    return f"summed over {', '.join(summed)} only (shape ({', '.join(kept)}))"
+
+
+def _constant_factor(results, key):
+    """True when one number c makes c · expected equal the learner's ``key`` on every case."""
+    got = np.concatenate([r.outputs[key][0].ravel() for r in results]).astype(np.float64)
+    want = np.concatenate([r.outputs[key][1].ravel() for r in results])
+    c = float(got @ want) / max(float(want @ want), 1e-300)
+    return c != 0 and relative_error(got, c * want) <= 1e-6
+
+
+def _diagnose(results):
+    """(ids, sentences) for the failing cases."""
+    failed = [r for r in results if r.verdict == "fail"]
+    if not failed:
+        return (), []
+    found = {}  # id -> sentence (the first that applies)
+
+    def name(bug_id, sentence):
+        found.setdefault(bug_id, sentence)
+
+    for r in failed:
+        for key, shape in r.got_shapes.items():
+            if key in ("dgamma", "dbeta"):
+                words = _shape_words(shape, r.spec)
+                if words:
+                    name("bn-sum-axes", _SENTENCES["bn-sum-axes"].format(which=key, how=words))
+                    continue
+            name("shape", f"shape: {key} has shape {shape}, expected {r.expected_shapes[key]}.")
+    for key in ("y", "dx", "dgamma", "dbeta"):
+        wrong = [r for r in failed if key in r.wrong and key in r.outputs]
+        if not wrong:
+            continue
+        arrays = [r.outputs[key][0] for r in wrong]
+        if all(not np.any(a) for a in arrays):
+            name("zeros", _GENERIC["zeros"])
+            continue
+        if any(not np.all(np.isfinite(a)) for a in arrays):
+            name("nan", _GENERIC["nan"])
+            continue
+        if all(r.outputs[key][2] == np.float32 and relative_error(*r.outputs[key][:2]) < 1e-4 for r in wrong):
+            name("float32", _GENERIC["float32"])
+            continue
+        hits = [(ids, words) for ids, words, kw in _BUGS if _explains(results, kw, key)]
+        for ids, words in hits[:1]:  # the first model that explains it (the list runs simplest first)
+            for bug_id in ids:
+                name(bug_id, _SENTENCES[bug_id].format(**words))
+        if not hits and _constant_factor(wrong, key):
+            words = f"constant factor: your {key} is a constant times the right one (a stray 1/M or 2?)."
+            name("constant-factor", words)
+        elif not hits:
+            found.setdefault(f"unknown:{key}", None)
+    if any(r.verdict == "fail" and not r.outputs and not r.got_shapes for r in failed):
+        name("return", "return: your function returns something that is not (dx, dgamma, dbeta) arrays "
+                       "(see the messages above).")  # fmt: skip
+    known = {k: v for k, v in found.items() if not k.startswith("unknown:")}
+    if not known:
+        unknown = (
+            "unknown: wrong in a way none of the usual batch-norm bugs explains; compare your ∂E/∂x "
+            "with cnnlib.reference.batchnorm2d_backward, one node at a time."
+        )
+        return ("unknown",), [unknown]
+    if "bn-mean-path" in known and "bn-var-path" in known:
+        known["bn-var-path"] += (
+            " (With both paths missing, μ and σ² were treated as constants: the eval-mode backward.)"
+        )
+    return tuple(known), list(known.values())
+
+
+# --- the check ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchNormCaseResult(CaseResult):
+    """A CaseResult whose table row names the shapes and ε (there is no stride or padding)."""
+
+    expected_shapes: dict | None = None
+
+    def row(self):
+        row = super().row()
+        row[2] = f"eps {self.spec.eps:g}"
+        return row
+
+
+class BatchNormReport(Report):
+    """A Report for batch norm: passes when every case ran and passed."""
+
+    @property
+    def passed(self):
+        verdicts = {c.verdict for c in self.cases}
+        return verdicts == {"pass"}
+
+
+def _check_case(number, fn, forward, convention, case):
+    labels = _LABELS[convention]
+    a = case.arrays()
+    expected_y, cache = batchnorm2d_forward(a["x"], a["gamma"], a["beta"], case.eps)
+    dx, dgamma, dbeta = batchnorm2d_backward(a["dy"], cache)
+    expected = {"y": expected_y, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+    shapes = {"x": a["x"].shape}
+    result = BatchNormCaseResult(number=number, shapes=shapes, stride=(1, 1), padding=(0, 0), size=None,
+                                 verdict="pass", spec=case, inputs=a)  # fmt: skip
+    result.expected_shapes = {k: v.shape for k, v in expected.items()}
+    given = {k: v.copy() for k, v in a.items()}
+    try:
+        got = _run(fn, forward, convention, given, case.eps)
+    except _Raised as err:
+        result.verdict = "refused" if is_refusal(err.exc) else "error"
+        result.exception = err.exc
+        result.message = f"{err.stage} raised {type(err.exc).__name__}: {exception_text(err.exc)}"
+        return result
+    except ValueError as err:
+        result.verdict, result.message = "fail", f"your function {err}"
+        return result
+    errors, wrong = [], []
+    for key, arr in got.items():
+        label = labels[key]
+        if arr.shape != expected[key].shape:
+            result.got_shapes[key] = arr.shape
+            wrong.append(key)
+            continue
+        err = relative_error(arr, expected[key])
+        errors.append(err)
+        result.outputs[key] = (arr, expected[key], arr.dtype)
+        if not err <= tolerance(arr.dtype):
+            wrong.append(key)
+            if result.first_wrong is None:
+                scale = tolerance(arr.dtype) * np.abs(expected[key]).max()
+                bad = np.argwhere(~(np.abs(arr - expected[key]) <= scale))
+                idx = tuple(int(i) for i in bad[0]) if len(bad) else (0,) * arr.ndim
+                result.first_wrong = FirstWrong(label, idx, float(expected[key][idx]), float(arr[idx]))
+    result.max_error = max(errors) if errors else None
+    result.wrong = tuple(wrong)
+    if wrong:
+        result.verdict = "fail"
+        parts = [f"{labels[k]} has shape {result.got_shapes[k]}, expected {expected[k].shape}"
+                 for k in wrong if k in result.got_shapes]  # fmt: skip
+        rest = [labels[k] for k in wrong if k not in result.got_shapes]
+        result.message = "; ".join(parts + ([f"wrong {', '.join(rest)}"] if rest else []))
+    return result
+
+
+def batchnorm_backward(fn, convention="cnnlib", forward=None, *, cases=None):
+    """Check a learner's batch-norm backward (training mode) on every case; return a printable Report.
+
+    Parameters
+    ----------
+    fn : callable
+        ``"cnnlib"``: ``fn(dy, cache) -> (dx, dgamma, dbeta)``, NCHW, dgamma and dbeta of shape (C,).
+        ``"cs231n"``: ``spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)``.
+    convention : {"cnnlib", "cs231n"}
+        "coursera" has no batch norm: ValueError.
+    forward : callable or None
+        ``"cnnlib"``: ``forward(x, gamma, beta, eps) -> (y, cache)``; None uses
+        ``cnnlib.batchnorm2d_forward`` (whose cache is a ``BatchNormCache``).
+        ``"cs231n"``: required, ``spatial_batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache)``,
+        called with ``bn_param = {"mode": "train", "eps": eps}``. A given forward's output is checked too.
+    cases : iterable of BatchNormCase, optional
+        Defaults to ``BATCHNORM_CASES``.
+
+    Returns
+    -------
+    Report
+        ``bool(report)`` is True when every case passed; ``report.bugs`` holds the ids of
+        ``BATCHNORM_BUG_IDS`` (and the shared ones: "zeros", "nan", "shape", "float32",
+        "exception", "unknown") of what the diagnosis names.
+
+    Raises
+    ------
+    ValueError
+        Unknown convention, "coursera", or "cs231n" without ``forward``.
+    TypeError
+        ``fn`` or ``forward`` not callable; a case that is not a BatchNormCase.
+    """
+    if convention == "coursera":
+        raise ValueError(
+            "the 'coursera' convention has no batch norm (deeplearning.ai's CNN assignments do not ask for "
+            "one): use 'cnnlib' (fn(dy, cache)) or 'cs231n' (spatial_batchnorm_backward(dout, cache))"
+        )
+    if convention not in _LABELS:
+        raise ValueError(f"convention must be 'cnnlib' or 'cs231n' for batch norm, got {convention!r}")
+    if not callable(fn):
+        raise TypeError(f"fn must be a function (the backward), got {type(fn).__name__}: {fn!r}")
+    if forward is None and convention == "cs231n":
+        raise ValueError(
+            "the 'cs231n' convention needs forward=spatial_batchnorm_forward: the cache is yours, and only "
+            "your forward knows what it holds"
+        )
+    if forward is not None and not callable(forward):
+        raise TypeError(f"forward must be a function or None, got {type(forward).__name__}: {forward!r}")
+    cases = list(BATCHNORM_CASES if cases is None else cases)
+    for case in cases:
+        if not isinstance(case, BatchNormCase):
+            raise TypeError(f"cases must hold BatchNormCase objects, got {type(case).__name__}")
+    results = [_check_case(i, fn, forward, convention, c) for i, c in enumerate(cases, 1)]
+    report = BatchNormReport("batchnorm_backward", convention, results)
+    bugs, sentences = _diagnose(results)
+    errors = [r for r in results if r.verdict in ("error", "refused")]
+    if errors:
+        bugs += ("exception",)
+        sentences.append(f"exception: your code raised on {len(errors)} case(s) (see the messages above).")
+    if not results:
+        bugs, sentences = ("no-case",), ["no case ran"]
+    report.bugs, report.diagnosis = tuple(dict.fromkeys(bugs)), sentences
+    return report
