@@ -328,7 +328,8 @@ def stability_bracket(build, X, y, grid, steps=30, blowup=3.0, loss=softmax_cros
     dict
         "stable": the largest η of the grid below every diverging one (None if none),
         "diverges": the smallest diverging η (None if none), "peaks": the largest
-        loss / starting loss of each run (inf after an overflow), "losses": each run's losses.
+        loss / starting loss of each run (inf after an overflow), "finals": the last loss /
+        starting loss of each run, "losses": each run's losses.
 
     Notes
     -----
@@ -341,10 +342,20 @@ def stability_bracket(build, X, y, grid, steps=30, blowup=3.0, loss=softmax_cros
         losses[lr] = run
         finite = run[np.isfinite(run)]
         peaks[lr] = float(np.max(finite) / run[0]) if np.all(np.isfinite(run)) else float("inf")
+    finals = {
+        lr: float(run[-1] / run[0]) if np.all(np.isfinite(run)) else float("inf")
+        for lr, run in losses.items()
+    }
     diverging = [lr for lr in grid if peaks[lr] > blowup]
     first_bad = diverging[0] if diverging else None
     stable = [lr for lr in grid if peaks[lr] <= blowup and (first_bad is None or lr < first_bad)]
-    return {"stable": stable[-1] if stable else None, "diverges": first_bad, "peaks": peaks, "losses": losses}
+    return {
+        "stable": stable[-1] if stable else None,
+        "diverges": first_bad,
+        "peaks": peaks,
+        "finals": finals,
+        "losses": losses,
+    }
 
 
 def stability_picture(brackets, blowup=3.0, title="How far the loss rises: the largest stable step size"):
@@ -493,118 +504,46 @@ def _first_wrong(got, right):
     return f"first wrong entry at {idx}: expected {right[idx]:.6g}, got {got[idx]:.6g}"
 
 
-def check_spatial_batchnorm(backward, forward, seed=0):
-    """Exercise / check your own: a CS231n-style spatial batch norm, through ``cnnlib.check``."""
-    return library_check(
-        backward, learner_check.batchnorm_backward(backward, convention="cs231n", forward=forward)
-    )
-
-
 def numerical_dx(dy, x, forward):
     """∂(Σ y ⊙ dy)/∂x by central differences, for a forward x -> y (small arrays only)."""
     return numerical_gradient(lambda v: float(np.sum(forward(v) * dy)), x)
 
 
-def bn_backward_candidates(dy, x, gamma, eps=1e-5):
-    """The right (dx, dgamma, dbeta) of training-mode batch norm and the usual wrong pieces, by name.
+def check_bn_backward(fn, seed=0):
+    """Exercise: fn(dy, cache) -> (dx, dgamma, dbeta), training-mode batch norm, cnnlib's convention.
+
+    ``cache`` is the ``BatchNormCache`` of ``cl.batchnorm2d_forward`` (x_hat, gamma, inv_std,
+    mean, var, training). Run by ``cnnlib.check.batchnorm_backward``, which names the usual
+    bugs (a missing path, wrong axes, γ twice, sums over the wrong axes).
+    """
+    return library_check(fn, learner_check.batchnorm_backward(fn, convention="cnnlib"))
+
+
+def init_norms(depth, X, y, channels=8, seed=0, kinds=KINDS):
+    """‖δ‖ at every block output of each kind of stack at initialisation: kind -> array (depth + 1,)."""
+    norms = {}
+    for kind in kinds:
+        model, taps = build_stack(kind, depth, channels, rng=seed, dtype=np.float64)
+        norms[kind] = delta_norms(model, taps, X, y)
+    return norms
+
+
+def norms_picture(norms, title="‖δ‖ on its way down: plain vs residual, with and without batch norm"):
+    """One panel: ‖δ‖ at every block output (log scale), one line per kind (from ``init_norms``).
 
     Returns
     -------
-    dict with keys "dx", "dgamma", "dbeta": each a dict of name -> array; "right" is the
-    library's ``batchnorm2d_backward``, the other names are what a derivation that drops a
-    path, takes the wrong axes or the wrong variable gives.
+    matplotlib.figure.Figure
+        10 in wide: 1,000 px at 100 dpi.
     """
-    _, cache = batchnorm2d_forward(x, gamma, np.zeros_like(gamma), eps)
-    dx, dgamma, dbeta = batchnorm2d_backward(dy, cache)
-    axes = (0, 2, 3)
-    xhat, sigma = _norm_over(x, axes, eps)
-    g = gamma[None, :, None, None]
-    mean = lambda a: a.mean(axis=axes, keepdims=True)  # noqa: E731
-    pa_hat, pa_sigma = _norm_over(x, 0, eps)
-    pa_mean = lambda a: a.mean(axis=0, keepdims=True)  # noqa: E731
-    ub_sigma = np.sqrt(x.var(axis=axes, keepdims=True, ddof=1) + eps)
-    return {
-        "dx": {
-            "right": dx,
-            "the path through the mean is missing (no − mean(δ) term)":
-                g / sigma * (dy - xhat * mean(dy * xhat)),
-            "the path through the variance is missing (no − x̂·mean(δ x̂) term)": g / sigma * (dy - mean(dy)),
-            "both paths through the statistics are missing (γ δ/σ: eval mode's backward)": g / sigma * dy,
-            "γ is missing": (dy - mean(dy) - xhat * mean(dy * xhat)) / sigma,
-            "statistics per activation (over N only), not per channel (over N, H, W)":
-                g / pa_sigma * (dy - pa_mean(dy) - pa_hat * pa_mean(dy * pa_hat)),
-            "the unbiased variance (divided by M − 1) where batch norm divides by M":
-                g / ub_sigma * (dy - mean(dy) - (x - x.mean(axis=axes, keepdims=True)) / ub_sigma
-                                * mean(dy * (x - x.mean(axis=axes, keepdims=True)) / ub_sigma)),
-        },
-        "dgamma": {
-            "right": dgamma,
-            "Σ δ·x instead of Σ δ·x̂ (the input, not the normalised input)": (dy * x).sum(axis=axes),
-            "Σ δ instead of Σ δ·x̂ (that is dbeta)": dy.sum(axis=axes),
-        },
-        "dbeta": {
-            "right": dbeta,
-            "Σ δ·x̂ instead of Σ δ (that is dgamma)": (dy * xhat).sum(axis=axes),
-            "the mean of δ instead of its sum": dy.mean(axis=axes),
-        },
-    }  # fmt: skip
-
-
-def bn_cases(seed=0):
-    """(dy, x, gamma, eps) cases: channels with means far from 0 and scales far from 1, N·H·W ≥ 8."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for shape in [(2, 3, 4, 4), (4, 2, 3, 5), (3, 1, 2, 3), (2, 4, 5, 2)]:
-        C = shape[1]
-        x = rng.uniform(-2, 3, (1, C, 1, 1)) + rng.uniform(0.5, 3, (1, C, 1, 1)) * rng.standard_normal(shape)
-        cases.append((rng.standard_normal(shape), x, rng.uniform(0.5, 2.0, C), 1e-5))
-    return cases
-
-
-def _named_wrong(got, candidates):
-    """The name of the first wrong candidate ``got`` equals, or None."""
-    for name, c in candidates.items():
-        if name != "right" and np.shape(got) == c.shape and np.allclose(got, c, rtol=1e-7, atol=1e-10):
-            return name
-    return None
-
-
-def check_bn_backward(fn, seed=0):
-    """Exercise: fn(dy, x, gamma, eps) -> (dx, dgamma, dbeta), training-mode batch norm of (N, C, H, W).
-
-    Each of the three results is compared with ``batchnorm2d_backward`` (itself checked against
-    finite differences and the reference loops in tests/test_norm.py); a wrong one is matched
-    against the usual wrong derivations and the one it equals is named.
-    """
-    lines, passed = [], 0
-    for k, (dy, x, gamma, eps) in enumerate(bn_cases(seed), 1):
-        head = f"  case {k} (dy, x {'×'.join(map(str, x.shape))}, gamma {gamma.shape[0]}, eps={eps:g}): "
-        try:
-            got = fn(dy.copy(), x.copy(), gamma.copy(), eps)
-        except Exception as e:  # a learner's bug prints, never crashes the notebook
-            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
-            continue
-        if got is None:
-            return not_implemented(getattr(fn, "__name__", "your function"))
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            lines.append(head + f"FAIL: expected a tuple (dx, dgamma, dbeta), got {type(got).__name__}")
-            continue
-        candidates = bn_backward_candidates(dy, x, gamma, eps)
-        notes = []
-        for part, g in zip(("dx", "dgamma", "dbeta"), got, strict=True):
-            g = np.asarray(g, dtype=float)
-            right = candidates[part]["right"]
-            if g.shape == right.shape and np.allclose(g, right, rtol=1e-7, atol=1e-10):
-                continue
-            if g.shape != right.shape:
-                hint = " (summed over N only?)" if part != "dx" and g.shape == x.shape[1:] else ""
-                notes.append(f"{part}: wrong shape {g.shape}, expected {right.shape}{hint}")
-                continue
-            name = _named_wrong(g, candidates[part])
-            notes.append(f"{part}: " + (f"this is {name}" if name else _first_wrong(g, right)))
-        if notes:
-            lines.append(head + "FAIL\n      " + "\n      ".join(notes))
-        else:
-            lines.append(head + "pass")
-            passed += 1
-    return report("batch norm backward", lines, passed, len(bn_cases(seed)))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for kind, n in norms.items():
+        ax.plot(np.arange(n.size), n, STYLES[kind], color=COLOURS[kind], ms=4, label=kind)
+    ax.set_yscale("log")
+    ax.set_xlabel("block l (0 = stem, input side; the classifier is after the last block)")
+    ax.set_ylabel("‖∂E/∂(output of block l)‖")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    ax.set_title(title, fontsize=11)
+    return fix_layout(fig)
