@@ -547,3 +547,59 @@ def norms_picture(norms, title="‖δ‖ on its way down: plain vs residual, wit
     ax.legend(fontsize=9, loc="lower right")
     ax.set_title(title, fontsize=11)
     return fix_layout(fig)
+
+
+def _fake_measured(depths=(2, 4, 8, 16)):
+    """Measured-like norms for the registry: geometric in depth as the notebook measures them."""
+    rates = {"plain": 0.3, "plain + BN": 1.3, "residual": 1.15, "residual + BN": 1.25}
+    out = {}
+    for kind, rate in rates.items():
+        for d in depths:
+            n = 0.01 * rate ** np.arange(d, -1, -1.0)
+            out[kind, d] = {"init": n, "trained": n * 1.5}
+    return out
+
+
+def _fake_histories():
+    epochs = np.arange(1, 3)
+    return {
+        kind: {"train_loss": list(2.3 - k * 0.2 * epochs), "val_acc": list(0.1 + k * 0.08 * epochs)}
+        for k, kind in enumerate(KINDS)
+    }
+
+
+def _fake_brackets():
+    grid = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
+    peaks = {"plain": (1, 1, 1, 1.8, 1.7, 1, float("inf")), "plain + BN": (1, 1, 1.2, 2.1, 3.7, 29, 250)}
+    return {name: {"peaks": dict(zip(grid, p, strict=True))} for name, p in peaks.items()}
+
+
+def _spike_batch():
+    rng = np.random.default_rng(2)
+    d = np.zeros((4, 5, 5))
+    d[0, 2, 2] = 1.0
+    return 1.0 + rng.standard_normal((4, 5, 5)), d
+
+
+def _depth_figure(depth):
+    def figure():
+        fig, update = depth_explorer(_fake_measured())
+        update(depth=depth)
+        return fig
+
+    return figure
+
+
+# every figure of notebook 09, for the figure linter: name -> zero-argument callable -> Figure
+# (the depth explorer at the notebook's setting and at both ends of its slider)
+FIGURES = {
+    "depth explorer": _depth_figure(8),
+    "depth explorer, depth=2": _depth_figure(2),
+    "depth explorer, depth=16": _depth_figure(16),
+    "training curves": lambda: training_curves(_fake_histories(), "Four stacks"),
+    "bn delta picture": lambda: bn_delta_picture(*_spike_batch()),
+    "stability picture": lambda: stability_picture(_fake_brackets()),
+    "norms picture": lambda: norms_picture(
+        {kind: v["init"] for (kind, d), v in _fake_measured().items() if d == 16}
+    ),
+}

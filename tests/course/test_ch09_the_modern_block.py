@@ -165,3 +165,11 @@ def test_bn_checker_accepts_the_reference_loops_and_names_the_planted_bugs(capsy
     capsys.readouterr()
     assert not report
     assert set(report.bugs) == {"bn-sum-axes", "bn-mean-path", "bn-gamma"}
+
+
+@pytest.mark.parametrize("name", list(ch09.FIGURES))
+def test_every_registered_figure_draws_within_the_column(name):
+    fig = ch09.FIGURES[name]()
+    assert fig.get_size_inches()[0] * fig.dpi <= 1100
+    assert fig.axes[0].get_title() or fig._suptitle is not None
+    plt.close(fig)
