@@ -262,8 +262,9 @@ def bn_delta_picture(x, dy, gamma=1.0, eps=1e-5, title=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Rows: x, δ = ∂E/∂y, ∂E/∂x; one column per image n; signed rows on a symmetric
-        diverging scale, one colour bar per row.
+        Rows: x, δ = ∂E/∂y, ∂E/∂x, and ∂E/∂x − (γ/σ)δ (what the paths through the batch
+        mean and variance add, too small to see next to δ in row 3); one column per image n;
+        signed rows on a symmetric diverging scale, one colour bar per row.
 
     Notes
     -----
@@ -274,9 +275,15 @@ def bn_delta_picture(x, dy, gamma=1.0, eps=1e-5, title=None):
     x, dy = np.asarray(x, dtype=float), np.asarray(dy, dtype=float)
     _, cache = batchnorm2d_forward(x[:, None], np.array([gamma]), np.zeros(1), eps)
     dx = batchnorm2d_backward(dy[:, None], cache)[0][:, 0]
-    rows = {"input x": x, "δ = ∂E/∂y": dy, "∂E/∂x": dx}
+    sigma = np.sqrt(x.var() + eps)
+    rows = {
+        "input x": x,
+        "δ = ∂E/∂y": dy,
+        "∂E/∂x": dx,
+        "∂E/∂x − (γ/σ)δ:\nvia μ and σ": dx - gamma / sigma * dy,
+    }
     title = title or "One channel of a batch: δ before and after the normalisation"
-    return channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True])
+    return channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True, True])
 
 
 def stability_run(build, X, y, lr, steps=30, loss=softmax_cross_entropy):

@@ -99,7 +99,7 @@ def test_bn_delta_picture_rows_and_scales():
     d[0, 1, 1] = 1.0
     fig = ch09.bn_delta_picture(rng.standard_normal((3, 4, 4)), d)
     images = [ax.images[0] for ax in fig.axes if ax.images]
-    assert len(images) == 9  # 3 rows × 3 images
+    assert len(images) == 12  # 4 rows × 3 images
     for im in images[3:]:  # δ and ∂E/∂x: symmetric diverging scales
         lo, hi = im.get_clim()
         assert lo == pytest.approx(-hi)
