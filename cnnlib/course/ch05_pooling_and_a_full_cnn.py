@@ -417,7 +417,9 @@ FIGURES = {
         {name: np.random.default_rng(i).standard_normal((3, 12, 12)) for i, name in enumerate("abc")},
         "three rows",
     ),
-    "digit grid": lambda: digit_grid(*_digits(), 10, title="The first ten training digits (28×28)"),
+    "digit grid": lambda: digit_grid(
+        _digits()[0], _digits()[1], 10, title="The first ten training digits (28×28)"
+    ),
     "confusion matrix": lambda: confusion_matrix(np.diag(np.full(10, 35)) + 1, "Confusion matrix").figure,
     "training curves": lambda: training_curves([_fake_history(0), _fake_history(1)], "Two phases"),
     **explorer_figures(

@@ -21,6 +21,7 @@ from cnnlib.course import ch04_padding as ch04
 from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
 from cnnlib.course import ch06_debugging_backprop as ch06
 from cnnlib.course import ch07_fast_convolution as ch07
+from cnnlib.course import ch09_the_modern_block as ch09
 from cnnlib.course.explore import HINT, explore, redraw_ms
 
 rng = np.random.default_rng(0)
@@ -64,10 +65,21 @@ EXPLORERS = {
         lambda: ch07.dilated_delta_explorer(Ho=4, max_stride=4, seed=0),
         [dict(stride=2, kernel_size=3), dict(stride=3, kernel_size=5)],
     ),
+    "ch09 depth": (
+        lambda: ch09.depth_explorer(
+            {
+                (kind, depth): {"init": np.geomspace(1e-3, 1, depth + 1), "trained": np.ones(depth + 1)}
+                for kind in ch09.KINDS
+                for depth in (2, 4, 8)
+            }
+        ),
+        [dict(depth=2), dict(depth=8)],
+    ),
 }
 # the shared vocabulary: a setting that means one of these ideas must use this name
 SHARED = {"input_size", "kernel_size", "stride", "padding", "row", "col"}
-OWN = {"step", "kernel", "size", "ratio"}  # ideas one chapter has alone (kernel index d, pool size, η ratio)
+# ideas one chapter has alone (kernel index d, pool size, η ratio, number of blocks)
+OWN = {"step", "kernel", "size", "ratio", "depth"}
 
 
 @pytest.mark.parametrize("name", list(EXPLORERS))

@@ -28,6 +28,7 @@ from .gradients import (
     stride_coverage,
     weight_gradient,
 )
+from .modern import modern_block
 from .pooling_training_im2col import im2col, pooling_routing, step_size_bound, training_loss
 
 __all__ = [
@@ -55,6 +56,7 @@ FIGURES = {
     "step_size_bound.png": step_size_bound,
     "im2col.png": im2col,
     "convolution_family.png": convolution_family,
+    "modern_block.png": modern_block,
 }
 
 
