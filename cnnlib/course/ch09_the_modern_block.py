@@ -283,7 +283,14 @@ def bn_delta_picture(x, dy, gamma=1.0, eps=1e-5, title=None):
         "∂E/∂x − (γ/σ)δ:\nvia μ and σ": dx - gamma / sigma * dy,
     }
     title = title or "One channel of a batch: δ before and after the normalisation"
-    return channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True, True])
+    fig = channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True, True])
+    # a row of whole numbers (a one-hot δ) gets whole-number ticks on its colour bar
+    bars = [im.colorbar for ax in fig.axes for im in ax.images if im.colorbar is not None]
+    for bar, a in zip(bars, rows.values(), strict=True):
+        if np.array_equal(a, np.round(a)):
+            bar.locator = MaxNLocator(integer=True)
+            bar.update_ticks()
+    return fig
 
 
 def stability_run(build, X, y, lr, steps=30, loss=softmax_cross_entropy):
