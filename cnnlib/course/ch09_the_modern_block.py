@@ -1,6 +1,8 @@
-"""Notebook 09, the modern block: batch norm's δ picture, gradient norms over depth (plain vs
-residual, with and without batch norm), training curves, the step-size bracket, checkers.
+"""Notebook 09, the modern block: the four kinds of stack, batch norm's δ picture, gradient norms over
+depth (plain vs residual, with and without batch norm) and their explorer, training curves.
 
+The step-size bracket lives in ch09_stability, the exercises and their checkers in ch09_exercises; this
+module re-exports them, so the notebook reaches everything as ``ch.<name>``.
 Used by notebooks/09_the_modern_block.ipynb.
 """
 
