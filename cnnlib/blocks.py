@@ -6,7 +6,7 @@ replaces flattening. The layers follow the rules of ``cnnlib.layers`` (forward/b
 params/grads, dtypes, inputs never modified nor kept); ``train()``/``eval()`` switch
 batch norm between batch statistics and running statistics, through any nesting.
 
-Derived in notebook 09 (the modern block).
+Derived in notebooks/09_the_modern_block.ipynb.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class BatchNorm2D(Layer):
 
     Eval mode (``eval()``): the same map with running_mean and running_var (starting at
     zeros and ones), an affine map per channel; nothing moves.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class GlobalAvgPool2D(Layer):
     -----
     y[n, c] = 1/(H·W) Σ_{i,j} x[n, c, i, j]; backward: ∂E/∂x[n, c, i, j] = δ[n, c]/(H·W)
     (every pixel of a channel gets the same share). Keeps only x's shape.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
 
     def forward(self, x: ArrayLike) -> np.ndarray:
@@ -155,7 +155,7 @@ class Residual(Layer):
     ∂E/∂x = (∂F/∂x)ᵀ δ + (∂S/∂x)ᵀ δ; with the identity shortcut, the second term is δ
     itself, unchanged by the depth of F. Nested layers are named "0", "1", ... and
     "shortcut" (e.g. gradient-check key "1.0.gamma"); each instance at one place only.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
 
     def __init__(self, *layers: Layer, shortcut: Layer | None = None) -> None:

@@ -22,7 +22,7 @@ Edge rules:
   ``np.result_type`` of x, gamma and beta (of dy and the cache in the backward).
 - Inputs are never modified nor kept: the cache holds x̂ (a new array) and copies.
 
-Derived in notebook 09 (the modern block).
+Derived in notebooks/09_the_modern_block.ipynb.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def batchnorm2d_forward(
     -----
     μ[c] = (1/M) Σ x[n, c, i, j], σ²[c] = (1/M) Σ (x − μ)², x̂ = (x − μ)/√(σ² + ε),
     y = γ[c] x̂ + β[c], with M = N·H·W and sums over n, i, j.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
     x, gamma, beta, eps, given_mean, given_var = validate_batchnorm_args(x, gamma, beta, eps, mean, var)
     dtype = np.result_type(x, gamma, beta)
@@ -191,7 +191,7 @@ def batchnorm2d_backward(dy: ArrayLike, cache: BatchNormCache) -> tuple[np.ndarr
 
         ∂E/∂x = γ / √(σ² + ε) · (δ − (1/M) ∂E/∂β − x̂ (1/M) ∂E/∂γ)
 
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
     if not isinstance(cache, BatchNormCache):
         raise TypeError(

@@ -13,7 +13,7 @@ those that reproduce the learner's outputs on every case: a path through the bat
 statistics forgotten, statistics over the wrong axes, 1/(M − 1) where 1/M belongs, γ twice
 or not at all, ∂E/∂γ or ∂E/∂β summed over the wrong axes.
 
-Derived in notebook 09 (the modern block).
+Derived in notebooks/09_the_modern_block.ipynb.
 """
 
 from __future__ import annotations

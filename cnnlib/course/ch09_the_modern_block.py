@@ -1,6 +1,8 @@
-"""Notebook 09, the modern block: batch norm's δ picture, gradient norms over depth (plain vs
-residual, with and without batch norm), training curves, the step-size bracket, checkers.
+"""Notebook 09, the modern block: the four kinds of stack, batch norm's δ picture, gradient norms over
+depth (plain vs residual, with and without batch norm) and their explorer, training curves.
 
+The step-size bracket lives in ch09_stability, the exercises and their checkers in ch09_exercises; this
+module re-exports them, so the notebook reaches everything as ``ch.<name>``.
 Used by notebooks/09_the_modern_block.ipynb.
 """
 
@@ -10,25 +12,33 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from .. import check as learner_check
 from ..blocks import BatchNorm2D, GlobalAvgPool2D, Residual
-from ..gradcheck import numerical_gradient
-from ..layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from ..layers import Conv2D, Dense, ReLU
 from ..losses import softmax_cross_entropy
-from ..model import SGD, Sequential
+from ..model import Sequential
 from ..norm import batchnorm2d_backward, batchnorm2d_forward
 from .ch05_pooling_and_a_full_cnn import channel_grid
-from .draw import fix_layout
-from .grading import library_check, not_implemented, report
 
-KINDS = ("plain", "plain + BN", "residual", "residual + BN")
-COLOURS = {
-    "plain": "tab:red",
-    "plain + BN": "tab:orange",
-    "residual": "tab:blue",
-    "residual + BN": "tab:green",
-}
-STYLES = {"plain": "-o", "plain + BN": "--s", "residual": "-^", "residual + BN": "--D"}
+# the exercises live in ch09_exercises, the step-size bracket in ch09_stability; the notebook
+# reaches them as ch.<name>
+from .ch09_exercises import (  # noqa: F401
+    check_bn_backward,
+    check_layernorm_backward,
+    layernorm_candidates,
+    layernorm_cases,
+    numerical_dx,
+)
+from .ch09_stability import (  # noqa: F401
+    COLOURS,
+    KINDS,
+    STYLES,
+    _fake_brackets,
+    small_net,
+    stability_bracket,
+    stability_picture,
+    stability_run,
+)
+from .draw import fix_layout
 
 
 def build_stack(kind, depth, channels=8, rng=None, dtype=np.float32):
@@ -283,247 +293,14 @@ def bn_delta_picture(x, dy, gamma=1.0, eps=1e-5, title=None):
         "∂E/∂x − (γ/σ)δ:\nvia μ and σ": dx - gamma / sigma * dy,
     }
     title = title or "One channel of a batch: δ before and after the normalisation"
-    return channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True, True])
-
-
-def stability_run(build, X, y, lr, steps=30, loss=softmax_cross_entropy):
-    """Full-batch gradient descent from ``build()``: the loss before each step (NaN after an overflow).
-
-    Parameters
-    ----------
-    build : callable() -> Sequential
-        A fresh model (the same initial weights on every call).
-    X, y : the batch (all of it at every step)
-    lr : float
-    steps : int
-    loss : callable(prediction, y) -> (E, ∂E/∂prediction)
-
-    Returns
-    -------
-    ndarray of shape (steps,)
-    """
-    model = build()
-    opt = SGD(model, lr)
-    losses = np.full(steps, np.nan)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for k in range(steps):
-            E, d = loss(model.forward(X), y)
-            losses[k] = E
-            if not np.isfinite(E):
-                break
-            model.backward(d)
-            opt.step()
-    return losses
-
-
-def stability_bracket(build, X, y, grid, steps=30, blowup=3.0, loss=softmax_cross_entropy):
-    """The largest stable and the smallest diverging learning rate on a fixed grid.
-
-    Parameters
-    ----------
-    build : callable() -> Sequential
-    X, y : the batch of full-batch gradient descent
-    grid : increasing sequence of float
-    steps : int
-    blowup : float
-        A run diverges when its loss ever exceeds ``blowup`` times its starting loss
-        (or overflows); otherwise it is stable.
-    loss : as in ``stability_run``
-
-    Returns
-    -------
-    dict
-        "stable": the largest η of the grid below every diverging one (None if none),
-        "diverges": the smallest diverging η (None if none), "peaks": the largest
-        loss / starting loss of each run (inf after an overflow), "finals": the last loss /
-        starting loss of each run, "losses": each run's losses.
-
-    Notes
-    -----
-    A bracket, never digits: the true threshold lies between two grid points, and a run
-    far from both is stable or diverges on any machine.
-    """
-    peaks, losses = {}, {}
-    for lr in grid:
-        run = stability_run(build, X, y, lr, steps, loss)
-        losses[lr] = run
-        finite = run[np.isfinite(run)]
-        peaks[lr] = float(np.max(finite) / run[0]) if np.all(np.isfinite(run)) else float("inf")
-    finals = {
-        lr: float(run[-1] / run[0]) if np.all(np.isfinite(run)) else float("inf")
-        for lr, run in losses.items()
-    }
-    diverging = [lr for lr in grid if peaks[lr] > blowup]
-    first_bad = diverging[0] if diverging else None
-    stable = [lr for lr in grid if peaks[lr] <= blowup and (first_bad is None or lr < first_bad)]
-    return {
-        "stable": stable[-1] if stable else None,
-        "diverges": first_bad,
-        "peaks": peaks,
-        "finals": finals,
-        "losses": losses,
-    }
-
-
-def stability_picture(brackets, blowup=3.0, title="How far the loss rises: the largest stable step size"):
-    """The peak loss (relative to the start) against the learning rate, one line per network.
-
-    Parameters
-    ----------
-    brackets : dict of name -> result of ``stability_bracket``
-    blowup : float
-        The threshold drawn as a dashed line.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    top = 1.0
-    for name, b in brackets.items():
-        lrs = np.array(list(b["peaks"]))
-        peaks = np.array(list(b["peaks"].values()))
-        top = max(top, float(np.max(peaks[np.isfinite(peaks)], initial=1.0)))
-        shown = np.where(np.isfinite(peaks), peaks, np.nan)
-        ax.plot(lrs, shown, STYLES.get(name, "-o"), color=COLOURS.get(name), ms=5, label=name)
-        over = lrs[~np.isfinite(peaks)]
-        if over.size:
-            ax.plot(over, np.full(over.size, top * 2), "x", color=COLOURS.get(name), ms=8)
-    ax.axhline(blowup, color="k", ls=":", lw=1)
-    label = f"diverges above: peak > {blowup:g} × starting loss"
-    ax.text(0.01, blowup * 1.08, label, transform=ax.get_yaxis_transform(), fontsize=9)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.set_xlabel("learning rate η (log scale)")
-    ax.set_ylabel("largest loss / starting loss")
-    ax.set_title(title, fontsize=11)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left")
-    return fix_layout(fig)
-
-
-def small_net(bn, channels=8, rng=0, dtype=np.float64):
-    """Notebook 05's network at 8×8: conv3×3 (→ BatchNorm2D) → ReLU → max pool 2 → Dense(C·16, 10)."""
-    rng = np.random.default_rng(rng)
-    layers = [Conv2D(1, channels, 3, padding=1, rng=rng, dtype=dtype)]
-    if bn:
-        layers.append(BatchNorm2D(channels, dtype=dtype))
-    layers += [ReLU(), MaxPool2D(2), Flatten(), Dense(channels * 16, 10, rng=rng, dtype=dtype)]
-    return Sequential(layers)
-
-
-# ---------------------------------------------------------------- exercises
-
-
-def _norm_over(x, axes, eps):
-    mu = x.mean(axis=axes, keepdims=True)
-    sigma = np.sqrt(x.var(axis=axes, keepdims=True) + eps)
-    return (x - mu) / sigma, sigma
-
-
-def layernorm_candidates(dy, x, eps=1e-5):
-    """The right ∂E/∂x of per-example normalisation and the usual wrong attempts, by name.
-
-    The forward is y = (x − μₙ)/σₙ with μₙ, σₙ² the mean and variance of example n over
-    (C, H, W). Every candidate is a formula of the same shape; the first is the right one
-    (checked against finite differences in the tests), the others are what a derivation
-    that forgets a path or copies batch norm's axes gives.
-    """
-    axes = (1, 2, 3)
-    xhat, sigma = _norm_over(x, axes, eps)
-    mean = lambda a, ax=axes: a.mean(axis=ax, keepdims=True)  # noqa: E731
-    bn_hat, bn_sigma = _norm_over(x, (0, 2, 3), eps)
-    bn_mean = lambda a: a.mean(axis=(0, 2, 3), keepdims=True)  # noqa: E731
-    return {
-        "right": (dy - mean(dy) - xhat * mean(dy * xhat)) / sigma,
-        "batch norm's axes (N, H, W) instead of the example's (C, H, W)":
-            (dy - bn_mean(dy) - bn_hat * bn_mean(dy * bn_hat)) / bn_sigma,
-        "the path through the variance is missing (the − x̂·mean(δ x̂) term)": (dy - mean(dy)) / sigma,
-        "the path through the mean is missing (the − mean(δ) term)": (dy - xhat * mean(dy * xhat)) / sigma,
-        "both paths through the statistics are missing (δ/σ only)": dy / sigma,
-        "the variance divided by M − 1 (unbiased) instead of M": (dy - mean(dy) - xhat * mean(dy * xhat))
-        / np.sqrt(x.var(axis=axes, keepdims=True, ddof=1) + eps),
-    }  # fmt: skip
-
-
-def layernorm_cases(seed=0):
-    """(dy, x) cases of several shapes; channel means and scales far from 0 and 1."""
-    rng = np.random.default_rng(seed)
-    cases = []
-    for shape in [(2, 3, 4, 4), (3, 2, 3, 5), (1, 4, 2, 2), (4, 1, 3, 3)]:
-        x = 2.0 + 3.0 * rng.standard_normal(shape)
-        cases.append((rng.standard_normal(shape), x))
-    return cases
-
-
-def check_layernorm_backward(fn, seed=0):
-    """Exercise: fn(dy, x) -> ∂E/∂x of per-example normalisation over (C, H, W), ε = 1e-5.
-
-    Each case is compared with the right formula (itself checked against finite differences
-    in the tests); a wrong answer is matched against the usual wrong derivations, and the
-    one it equals is named.
-    """
-    cases = layernorm_cases(seed)
-
-    def expected(dy, x):
-        return layernorm_candidates(dy, x)["right"]
-
-    lines, passed = [], 0
-    for k, (dy, x) in enumerate(cases, 1):
-        head = f"  case {k} (dy {'×'.join(map(str, dy.shape))}, x {'×'.join(map(str, x.shape))}): "
-        try:
-            got = fn(dy.copy(), x.copy())
-        except Exception as e:  # a learner's bug prints, never crashes the notebook
-            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
-            continue
-        if got is None:
-            return not_implemented(getattr(fn, "__name__", "your function"))
-        got = np.asarray(got, dtype=float)
-        right = expected(dy, x)
-        if got.shape != right.shape:
-            lines.append(head + f"FAIL: wrong shape, expected {right.shape}, got {got.shape}")
-            continue
-        if np.allclose(got, right, rtol=1e-7, atol=1e-9):
-            lines.append(head + "pass")
-            passed += 1
-            continue
-        named = [
-            n
-            for n, c in layernorm_candidates(dy, x).items()
-            if n != "right" and np.allclose(got, c, rtol=1e-7, atol=1e-9)
-        ]
-        if named:
-            lines.append(head + f"FAIL: this is the gradient with {named[0]}")
-        elif not np.allclose(got.sum(axis=(1, 2, 3)), 0, atol=1e-8 * max(1.0, float(np.abs(right).max()))):
-            lines.append(
-                head + "FAIL: Σ ∂E/∂x over each example's C, H, W is not 0, so the path through "
-                "the mean is wrong; " + _first_wrong(got, right)
-            )
-        else:
-            lines.append(head + "FAIL: " + _first_wrong(got, right))
-    return report("per-example normalisation backward", lines, passed, len(cases))
-
-
-def _first_wrong(got, right):
-    idx = tuple(int(i) for i in np.argwhere(~np.isclose(got, right, rtol=1e-7, atol=1e-9))[0])
-    return f"first wrong entry at {idx}: expected {right[idx]:.6g}, got {got[idx]:.6g}"
-
-
-def numerical_dx(dy, x, forward):
-    """∂(Σ y ⊙ dy)/∂x by central differences, for a forward x -> y (small arrays only)."""
-    return numerical_gradient(lambda v: float(np.sum(forward(v) * dy)), x)
-
-
-def check_bn_backward(fn, seed=0):
-    """Exercise: fn(dy, cache) -> (dx, dgamma, dbeta), training-mode batch norm, cnnlib's convention.
-
-    ``cache`` is the ``BatchNormCache`` of ``cl.batchnorm2d_forward`` (x_hat, gamma, inv_std,
-    mean, var, training). Run by ``cnnlib.check.batchnorm_backward``, which names the usual
-    bugs (a missing path, wrong axes, γ twice, sums over the wrong axes).
-    """
-    return library_check(fn, learner_check.batchnorm_backward(fn, convention="cnnlib"))
+    fig = channel_grid(rows, title, index="n", size=2.2, signed=[False, True, True, True])
+    # a row of whole numbers (a one-hot δ) gets whole-number ticks on its colour bar
+    bars = [im.colorbar for ax in fig.axes for im in ax.images if im.colorbar is not None]
+    for bar, a in zip(bars, rows.values(), strict=True):
+        if np.array_equal(a, np.round(a)):
+            bar.locator = MaxNLocator(integer=True)
+            bar.update_ticks()
+    return fig
 
 
 def init_norms(depth, X, y, channels=8, seed=0, kinds=KINDS):
@@ -573,12 +350,6 @@ def _fake_histories():
         kind: {"train_loss": list(2.3 - k * 0.2 * epochs), "val_acc": list(0.1 + k * 0.08 * epochs)}
         for k, kind in enumerate(KINDS)
     }
-
-
-def _fake_brackets():
-    grid = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
-    peaks = {"plain": (1, 1, 1, 1.8, 1.7, 1, float("inf")), "plain + BN": (1, 1, 1.2, 2.1, 3.7, 29, 250)}
-    return {name: {"peaks": dict(zip(grid, p, strict=True))} for name, p in peaks.items()}
 
 
 def _spike_batch():

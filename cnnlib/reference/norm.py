@@ -44,7 +44,7 @@ def batchnorm2d_forward(
     M = N·H·W; μ[c] = (1/M) Σ_{img,i,j} x[img, c, i, j]; σ²[c] = (1/M) Σ (x[img, c, i, j] − μ[c])²;
     x̂[img, c, i, j] = (x[img, c, i, j] − μ[c]) / √(σ²[c] + ε); y = γ[c] x̂ + β[c].
     In eval mode μ and σ² are the given mean and var.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
     x, gamma, beta, eps, mean, var = validate_batchnorm_args(x, gamma, beta, eps, mean, var)
     dtype = np.result_type(x, gamma, beta)
@@ -91,7 +91,7 @@ def batchnorm2d_backward(
     - ∂E/∂x = ∂E/∂x̂ / √(σ² + ε) + ∂E/∂σ² · 2(x − μ)/M + ∂E/∂μ / M
 
     In eval mode μ and σ² do not depend on x: only the first term of ∂E/∂x remains.
-    Derived in notebook 09 (the modern block).
+    Derived in notebooks/09_the_modern_block.ipynb.
     """
     x, gamma, eps, mean, var = cache.x, cache.gamma, cache.eps, cache.mean, cache.var
     dy = as_float_array(dy, "dy")

@@ -84,7 +84,13 @@ def _colorbars(fig):
     return bars
 
 
-def _in_view(loc, interval):
+def _in_view(loc, interval, scale=None):
+    """``loc`` within the view ``interval``, compared on the axis's scale (a log axis: in decades)."""
+    if scale is not None:
+        with np.errstate(all="ignore"):
+            loc, *interval = np.ravel(scale.transform(np.array([loc, *interval], dtype=float)))
+        if not np.isfinite([loc, *interval]).all():
+            return False
     lo, hi = sorted(interval)
     span = max(hi - lo, 1e-300)
     return lo - 1e-6 * span <= loc <= hi + 1e-6 * span
@@ -97,12 +103,13 @@ def _tick_labels(ax):
         labels = []
         if axis.get_visible():
             interval = axis.get_view_interval()
+            scale = axis.get_transform()
             for locs, ticks in (
                 (axis.get_majorticklocs(), axis.get_major_ticks),
                 (axis.get_minorticklocs(), axis.get_minor_ticks),
             ):
                 for loc, tick in zip(locs, ticks(len(locs)), strict=False):
-                    if not _in_view(loc, interval):
+                    if not _in_view(loc, interval, scale):
                         continue
                     for lab in (tick.label1, tick.label2):
                         if lab.get_visible() and lab.get_text().strip():
