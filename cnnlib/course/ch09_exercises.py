@@ -39,7 +39,7 @@ def layernorm_candidates(dy, x, eps=1e-5):
             (dy - bn_mean(dy) - bn_hat * bn_mean(dy * bn_hat)) / bn_sigma,
         "the path through the variance is missing (the − x̂·mean(δ x̂) term)": (dy - mean(dy)) / sigma,
         "the path through the mean is missing (the − mean(δ) term)": (dy - xhat * mean(dy * xhat)) / sigma,
-        "both paths through the statistics are missing (δ/σ only)": dy / sigma,
+        "neither path through the statistics (δ/σ only)": dy / sigma,
         "the variance divided by M − 1 (unbiased) instead of M": (dy - mean(dy) - xhat * mean(dy * xhat))
         / np.sqrt(x.var(axis=axes, keepdims=True, ddof=1) + eps),
     }  # fmt: skip
@@ -92,7 +92,7 @@ def check_layernorm_backward(fn, seed=0):
             if n != "right" and np.allclose(got, c, rtol=1e-7, atol=1e-9)
         ]
         if named:
-            lines.append(head + f"FAIL: this is the gradient with {named[0]}")
+            lines.append(head + f"FAIL: your dx is this wrong variant: {named[0]}")
         elif not np.allclose(got.sum(axis=(1, 2, 3)), 0, atol=1e-8 * max(1.0, float(np.abs(right).max()))):
             lines.append(
                 head + "FAIL: Σ ∂E/∂x over each example's C, H, W is not 0, so the path through "
@@ -113,11 +113,15 @@ def numerical_dx(dy, x, forward):
     return numerical_gradient(lambda v: float(np.sum(forward(v) * dy)), x)
 
 
-def check_bn_backward(fn, seed=0):
+def check_bn_backward(fn, seed=0, diagnose=True):
     """Exercise: fn(dy, cache) -> (dx, dgamma, dbeta), training-mode batch norm, cnnlib's convention.
 
     ``cache`` is the ``BatchNormCache`` of ``cl.batchnorm2d_forward`` (x_hat, gamma, inv_std,
     mean, var, training). Run by ``cnnlib.check.batchnorm_backward``, which names the usual
-    bugs (a missing path, wrong axes, γ twice, sums over the wrong axes).
+    bugs (a missing path, wrong axes, γ twice, sums over the wrong axes); ``diagnose=False``
+    prints the verdicts only (the planted code of a find-the-bug exercise must not be named).
     """
-    return library_check(fn, learner_check.batchnorm_backward(fn, convention="cnnlib"))
+    report = learner_check.batchnorm_backward(fn, convention="cnnlib")
+    if not diagnose:
+        report.diagnosis = []
+    return library_check(fn, report)
