@@ -39,7 +39,7 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 ``"padding"``             padding ignored or wrong
 ``"flip"``                kernel flipped (rot180) once too often or too few, or on wrong axes
 ``"accumulate"``          ``=`` where ``+=`` is needed (overlapping windows, the loop over d)
-``"channel"``             input-channel and filter indices swapped
+``"channel"``             input-channel and filter indices swapped (pooling: channels mixed)
 ``"bias"``                bias gradient averaged, partial or misshapen; forward bias wrong
 ``"batch"``               one sample, or the batch mean, where the sum over samples is needed
 ``"tie"``                 a window's δ sent to every tied maximum

@@ -19,7 +19,7 @@ BUG_IDS = {
     "padding": "the padding is ignored or wrong",
     "flip": "the kernel is flipped (rot180) once too often or too few, or along the wrong axes",
     "accumulate": "= where += is needed: overlapping windows or the loop over filters overwrite",
-    "channel": "the input-channel and filter indices are swapped",
+    "channel": "the input-channel and filter indices are swapped (pooling: the channels are mixed)",
     "bias": "the bias gradient is averaged, partial, of the wrong shape; or the forward's bias is wrong",
     "batch": "only one sample, or a mean over the batch, where the sum over every sample is needed",
     "tie": "a window's δ goes to every tied maximum instead of one",
@@ -66,6 +66,7 @@ TAG_IDS = {
     "divide kh*kh": "height-width",
     "divide kw*kw": "height-width",
     "no divide": "divisor",
+    "channel mix": "channel",
 }
 
 
@@ -206,6 +207,12 @@ def tag_sentence(tag, key, op, label):
         return (
             f"channel: {label} matches w with its channel indices swapped (w[c, d] used for w[d, c]); "
             "it runs only when C == D and fails with an IndexError or a shape error otherwise."
+        )
+    if tag == "channel mix":
+        return (
+            f"channel: {label}[c] holds the sum of every channel's share, as if each output channel read all "
+            "C input channels (one averaging kernel for every (d, c) pair, not only d = c); pooling never "
+            "mixes channels: each channel is averaged on its own."
         )
     if tag == "stride":
         if pool:

@@ -14,6 +14,7 @@ import numpy as np
 import cnnlib as cl  # the functions below read as a learner's code
 
 from .. import check as learner_check
+from ..check.cases import POOL_CASES, PoolCase
 from ..conv import conv2d_backward, rot180
 from .grading import NamedMistake, check_naming, forbid_calls, library_check_with_rules
 
@@ -81,10 +82,16 @@ def check_avgpool_backward(fn, seed=0):
     """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW).
 
     ``cnnlib.check`` compares with ``cnnlib.avgpool2d_backward`` and names the bug
-    (``report.bugs``: "divisor", "accumulate", "channel", ...).
+    (``report.bugs``: "divisor", "accumulate", "channel", ...). Its cases are ``cnnlib.check``'s and one
+    with C > 1 at stride 1, so that a kernel mixing the channels is not taken for a stride bug.
     """
+    # one more case, with several channels at stride 1: without it C > 1 comes only with stride > 1, and a
+    # kernel mixing the channels would look like a stride bug
+    cases = (*POOL_CASES, PoolCase(N=2, C=3, H=5, W=5, size=2, stride=1, seed=213))
     return library_check_with_rules(
-        fn, lambda f: learner_check.avgpool_backward(f, convention="cnnlib"), [_no_library_pool("avg")]
+        fn,
+        lambda f: learner_check.avgpool_backward(f, convention="cnnlib", cases=cases),
+        [_no_library_pool("avg")],
     )
 
 
@@ -131,6 +138,23 @@ KERNEL_BIAS_ATTEMPTS = (
         "∂E/∂w is rot180 of the right one: ∂E/∂w[d, c, m, n] pairs δ[i, j] with x[i + m, j + n], the "
         "input at offset (m, n), a correlation x ★ δ without a flip.",
         lambda x, delta: (rot180(_right_grads(x, delta)[0]), _right_grads(x, delta)[1]),
+    ),
+)
+
+
+# db averaged where it is summed (δ's mean over everything, or over the positions of each image)
+KERNEL_BIAS_ATTEMPTS += (
+    NamedMistake(
+        "bias",
+        "∂E/∂b is the mean of δ, not its sum: b[d] enters every output of kernel d (every image, every "
+        "position) with factor 1, so ∂E/∂b[d] = Σ_img Σ_i Σ_j δ[img, d, i, j], divided by nothing.",
+        lambda x, delta: (_right_grads(x, delta)[0], delta.mean(axis=(0, 2, 3))),
+    ),
+    NamedMistake(
+        "bias",
+        "∂E/∂b is δ's mean over the positions (divided by Ho·Wo): b[d] enters every position with "
+        "factor 1, so ∂E/∂b[d] sums δ over the positions (and the images), divided by nothing.",
+        lambda x, delta: (_right_grads(x, delta)[0], delta.mean(axis=(2, 3)).sum(axis=0)),
     ),
 )
 

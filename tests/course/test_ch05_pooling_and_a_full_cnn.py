@@ -203,6 +203,30 @@ def test_a_kernel_of_ones_is_named_a_wrong_divisor():
     assert not report and report.bugs == ("divisor",)
 
 
+def _avgpool_mixing_channels(dy, x, size, stride):
+    # one conv2d_backward whose C x C kernel averages every channel into every other one
+    kh, kw = (size, size) if np.isscalar(size) else size
+    C = x.shape[1]
+    return cl.conv2d_backward(
+        dy, x, np.full((C, C, kh, kw), 1 / (kh * kw)), size if stride is None else stride
+    )[0]
+
+
+def test_a_kernel_mixing_the_channels_is_named_channel_not_stride():
+    report = ch05.check_avgpool_backward(_avgpool_mixing_channels)
+    assert not report and report.bugs == ("channel",)
+    # a case with C > 1 at stride 1 fails too, so the stride cannot be blamed
+    assert any(c.verdict == "fail" and c.shapes["x"][1] > 1 and c.stride == (1, 1) for c in report.ran)
+
+
+def test_a_bias_gradient_averaged_is_named_bias():
+    def db_mean(x, delta):
+        return _kernel_and_bias_by_loops(x, delta)[0], delta.mean(axis=(0, 2, 3))
+
+    verdict = ch05.check_kernel_and_bias_grads(db_mean)
+    assert not verdict and verdict.bugs == ("bias",)
+
+
 def _kernel_and_bias_by_loops(x, delta):
     N, C, H, W = x.shape
     D, Ho, Wo = delta.shape[1:]

@@ -80,8 +80,8 @@ def rows_05():
     return [
         (
             "05_pooling_and_a_full_cnn.ipynb",
-            "the training loss from {} in epoch 1 to {}, the test loss from {} to {}), "
-            "and the test accuracy is {}% after one epoch and {}% at the end.",
+            "the training loss goes from {} in epoch 1 to {}, the test loss from {} to {}, "
+            "and the test accuracy is {}% after one epoch and {}% at the end",
             [
                 stated(run["train_loss"][0], ".1f", m),
                 stated(run["train_loss"][-1], ".2f", m),
