@@ -108,7 +108,7 @@ def attempt_untied_bias(x, delta):
     return _right_grads(x, delta)[0], delta.sum(axis=0)
 
 
-KERNEL_BIAS_ATTEMPTS = (
+KERNEL_BIAS_ATTEMPTS: tuple[NamedMistake, ...] = (
     NamedMistake(
         "untied-bias",
         "∂E/∂b has one entry per position, shape (D, Ho, Wo): that is the gradient of untied biases "
