@@ -51,7 +51,13 @@ def test_readme_image_passes_the_linter(name, monkeypatch, tmp_path):
         drawn.append(fig)
         return path
 
-    for module in (images_common, images.gradients, images.networks, images.family):
+    for module in (
+        images_common,
+        images.gradients,
+        images.pooling_training_im2col,
+        images.family,
+        images.modern,
+    ):
         if hasattr(module, "save"):
             monkeypatch.setattr(module, "save", keep)
     with plt.rc_context(images_common.RC):
