@@ -28,7 +28,7 @@ Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the rig
 
 from .attempts import WrongAttempt, combinations, likely_bugs
 from .checkers import check, check_naming, random_conv_cases
-from .compare import compare_case, describe, first_wrong, parts, same
+from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
 from .rules import forbid_calls, library_check_with_rules
 from .verdict import Verdict, library_check, not_implemented, report
 
@@ -39,6 +39,7 @@ __all__ = [
     "check_naming",
     "combinations",
     "compare_case",
+    "copies",
     "describe",
     "first_wrong",
     "forbid_calls",
@@ -49,5 +50,6 @@ __all__ = [
     "parts",
     "random_conv_cases",
     "report",
+    "run_case",
     "same",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...check.run import relative_error
-from .compare import same
+from .compare import copies, same
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def likely_bugs(wrong, attempts):
     for attempt in attempts:
         for k, args, got, _ in wrong:
             try:
-                predicted = attempt.answer(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+                predicted = attempt.answer(*copies(args))
             except Exception:  # an attempt that cannot run on this case does not explain it
                 continue
             if same(got, predicted):

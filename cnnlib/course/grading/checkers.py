@@ -15,7 +15,7 @@ import numpy as np
 from ...check.report import error_text
 from ...check.run import relative_error, tolerance
 from .attempts import likely_bugs
-from .compare import compare_case, describe, first_wrong, parts, same
+from .compare import compare_case, describe, first_wrong, parts, run_case, same
 from .verdict import Verdict, not_implemented, report
 
 
@@ -51,10 +51,9 @@ def check(learner_fn, expected_fn, cases, name=None, attempts=(), diagnose=True)
     lines, passed, stub, wrong = [], 0, False, []
     for k, args in enumerate(cases, 1):
         head = f"  case {k} ({describe(args, names)}): "
-        try:
-            got = learner_fn(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        except Exception as e:  # a learner's bug must print, not crash the notebook
-            lines.append(head + f"ERROR, raised {type(e).__name__}: {e}")
+        got, error = run_case(learner_fn, args)
+        if error:
+            lines.append(head + error)
             continue
         if got is None:
             stub = True
@@ -111,10 +110,9 @@ def check_naming(
     lines, passed, wrong = [], 0, {}  # wrong: output index -> list of (case args, learner's part)
     for k, args in enumerate(cases, 1):
         head = f"  case {k} ({describe(args, names)}): "
-        try:
-            got = guarded(*[np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-        except Exception as raised:  # a learner's bug must print, not crash the notebook
-            lines.append(head + f"ERROR, raised {type(raised).__name__}: {raised}")
+        got, error = run_case(guarded, args)
+        if error:
+            lines.append(head + error)
             continue
         if got is None:
             return not_implemented(name)

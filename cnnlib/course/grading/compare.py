@@ -7,6 +7,22 @@ import numpy as np
 from ...check.run import relative_error, tolerance
 
 
+def copies(args):
+    """A case's arguments with every array copied, so that no function run on them changes the case."""
+    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+
+
+def run_case(fn, args):
+    """(fn's answer on copies of args, "") or (None, "ERROR, raised ...") when fn raises.
+
+    A learner's bug must print with its case, not crash the notebook.
+    """
+    try:
+        return fn(*copies(args)), ""
+    except Exception as e:
+        return None, f"ERROR, raised {type(e).__name__}: {e}"
+
+
 def describe(args, names):
     """One case's arguments as text: arrays by their shape, everything else by value."""
     parts = []
