@@ -35,254 +35,32 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import activations
-from .conv import conv2d_backward, conv2d_forward_with_cache
-from .conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
-from .nesting import Nesting
+from .conv_layers import Conv2D, ConvTranspose2D
+from .layer import Layer, own_copy, shape_only, uniform_init, validate_count
 from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .shapes import (
     IntOrPair,
     RngLike,
     as_float_array,
     as_rng,
-    validate_dilation,
     validate_dy,
-    validate_groups,
     validate_layer_dtype,
-    validate_ndim,
-    validate_output_padding,
-    validate_padding,
     validate_size,
     validate_stride,
 )
 
-
-class Layer(Nesting):
-    """Base class: no parameters; subclasses implement forward and backward.
-
-    ``sublayers()``, ``train()``, ``eval()`` and the ``training`` flag come from
-    cnnlib.nesting.Nesting (layers that hold layers).
-    """
-
-    def __init__(self) -> None:
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.training = True
-        self._saved = None
-
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        """x -> y; keeps what the backward needs."""
-        raise NotImplementedError(f"{type(self).__name__} must implement forward")
-
-    def backward(self, dy: ArrayLike) -> np.ndarray:
-        """δ of y -> δ of x; overwrites (never accumulates) ``self.grads``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement backward")
-
-    def _save(self, value):
-        self._saved = value
-
-    def _saved_for_backward(self):
-        """What forward kept for backward (an input, its cache or its shape, by layer)."""
-        if self._saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._saved
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-def _own_copy(x, x_in):
-    """x (already converted from the caller's x_in) as an array no caller can change."""
-    if isinstance(x_in, np.ndarray) and np.may_share_memory(x, x_in):
-        return x.copy()
-    return x  # converting already made a new array
-
-
-def _shape_only(x):
-    """A stand-in of x's shape and dtype that takes no memory, for backwards that read only those."""
-    return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
-
-
-def _uniform_init(rng, shape, fan_in, dtype):
-    # PyTorch's default (kaiming_uniform_ with a=sqrt(5)) reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    bound = 1 / np.sqrt(fan_in)
-    return rng.uniform(-bound, bound, size=shape).astype(dtype)
-
-
-def _validate_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _conv_geometry(in_channels, out_channels, kernel_size, stride, padding):
-    """The checked channel counts, kernel size, stride and padding every convolution layer has."""
-    return (
-        _validate_count(in_channels, "in_channels"),
-        _validate_count(out_channels, "out_channels"),
-        validate_size(kernel_size, "kernel_size"),
-        validate_stride(stride),
-        validate_padding(padding),
-    )
-
-
-class Conv2D(Layer):
-    """Convolution layer (cross-correlation) with D = out_channels kernels and one bias each.
-
-    Parameters
-    ----------
-    in_channels : int
-        C, channels of the input.
-    out_channels : int
-        D, number of kernels (channels of the output).
-    kernel_size : int or (kh, kw)
-    stride, padding, dilation : int or pair
-    groups : int
-        Dividing C and D; groups = C = D is a depthwise convolution.
-    rng : numpy.random.Generator, int seed or None
-        For the initial weights; None makes a fresh unseeded generator.
-    dtype : np.float64 (default) or np.float32
-        Anything else is a TypeError.
-
-    Notes
-    -----
-    params["w"] has shape (D, C/groups, kh, kw), params["b"] shape (D,); both start
-    U(−1/√fan_in, 1/√fan_in) with fan_in = C/groups·kh·kw (PyTorch's default).
-    Forward: y = x ★ w + b; backward: see ``conv2d_backward``.
-    Derived in notebooks/02_multi_kernel.ipynb; dilation and groups taught in
-    notebooks/08_convolution_family.ipynb.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: IntOrPair,
-        stride: IntOrPair = 1,
-        padding: IntOrPair = 0,
-        dilation: IntOrPair = 1,
-        groups: int = 1,
-        rng: RngLike = None,
-        dtype: DTypeLike = np.float64,
-    ) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = _conv_geometry(
-            in_channels, out_channels, kernel_size, stride, padding
-        )
-        self.dilation = validate_dilation(dilation)
-        self.groups = validate_groups(groups, self.in_channels, self.out_channels)
-        rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
-        kh, kw = self.kernel_size
-        c = self.in_channels // self.groups  # the channels each kernel reads
-        fan_in = c * kh * kw
-        self.params["w"] = _uniform_init(rng, (self.out_channels, c, kh, kw), fan_in, dtype)
-        self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
-
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        """x : (N, C, H, W) -> y : (N, D, Ho, Wo)."""
-        x = as_float_array(x, "x")
-        validate_ndim(x, 4, "x", "(N, C, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv2D expects in_channels={self.in_channels}, got an input with C={x.shape[1]} "
-                f"channels (x.shape={x.shape})"
-            )
-        # keep only the cache: a copy of the padded x, laid out as the backward reads it
-        args = (self.stride, self.padding, self.dilation, self.groups)
-        y, cache = conv2d_forward_with_cache(x, self.params["w"], self.params["b"], *args)
-        self._save(cache)
-        return y
-
-    def backward(self, dy: ArrayLike) -> np.ndarray:
-        """dy : (N, D, Ho, Wo) -> dx : (N, C, H, W); sets grads["w"], grads["b"]."""
-        cache, w = self._saved_for_backward(), self.params["w"]
-        args = (self.stride, self.padding, self.dilation, self.groups)
-        dx, dw, db = conv2d_backward(dy, None, w, *args, cache=cache)
-        self.grads = {"w": dw, "b": db}
-        return dx
-
-    def __repr__(self) -> str:
-        family = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
-        family += "" if self.groups == 1 else f", groups={self.groups}"
-        return (
-            f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}{family})"
-        )
-
-
-class ConvTranspose2D(Layer):
-    """Transposed convolution layer (upsampling by the stride) with one bias per output channel.
-
-    Parameters
-    ----------
-    in_channels : int
-        C_in, channels of the input.
-    out_channels : int
-        C_out, channels of the output.
-    kernel_size : int or (kh, kw)
-    stride, padding, output_padding : int or pair
-        output_padding smaller than stride along each axis.
-    rng : numpy.random.Generator, int seed or None
-    dtype : np.float64 (default) or np.float32
-
-    Notes
-    -----
-    params["w"] has shape (C_in, C_out, kh, kw), params["b"] shape (C_out,); both start
-    U(−1/√fan_in, 1/√fan_in) with fan_in = C_out·kh·kw, PyTorch's default: its
-    fan_in reads the weight's second axis, which for this layout is C_out.
-    Forward and backward: see ``conv_transpose2d_forward`` and ``conv_transpose2d_backward``.
-    The layer keeps a copy of x (its ∂E/∂w needs it). Derived in notebooks/08_convolution_family.ipynb.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: IntOrPair,
-        stride: IntOrPair = 1,
-        padding: IntOrPair = 0,
-        output_padding: IntOrPair = 0,
-        rng: RngLike = None,
-        dtype: DTypeLike = np.float64,
-    ) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding = _conv_geometry(
-            in_channels, out_channels, kernel_size, stride, padding
-        )
-        self.output_padding = validate_output_padding(output_padding, self.stride)
-        rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
-        kh, kw = self.kernel_size
-        fan_in = self.out_channels * kh * kw
-        self.params["w"] = _uniform_init(rng, (self.in_channels, self.out_channels, kh, kw), fan_in, dtype)
-        self.params["b"] = _uniform_init(rng, (self.out_channels,), fan_in, dtype)
-
-    def _args(self):
-        return self.stride, self.padding, self.output_padding
-
-    def forward(self, x: ArrayLike) -> np.ndarray:
-        """x : (N, C_in, H, W) -> y : (N, C_out, Ho, Wo)."""
-        x_in, x = x, as_float_array(x, "x")
-        validate_ndim(x, 4, "x", "(N, C_in, H, W)")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"ConvTranspose2D expects in_channels={self.in_channels}, got an input with "
-                f"C={x.shape[1]} channels (x.shape={x.shape})"
-            )
-        y = conv_transpose2d_forward(x, self.params["w"], self.params["b"], *self._args())
-        self._save(_own_copy(x, x_in))
-        return y
-
-    def backward(self, dy: ArrayLike) -> np.ndarray:
-        """dy : (N, C_out, Ho, Wo) -> dx : (N, C_in, H, W); sets grads["w"], grads["b"]."""
-        x = self._saved_for_backward()
-        dx, dw, db = conv_transpose2d_backward(dy, x, self.params["w"], *self._args())
-        self.grads = {"w": dw, "b": db}
-        return dx
-
-    def __repr__(self) -> str:
-        return (
-            f"ConvTranspose2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, output_padding={self.output_padding})"
-        )
+__all__ = [
+    "AvgPool2D",
+    "Conv2D",
+    "ConvTranspose2D",
+    "Dense",
+    "Flatten",
+    "Layer",
+    "MaxPool2D",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+]
 
 
 class _Pool(Layer):
@@ -299,7 +77,7 @@ class _Pool(Layer):
         """x : (N, C, H, W) -> y : (N, C, Ho, Wo)."""
         x_in, x = x, as_float_array(x, "x")
         y = type(self)._forward(x, self.size, self.stride)
-        self._save(_own_copy(x, x_in) if self._needs_values else _shape_only(x))
+        self._save(own_copy(x, x_in) if self._needs_values else shape_only(x))
         return y
 
     def backward(self, dy: ArrayLike) -> np.ndarray:
@@ -333,7 +111,7 @@ class _Activation(Layer):
     def forward(self, x: ArrayLike) -> np.ndarray:
         """Element-wise f(x); any shape. Keeps a copy of x for f′(x)."""
         x_in, x = x, as_float_array(x, "x")
-        self._save(_own_copy(x, x_in))
+        self._save(own_copy(x, x_in))
         return type(self).f(x)
 
     def backward(self, dy: ArrayLike) -> np.ndarray:
@@ -401,12 +179,12 @@ class Dense(Layer):
         self, in_features: int, out_features: int, rng: RngLike = None, dtype: DTypeLike = np.float64
     ) -> None:
         super().__init__()
-        self.in_features = _validate_count(in_features, "in_features")
-        self.out_features = _validate_count(out_features, "out_features")
+        self.in_features = validate_count(in_features, "in_features")
+        self.out_features = validate_count(out_features, "out_features")
         rng, dtype = as_rng(rng), validate_layer_dtype(dtype)
         shape = (self.out_features, self.in_features)
-        self.params["w"] = _uniform_init(rng, shape, self.in_features, dtype)
-        self.params["b"] = _uniform_init(rng, (self.out_features,), self.in_features, dtype)
+        self.params["w"] = uniform_init(rng, shape, self.in_features, dtype)
+        self.params["b"] = uniform_init(rng, (self.out_features,), self.in_features, dtype)
 
     def forward(self, x: ArrayLike) -> np.ndarray:
         """x : (N, in_features) -> y : (N, out_features). Keeps a copy of x for ∂E/∂w."""
@@ -415,7 +193,7 @@ class Dense(Layer):
             raise ValueError(
                 f"Dense expects input of shape (N, in_features) = (N, {self.in_features}), got {x.shape}"
             )
-        self._save(_own_copy(x, x_in))
+        self._save(own_copy(x, x_in))
         return x @ self.params["w"].T + self.params["b"]
 
     def backward(self, dy: ArrayLike) -> np.ndarray:

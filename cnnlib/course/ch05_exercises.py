@@ -16,7 +16,7 @@ import cnnlib as cl  # the functions below read as a learner's code
 from .. import check as learner_check
 from ..check.cases import POOL_CASES, PoolCase
 from ..conv import conv2d_backward, rot180
-from .grading import NamedMistake, check_naming, forbid_calls, library_check_with_rules
+from .grading import WrongAttempt, check_naming, forbid_calls, library_check_with_rules
 
 
 def _no_library_pool(kind):
@@ -108,32 +108,32 @@ def attempt_untied_bias(x, delta):
     return _right_grads(x, delta)[0], delta.sum(axis=0)
 
 
-KERNEL_BIAS_ATTEMPTS: tuple[NamedMistake, ...] = (
-    NamedMistake(
+KERNEL_BIAS_ATTEMPTS: tuple[WrongAttempt, ...] = (
+    WrongAttempt(
         "untied-bias",
         "∂E/∂b has one entry per position, shape (D, Ho, Wo): that is the gradient of untied biases "
         "b[d, i, j], while this layer has ONE bias per kernel, used at every position.",
         attempt_untied_bias,
     ),
-    NamedMistake(
+    WrongAttempt(
         "bias-per-image",
         "∂E/∂b has one row per image, shape (N, D): the same b[d] is used for every image of the "
         "batch, so its gradient sums over the images as well.",
         lambda x, delta: (_right_grads(x, delta)[0], delta.sum(axis=(2, 3))),
     ),
-    NamedMistake(
+    WrongAttempt(
         "batch",
         "only the first image counts: the kernel and the bias are shared by the whole batch, so "
         "their gradients sum the contributions of every image.",
         lambda x, delta: _right_grads(x[:1], delta[:1]),
     ),
-    NamedMistake(
+    WrongAttempt(
         "batch-mean",
         "your gradients are the mean over the images (divided by N): δ already carries the loss's "
         "1/N, so the layer sums over the images.",
         lambda x, delta: tuple(g / x.shape[0] for g in _right_grads(x, delta)),
     ),
-    NamedMistake(
+    WrongAttempt(
         "flip",
         "∂E/∂w is rot180 of the right one: ∂E/∂w[d, c, m, n] pairs δ[i, j] with x[i + m, j + n], the "
         "input at offset (m, n), a correlation x ★ δ without a flip.",
@@ -144,13 +144,13 @@ KERNEL_BIAS_ATTEMPTS: tuple[NamedMistake, ...] = (
 
 # db averaged where it is summed (δ's mean over everything, or over the positions of each image)
 KERNEL_BIAS_ATTEMPTS += (
-    NamedMistake(
+    WrongAttempt(
         "bias",
         "∂E/∂b is the mean of δ, not its sum: b[d] enters every output of kernel d (every image, every "
         "position) with factor 1, so ∂E/∂b[d] = Σ_img Σ_i Σ_j δ[img, d, i, j], divided by nothing.",
         lambda x, delta: (_right_grads(x, delta)[0], delta.mean(axis=(0, 2, 3))),
     ),
-    NamedMistake(
+    WrongAttempt(
         "bias",
         "∂E/∂b is δ's mean over the positions (divided by Ho·Wo): b[d] enters every position with "
         "factor 1, so ∂E/∂b[d] sums δ over the positions (and the images), divided by nothing.",

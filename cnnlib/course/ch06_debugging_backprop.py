@@ -16,7 +16,7 @@ from ..curvature import conv_regression_design, gd_direction_losses
 from ..losses import mse_loss
 from .draw import fix_layout, heatmap, symmetric_limit
 from .explore import explorer_figures
-from .grading import NamedMistake, check_naming, forbid_calls, library_check
+from .grading import WrongAttempt, check_naming, forbid_calls, library_check
 
 
 def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j", ylabel="row i", size=3.4):
@@ -212,36 +212,36 @@ def _attempt(**bug):
 attempt_lr_max_rows = _attempt(divisor="rows")
 
 LR_MAX_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "divisor",
         "you divide AᵀA by its number of rows, N·Ho·Wo: look again at what the loss "
         "E = (1/2N) Σ (y − t)² (mse_loss) averages over.",
         attempt_lr_max_rows,
     ),
-    NamedMistake(
+    WrongAttempt(
         "constant-factor",
         "your rate is N times too small: the Hessian of (1/2N)‖Aθ − t‖² is AᵀA/N, not AᵀA.",
         _attempt(divisor="none"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "one-over-lambda",
         "your rate is half the bound: gradient descent along v_max multiplies the error by "
         "1 − ηλmax, which stays above −1 up to η = 2/λmax, not 1/λmax.",
         _attempt(factor=1.0),
     ),
-    NamedMistake(
+    WrongAttempt(
         "bias",
         "the bias is missing from θ: it is a parameter too, so A has a column of ones and the "
         "Hessian one more row and column; with positive pixels that direction is the steepest.",
         _attempt(bias=False),
     ),
-    NamedMistake(
+    WrongAttempt(
         "channel",
         "only channel 0 is in A: the kernel reads all C channels, so each row of A holds the C·k·k "
         "window values (then the 1).",
         _attempt(channels="first"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "lambda-min",
         "you used the smallest eigenvalue: the steepest direction, λmax, sets the bound; λmin "
         "sets the speed.",

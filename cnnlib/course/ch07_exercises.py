@@ -17,7 +17,7 @@ import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's c
 from ..conv import conv2d_backward, dilate, pad
 from ..reference import im2col_windows
 from ..shapes import conv_output_size
-from .grading import NamedMistake, check_naming, random_conv_cases
+from .grading import WrongAttempt, check_naming, random_conv_cases
 
 # --- Exercise 1: im2col by kernel offsets ----------------------------------------------------------
 
@@ -39,13 +39,13 @@ def attempt_im2col_window_axes(xp, kh, kw, s):
 
 
 IM2COL_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "axes",
         "your array is laid out (N, C, Ho, Wo, kh, kw), window axes last: the exercise wants the "
         "kernel offset first, cols[img, c, m, n, i, j]; move the axes (or index the other way).",
         attempt_im2col_window_axes,
     ),
-    NamedMistake(
+    WrongAttempt(
         "stride",
         "the rows of offset m are m, m + 1, m + 2, ...: window i starts at row i·s, so offset m reads "
         "rows m, m + s, m + 2s, ... (a slice with step s).",
@@ -102,28 +102,28 @@ def _count(u, Ho, k, s, *, low="ceil", clamp_top=True, clamp_bottom=True):
 
 
 COUNT_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "last-row",
         "rows past the last δ row are counted: i runs only up to Ho − 1, so clamp the upper end at Ho − 1.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, clamp_bottom=False),
     ),
-    NamedMistake(
+    WrongAttempt(
         "first-row",
         "δ rows before row 0 are counted: i starts at 0, so clamp the lower end at 0.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, clamp_top=False),
     ),
-    NamedMistake(
+    WrongAttempt(
         "floor",
         "the lower end rounds down: i·s ≥ u − k + 1 needs i ≥ ⌈(u − k + 1)/s⌉, rounded up.",
         lambda u, Ho, k, s: _count(u, Ho, k, s, low="floor"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "schmidt-rows",
         "you return k//s for every row (the sums' literal range in Schmidt's notes): the count "
         "depends on the row u; count, for one u, which δ rows its k products meet.",
         lambda u, Ho, k, s: k // s,
     ),
-    NamedMistake(
+    WrongAttempt(
         "interior",
         "you return ⌈k/s⌉ for every row: that is the most a row can get; near the ends of δ fewer of "
         "its kernel rows land on δ, and where s does not divide k the count alternates.",
@@ -197,26 +197,26 @@ def _phase_attempt(*ids):
 
 
 PHASE_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "schmidt-rows",
         "your sub-kernels have k//s rows and columns (the literal range of Schmidt's sums): phase ρ "
         "holds the kernel rows ρ, ρ + s, ..., ⌈(k − ρ)/s⌉ of them; k//s drops rows when s does not "
         "divide k, and all of them when k < s.",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, rows="floor"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "flip",
         "the sub-kernel is not flipped: the full correlation that gathers δ needs rot180 of the sub-kernel.",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, flip=False),
     ),
-    NamedMistake(
+    WrongAttempt(
         "crop",
         "the padding is cropped from one side (dxp[:H, :W]): it is p rows and columns on each side, "
         "keep dxp[p:p + H, p:p + W].",
         lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, crop="first"),
     ),
 ) + tuple(  # two or three of them at once, as in the mystery function
-    NamedMistake(ids, "", _phase_attempt(*ids))
+    WrongAttempt(ids, "", _phase_attempt(*ids))
     for ids in [
         ("schmidt-rows", "flip"),
         ("schmidt-rows", "crop"),

@@ -17,7 +17,7 @@ from .. import check as learner_check
 from .. import reference
 from ..conv import conv2d_backward, conv2d_forward, dilate, rot180
 from ..shapes import conv_output_size
-from .grading import NamedMistake, check_naming, forbid_calls
+from .grading import WrongAttempt, check_naming, forbid_calls
 
 # --- Exercise 1: a dilated backward pass from a plain one ----------------------------------------
 
@@ -60,13 +60,13 @@ def attempt_first_rows(dy, x, w, stride, padding, dilation=1):
 
 
 DILATED_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "holes-kept",
         "∂E/∂w has the dilated kernel's shape: the holes are not parameters; keep only the entries of "
         "the taps (every d-th row and column).",
         attempt_holes_kept,
     ),
-    NamedMistake(
+    WrongAttempt(
         "first-rows",
         "∂E/∂w is the dilated kernel's gradient cut to its first k rows and columns: which entries of "
         "the dilated kernel hold the parameters w[m, n]?",
@@ -131,30 +131,30 @@ def _span(layers, i, *, pad_scale="jump", last_extra=0, dilation_in_jump=False):
 
 
 FIELD_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "padding-ignored",
         "your field starts at i·J_L, where it would start if no layer were padded: each padded layer "
         "moves its windows back; by how many input pixels?",
         lambda layers, i: _span(layers, i, pad_scale="zero"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "padding-not-scaled",
         "you subtract Σ p_l: a layer's padding counts in units of ITS input, which are J_{l-1} input "
         "pixels apart: subtract Σ p_l·J_{l-1}.",
         lambda layers, i: _span(layers, i, pad_scale="none"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "padding-own-stride",
         "you scale layer l's padding by J_l, which includes its own stride: its padding is in units "
         "of its input, J_{l-1} = Π_{l'<l} s_l' pixels apart.",
         lambda layers, i: _span(layers, i, pad_scale="own"),
     ),
-    NamedMistake(
+    WrongAttempt(
         "off-by-one",
         "last = first + r: a field of r pixels that starts at `first` ends at first + r - 1.",
         lambda layers, i: _span(layers, i, last_extra=1),
     ),
-    NamedMistake(
+    WrongAttempt(
         "dilation-in-jump",
         "you multiply the jump by the dilation: dilation spreads a layer's taps, not its outputs; "
         "neighbouring outputs are still s apart (J_l = J_{l-1}·s_l).",
@@ -213,25 +213,25 @@ def _transposed_backward(
 
 
 TRANSPOSED_ATTEMPTS = (
-    NamedMistake(
+    WrongAttempt(
         "flip",
         "∂E/∂x uses rot180(w): δ_p[d, is + m, js + n]·w[c, d, m, n] pairs δ and w at the same offset "
         "(m, n), a correlation with w itself, no flip (section 8.1).",
         lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, flip=True),
     ),
-    NamedMistake(
+    WrongAttempt(
         "channel",
         "∂E/∂w has its two channel axes swapped: the transposed layer's w is (C_in, C_out, k, k), and "
         "conv2d_backward(dy=x, x=δ, w)'s weight gradient already comes out in that order.",
         lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, swap_dw=True),
     ),
-    NamedMistake(
+    WrongAttempt(
         "bias",
         "∂E/∂b is a mean: every output pixel of every image adds b[d] once, so ∂E/∂b[d] is the plain "
         "sum of δ over the batch and all positions.",
         lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, mean_db=True),
     ),
-    NamedMistake(
+    WrongAttempt(
         "stride",
         "∂E/∂x correlates δ at stride 1: input pixel (i, j) stamped its kernel at (is, js), so its "
         "gradient reads δ at stride s.",

@@ -1,4 +1,7 @@
-"""Drawing shared by the chapters: labelled heatmaps, kernel grids, loss curves, the kernel-sliding picture.
+"""Drawing shared by the chapters: labelled heatmaps, kernel grids, loss curves.
+
+The cell labels are in ``cell_labels``, the kernel-sliding picture in ``sliding`` (both
+reachable from here too, as ``draw.annotate_cells`` and ``draw.sliding_picture``).
 
 Conventions (every notebook): signed maps (δ, gradients) use a diverging colormap with
 symmetric limits (vmin = −vmax) so that white means zero; every axis is labelled, every
@@ -9,16 +12,10 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ..shapes import (
-    conv_output_size,
-    coverage_map,
-    validate_padding,
-    validate_size,
-    validate_stride,
-)
+from .cell_labels import annotate_cells, is_integer_valued, text_colour  # noqa: F401  (chapters use draw.text_colour)
+from .sliding import cell_axes, sliding_picture  # noqa: F401  (notebook 00 calls draw.sliding_picture)
 
 SIGNED_CMAP = "RdBu_r"
 
@@ -130,13 +127,6 @@ def integer_ticks(cbar, *arrays):
     return cbar
 
 
-def is_integer_valued(a):
-    """True if every finite entry of ``a`` is a whole number (counts, small hand examples)."""
-    a = np.asarray(a, dtype=float)
-    a = a[np.isfinite(a)]
-    return a.size > 0 and bool(np.all(a == np.round(a)))
-
-
 def pixel_ticks(ax, rows, cols, nbins=6):
     """Ticks on whole pixels only: one per row and column up to 10, else at most ``nbins`` integers."""
     for axis, n in ((ax.xaxis, cols), (ax.yaxis, rows)):
@@ -159,74 +149,6 @@ def set_image(im, a, *, fit_axes=True):
     if fit_axes:
         im.axes.set_xlim(-0.5, w - 0.5)
         im.axes.set_ylim(h - 0.5, -0.5)
-
-
-def text_colour(im, value):
-    """ "w" or "k": the text colour readable on the cell colour ``im`` gives ``value``.
-
-    White on dark cells, black on light ones, judged by the cell's luminance, so the rule
-    holds for any colormap (the dark ends of RdBu_r, the dark low end of viridis).
-    """
-    r, g, b, _ = im.cmap(im.norm(value))
-    return "w" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "k"
-
-
-def cell_format(a, max_chars=None):
-    """A format for the cell labels of ``a``: one number of decimals for every cell.
-
-    Whole numbers print as integers ("{:.0f}"); otherwise two significant digits of the
-    largest |value| ("{:.2f}" for values up to 1, "{:.1f}" up to 10, ...), never the
-    exponent form ("2.6e+03") and never more than three decimals. ``max_chars``: drop
-    decimals until the widest label fits in that many characters.
-    """
-    a = np.asarray(a, dtype=float)
-    finite = a[np.isfinite(a)]
-    if finite.size == 0 or is_integer_valued(finite):
-        return "{:.0f}"
-    big = float(np.max(np.abs(finite)))
-    decimals = int(min(3, max(0, 1 - np.floor(np.log10(big)))))
-    while max_chars is not None and decimals > 0:
-        if max(len(cell_label(v, f"{{:.{decimals}f}}")) for v in finite.ravel()) <= max_chars:
-            break
-        decimals -= 1
-    return f"{{:.{decimals}f}}"
-
-
-def cell_label(v, fmt):
-    """``fmt.format(v)``, with "0" for a value that rounds to zero ("-0.00" says nothing)."""
-    text = fmt.format(v)
-    try:
-        return "0" if float(text) == 0 else text
-    except ValueError:  # not a number format
-        return text
-
-
-def annotate_cells(ax, a, im, fmt=None, fontsize=9):
-    """Print each value of ``a`` in its cell of ``im``, in a colour readable on that cell.
-
-    ``fmt`` None chooses one format for the whole array (``cell_format``), with as many
-    decimals as fit in a cell of the axes as it stands.
-    """
-    a = np.asarray(a, dtype=float)
-    if fmt is None:
-        fig, (rows, cols) = ax.figure, a.shape
-        box_w, box_h = (
-            ax.get_position().width * fig.get_figwidth(),
-            ax.get_position().height * fig.get_figheight(),
-        )
-        cell_pt = 72 * min(box_w / cols, box_h / rows)  # square cells
-        fmt = cell_format(a, max_chars=int(cell_pt / (0.7 * fontsize)))
-    for (i, j), v in np.ndenumerate(a):
-        if np.isfinite(v):
-            ax.text(
-                j,
-                i,
-                cell_label(v, fmt),
-                ha="center",
-                va="center",
-                fontsize=fontsize,
-                color=text_colour(im, v),
-            )
 
 
 def fix_layout(fig, **kw):
@@ -363,76 +285,4 @@ def loss_curve(histories, title="Training loss", ax=None, *, log=True, xlabel="s
         ax.legend()
     if own_figure:  # keep the labels inside the figure however it is rendered
         fix_layout(ax.figure)
-    return ax
-
-
-def cell_axes(ax, rows, cols, xlabel, ylabel):
-    """Axes for a picture of grid cells: one unit square per cell, row 0 on top, a tick per cell."""
-    ax.set_xlim(-0.5, cols - 0.5)
-    ax.set_ylim(rows - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-
-
-def sliding_picture(H, W, kernel_size, stride=1, padding=0, out_index=(0, 0), ax=None, *, values=None):
-    """The kernel-sliding picture: the padded input grid and the window of one output.
-
-    Parameters
-    ----------
-    H, W : int
-        Input size (before padding).
-    kernel_size, stride, padding : int or pair
-    out_index : (i, j)
-        The output whose window is drawn (rows i·s .. i·s + kh − 1 of the padded input).
-    values : ndarray of shape (H, W) or None
-        Numbers to print in the input cells (e.g. a tiny worked example).
-
-    Returns
-    -------
-    matplotlib Axes
-
-    Notes
-    -----
-    Padding cells are hatched grey; cells no window ever reads are marked with a cross:
-    the last (H + 2p − k) mod s rows and columns, and the s − k between two windows when
-    s > k. Derived in notebooks/00_correlation_and_notation.ipynb.
-    """
-    (kh, kw), (sh, sw), (ph, pw) = (
-        validate_size(kernel_size, "kernel_size"),
-        validate_stride(stride),
-        validate_padding(padding),
-    )
-    Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(W, kw, sw, pw)
-    i, j = out_index
-    if not (0 <= i < Ho and 0 <= j < Wo):
-        raise ValueError(f"out_index must lie in the {Ho}x{Wo} output, got {out_index!r}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    Hp, Wp = H + 2 * ph, W + 2 * pw
-    read = coverage_map(H, W, (kh, kw), (sh, sw), (ph, pw), padded=True) > 0  # (Hp, Wp)
-    for r in range(Hp):
-        for c in range(Wp):
-            is_pad = not (ph <= r < ph + H and pw <= c < pw + W)
-            ax.add_patch(
-                Rectangle(
-                    (c - 0.5, r - 0.5), 1, 1,
-                    facecolor="0.85" if is_pad else "white", edgecolor="0.6",
-                    hatch="//" if is_pad else None, lw=0.8,
-                )
-            )  # fmt: skip
-            if not read[r, c]:
-                ax.plot([c - 0.3, c + 0.3], [r - 0.3, r + 0.3], color="0.5", lw=0.8)
-                ax.plot([c - 0.3, c + 0.3], [r + 0.3, r - 0.3], color="0.5", lw=0.8)
-            elif values is not None and not is_pad:
-                ax.text(c, r, f"{values[r - ph, c - pw]:g}", ha="center", va="center", fontsize=8)
-    ax.add_patch(Rectangle((j * sw - 0.5, i * sh - 0.5), kw, kh, fill=False, edgecolor="tab:red", lw=2.5))
-    cell_axes(ax, Hp, Wp, "column of the padded input", "row of the padded input")
-    ax.set_title(
-        f"{H}×{W} input, k={kh}×{kw}, s={(sh, sw) if sh != sw else sh}, p={(ph, pw) if ph != pw else ph}"
-        f"\noutput {Ho}×{Wo}; red: window of y[{i}, {j}]",
-        fontsize=10,
-    )
     return ax

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.patches import Rectangle
 
 import cnnlib as cl
+from cnnlib.course import ch04_exercises
 from cnnlib.course import ch04_padding as ch04
 
 
@@ -91,7 +92,7 @@ def test_question_input_gradient_checker_names_each_planted_bug(capsys):
 
 
 def test_checker_cases_include_windows_of_pure_padding():
-    cases = ch04._random_2d_cases(0, 8)
+    cases = ch04_exercises.random_2d_cases(0, 8)
     assert any(w.shape == (1, 1) and p > 0 for _, w, _, _, p in cases)
     assert any((hw[0] + 2 * p - w.shape[0]) % s for _, w, hw, s, p in cases)
 
