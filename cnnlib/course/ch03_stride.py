@@ -5,12 +5,14 @@ Used by notebooks/03_stride.ipynb.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .. import conv
+from .. import conv, shapes
 from ..conv import conv2d_backward, dilate, pad, rot180
 from ..reference import correlate2d
 from ..shapes import (
@@ -19,7 +21,7 @@ from ..shapes import (
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import explorer_figures, output_size_or_reason
-from .grading import WrongAttempt, check, combinations
+from .grading import WrongAttempt, check, combinations, forbid_calls
 
 
 def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
@@ -311,4 +313,13 @@ def check_coverage(fn):
         )[0]
         return np.rint(dx[0, 0, :, 0]).astype(int)
 
-    return check(fn, expected, cases, "coverage", _COVERAGE_ATTEMPTS)
+    # the exercise is the closed form: the library's map (or its spy-free use) would answer it for the learner
+    guarded, used_library = forbid_calls([(shapes, "coverage_map")])(fn)
+    verdict = check(guarded, expected, cases, "coverage", _COVERAGE_ATTEMPTS)
+    if not used_library():
+        return verdict
+    print(
+        "rule broken (library-coverage): your function calls cl.shapes.coverage_map, which counts "
+        "the windows for you; the exercise asks for the closed form in n, k, s and p."
+    )
+    return replace(verdict, broken_rules=("library-coverage",))

@@ -158,3 +158,27 @@ def test_coverage_checker_names_each_wrong_attempt():
     ]:
         verdict = ch03.check_coverage(wrong)
         assert not verdict and verdict.bugs == (bug,)
+
+
+def test_coverage_checker_refuses_the_library_map():
+    """The exercise is the closed form: a function that asks cl.shapes.coverage_map passes every case
+    but breaks the rule; a closed form written out passes."""
+
+    def from_library(n, k, s, p):
+        return cl.shapes.coverage_map(n, 1, (k, 1), (s, 1), (p, 0))[:, 0]
+
+    verdict = ch03.check_coverage(from_library)
+    assert (
+        not verdict
+        and verdict.passed_cases == verdict.total
+        and verdict.broken_rules == ("library-coverage",)
+    )
+
+    def closed_form(n, k, s, p):
+        Ho = (n + 2 * p - k) // s + 1
+        u = np.arange(n) + p  # padded row of each input position
+        first = np.maximum(0, -(-(u - k + 1) // s))  # the first window that reaches row u
+        last = np.minimum(Ho - 1, u // s)  # the last window that starts at or before row u
+        return np.maximum(0, last - first + 1)
+
+    assert ch03.check_coverage(closed_form)
