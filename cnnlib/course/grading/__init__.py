@@ -19,22 +19,23 @@ attempt returns); a wrong answer equal to an attempt's on its failing cases is n
 exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
 "floor", "negative", "sides", "off-by-one", "border"). ``Verdict.bugs`` holds the ids
 named, so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's
-rules broken (``forbid_calls``).
+rules broken (``forbid_calls``, ``call_once``).
 
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
 ``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
-``check_naming``), ``rules`` (``forbid_calls``, ``library_check_with_rules``).
+``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``library_check_with_rules``).
 """
 
 from .attempts import WrongAttempt, combinations, likely_bugs
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
-from .rules import forbid_calls, library_check_with_rules
+from .rules import call_once, forbid_calls, library_check_with_rules
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
     "Verdict",
     "WrongAttempt",
+    "call_once",
     "check",
     "check_naming",
     "combinations",

@@ -6,6 +6,42 @@ from ...check.report import Report
 from .verdict import Verdict, library_check
 
 
+def _spied(fn, targets, on_call):
+    """fn wrapped so that, while it runs, each of ``targets`` is replaced by a spy calling ``on_call``.
+
+    ``on_call(name, args, kwargs)`` sees every call of a target made by fn, not those one target
+    makes of another (``conv2d_forward`` calls ``conv2d_forward_with_cache``); the originals are
+    restored after each run, also when fn raises.
+    """
+    depth = [0]
+
+    def spy(original):
+        def call(*args, **kwargs):
+            if not depth[0]:
+                on_call(original.__name__, args, kwargs)
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return call
+
+    def wrapped(*args, **kwargs):
+        originals = [(module, name, getattr(module, name)) for module, name in targets]
+        if any(fn is original for _, _, original in originals):  # the target itself, passed as fn
+            on_call(fn.__name__, args, kwargs)
+        try:
+            for module, name, original in originals:
+                setattr(module, name, spy(original))
+            return fn(*args, **kwargs)
+        finally:
+            for module, name, original in originals:
+                setattr(module, name, original)
+
+    return wrapped
+
+
 def forbid_calls(targets, when=None):
     """A rule for ``check_naming``: the learner's function must not call ``targets`` (as ``when`` says).
 
@@ -27,27 +63,45 @@ def forbid_calls(targets, when=None):
     def guard(fn):
         seen = []
 
-        def spy(original):
-            def call(*args, **kwargs):
-                if when is None or when(*args, **kwargs):
-                    seen.append(original.__name__)
-                return original(*args, **kwargs)
+        def on_call(name, args, kwargs):
+            if when is None or when(*args, **kwargs):
+                seen.append(name)
 
-            return call
+        return _spied(fn, targets, on_call), lambda: bool(seen)
+
+    return guard
+
+
+def call_once(targets):
+    """A rule for ``check_naming``: every run of the learner's function calls ``targets`` exactly once.
+
+    For an exercise whose point is one call (e.g. ∂E/∂x of a layer as ONE forward convolution),
+    so that a loop of small calls, or none, breaks the rule.
+
+    Parameters
+    ----------
+    targets : list of (module, attribute name)
+        The places the one function may be looked up; a call of any of them counts.
+
+    Returns
+    -------
+    callable
+        ``guard(fn) -> (wrapped_fn, broke)``, as ``check_naming``'s ``rules`` take.
+    """
+
+    def guard(fn):
+        counts = []  # one entry per run: the number of calls it made
+
+        def on_call(name, args, kwargs):
+            counts[-1] += 1
+
+        spied = _spied(fn, targets, on_call)
 
         def wrapped(*args, **kwargs):
-            originals = [(module, name, getattr(module, name)) for module, name in targets]
-            if any(fn is original for _, _, original in originals):  # the forbidden function itself
-                seen.append(fn.__name__)
-            try:
-                for module, name, original in originals:
-                    setattr(module, name, spy(original))
-                return fn(*args, **kwargs)
-            finally:
-                for module, name, original in originals:
-                    setattr(module, name, original)
+            counts.append(0)
+            return spied(*args, **kwargs)
 
-        return wrapped, lambda: bool(seen)
+        return wrapped, lambda: any(n != 1 for n in counts)
 
     return guard
 
