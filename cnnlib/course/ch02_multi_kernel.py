@@ -5,16 +5,19 @@ Used by notebooks/02_multi_kernel.ipynb.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import sys
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import conv
-from ..conv import conv2d_backward, pad, rot180
-from ..reference import correlate2d
+from ..conv import conv2d_backward
 from .draw import SIGNED_CMAP, fix_layout, side_colorbar, symmetric_limit
 from .explore import explorer_figures
-from .grading import WrongAttempt, check, combinations
+from .grading import WrongAttempt, call_once, check, check_naming, forbid_calls
 
 
 def delta_spike_explorer(x, w):
@@ -148,30 +151,96 @@ def _multi_dx_expected(delta, w):
     return conv.conv2d_backward(delta[None], x, w)[0][0]
 
 
-def _planted_layer_dx(delta, w, accumulate_bug=False, flip_bug=False, channel_bug=False):
-    """The exercise's buggy sum over kernels, with any of its bugs switched on."""
-    D, C, kh, kw = w.shape
-    dx = np.zeros((C, delta.shape[1] + kh - 1, delta.shape[2] + kw - 1))
-    for c in range(C):
-        for d in range(D):
-            k = w[c, d] if channel_bug else w[d, c]
-            term = correlate2d(pad(delta[d], (kh - 1, kw - 1)), k if flip_bug else rot180(k))
-            if accumulate_bug:
-                dx[c] = term
-            else:
-                dx[c] += term
-    return dx
+# Exercise 1's one forward call, ∂E/∂x = conv2d_forward(δ, bank, padding=k − 1), and the ways of
+# getting its kernel bank (C, D, kh, kw), bank[c, d] = rot180(w[d, c]), or its padding wrong
+_BANK_FLIPS = {  # how the slices are turned: (ids, w -> w turned)
+    "rot180": ((), lambda w: w[:, :, ::-1, ::-1]),
+    "none": (("flip",), lambda w: w),
+    "channel-axes": (("flip",), lambda w: w[::-1, ::-1]),  # [::-1, ::-1] of a 2-D kernel, on the 4-D w
+    "rows": (("flip",), lambda w: w[:, :, ::-1]),
+}
+_BANK_ORDERS = {  # how (D, C) becomes (C, D)
+    "transpose": ((), lambda w: w.transpose(1, 0, 2, 3)),
+    "none": (("channel",), lambda w: w),
+    "reshape": (("channel",), lambda w: w.reshape(w.shape[1], w.shape[0], *w.shape[2:])),
+}
+_DELTA_PADDINGS = {  # zeros around δ: (ids, (kh, kw) -> padding)
+    "k-1": ((), lambda kh, kw: (kh - 1, kw - 1)),
+    "kh-1": (("height-width",), lambda kh, kw: kh - 1),
+    "kw-1": (("height-width",), lambda kh, kw: kw - 1),
+    "none": (("padding",), lambda kh, kw: 0),
+}
+_ONE_CALL_WORDS = {
+    "channel": "channel: the forward's bank is (kernels, input channels, kh, kw); here the kernels make "
+    "the C maps of ∂E/∂x and the input channels are the D maps of δ, so bank[c, d] comes from w[d, c]: "
+    "the first two axes of w change places (reshape keeps the memory order and pairs the wrong slices).",
+    "flip": "flip: every 2-D slice w[d, c] is turned by 180° in its own axes m and n (section 2's "
+    "rot180); on the 4-D w, [::-1, ::-1] reverses the order of the kernels and channels instead.",
+    "height-width": "height-width: δ needs k_h − 1 zero rows and k_w − 1 zero columns on each side "
+    "(section 2's pad); one amount was used for both.",
+    "padding": "padding: δ must be padded by k − 1 on every side, as in section 2's full correlation; "
+    "without it the result is smaller than x.",
+}
 
 
-_LAYER_DX_BUGS = {
-    "accumulate_bug": ("accumulate", "accumulate: dx[c] keeps only the last kernel's term (= instead of +=); "
-                       "every kernel d that read channel c adds its full correlation: "
-                       "∂E/∂x[c] = Σ_d pad(δ[d], k - 1) ★ rot180(w[d, c])."),
-    "flip_bug": ("flip", "flip: each term needs the kernel slice turned by 180°, rot180(w[d, c]), as in "
-                 "notebook 01."),
-    "channel_bug": ("channel", "channel: w[c, d] is used for w[d, c]; the filter index d comes first in w "
-                    "(D, C, kh, kw)."),
-}  # fmt: skip
+def _one_call_dx(delta, w, flip="rot180", order="transpose", padding="k-1"):
+    """Exercise 1's single forward call, its kernel bank built and δ padded as the options say."""
+    bank = _BANK_ORDERS[order][1](_BANK_FLIPS[flip][1](w))
+    amount = _DELTA_PADDINGS[padding][1](*w.shape[2:])
+    return conv.conv2d_forward(delta[None], bank, padding=amount)[0]
+
+
+def _one_call_attempts():
+    """Every mix of a wrong flip, bank order and padding, the fewest bugs first (check_naming's order)."""
+    attempts = []
+    for flip, order, padding in itertools.product(_BANK_FLIPS, _BANK_ORDERS, _DELTA_PADDINGS):
+        ids = _BANK_FLIPS[flip][0] + _BANK_ORDERS[order][0] + _DELTA_PADDINGS[padding][0]
+        if ids:
+            answer = functools.partial(_one_call_dx, flip=flip, order=order, padding=padding)
+            attempts.append(WrongAttempt(ids, tuple(_ONE_CALL_WORDS[i] for i in ids), answer))
+    return sorted(attempts, key=lambda a: len(a.bug))
+
+
+def _one_call_rules():
+    """The exercise's point: ONE call of conv2d_forward, no library backward."""
+    names = ("cnnlib", "cnnlib.conv", "cnnlib.conv_transpose", "cnnlib.reference", "cnnlib.reference.conv")
+    modules = [sys.modules[m] for m in names]
+    forward = ("conv2d_forward", "conv2d_forward_with_cache")
+    answers = ("conv2d_backward", "conv2d_backward_input")
+    answers += ("conv_transpose2d_forward", "conv_transpose2d_backward")
+    forwards = [(m, f) for m in modules for f in forward if hasattr(m, f)]
+    backwards = [(m, f) for m in modules for f in answers if hasattr(m, f)]
+    return [
+        (
+            "one-call",
+            "one-call: the exercise computes ∂E/∂x with exactly ONE call of cl.conv2d_forward, on all D "
+            "maps of δ at once; a loop of calls (or none) is section 3's route, not this one.",
+            call_once(forwards),
+        ),
+        (
+            "library-backward",
+            "library-backward: you called a backward (or transposed) convolution of the library, which is "
+            "the answer itself: build ∂E/∂x from the one forward call.",
+            forbid_calls(backwards),
+        ),
+    ]
+
+
+def check_multi_kernel_dx(fn, seed=0, diagnose=True):
+    """Exercise (find the bugs): fn(delta, w) -> ∂E/∂x of a layer, with ONE call of conv2d_forward.
+
+    δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1, one image.
+    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]), which is the forward pass
+    of a layer with input pad(δ) (D channels) and the bank (C, D, kh, kw), bank[c, d] =
+    rot180(w[d, c]). The rules (enforced): exactly one call of conv2d_forward per case, no
+    backward or transposed convolution of the library. Names "channel" (bank not
+    transposed, or reshaped), "flip" (no flip, or [::-1, ::-1] on the 4-D w), "height-width"
+    and "padding" (δ padded wrongly); ``diagnose=False`` names none.
+    Derived in notebooks/02_multi_kernel.ipynb.
+    """
+    cases = _multi_kernel_cases(seed, ("delta", "w"))
+    attempts, rules = _one_call_attempts(), _one_call_rules()
+    return check_naming(fn, _multi_dx_expected, cases, "dE/dx", attempts, rules=rules, diagnose=diagnose)
 
 
 def _pointwise_cases(seed):
@@ -227,16 +296,3 @@ def check_pointwise_dw(fn, seed=0):
     "shape", "divisor", "channel-sum". Derived in notebooks/02_multi_kernel.ipynb.
     """
     return check(fn, _pointwise_dw_expected, _pointwise_cases(seed), "1×1 dE/dw", _POINTWISE_ATTEMPTS)
-
-
-def check_multi_kernel_dx(fn, seed=0, diagnose=True):
-    """Exercise: fn(delta, w) -> ∂E/∂x of a layer with C channels and D kernels, one image.
-
-    δ (D, Ho, Wo), w (D, C, kh, kw) -> ∂E/∂x (C, H, W) with H = Ho + kh − 1.
-    Expected: ∂E/∂x[c] = Σ_d pad(δ[d], k − 1) ★ rot180(w[d, c]). Names "accumulate",
-    "flip" and "channel".
-    Derived in notebooks/02_multi_kernel.ipynb.
-    """
-    cases = _multi_kernel_cases(seed, ("delta", "w"))
-    attempts = combinations(_LAYER_DX_BUGS, _planted_layer_dx)
-    return check(fn, _multi_dx_expected, cases, "dE/dx", attempts, diagnose=diagnose)

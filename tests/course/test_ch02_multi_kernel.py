@@ -42,29 +42,79 @@ def _layer_dx_loops(delta, w):
     return dx
 
 
-def test_layer_dx_checker_accepts_the_scatter_form_and_names_each_planted_bug(capsys):
-    assert ch02.check_multi_kernel_dx(_layer_dx_loops)
-    assert "correct on all 4 cases" in capsys.readouterr().out
+def _one_call(delta, bank, padding):
+    return cl.conv2d_forward(delta[None], bank, padding=padding)[0]
 
-    def planted(delta, w, assign=False, flip=True, swap=False):
+
+def test_one_call_dx_checker_accepts_a_bank_built_slice_by_slice(capsys):
+    def one_call_by_hand(delta, w):  # δ padded by np.pad, the bank filled slice by slice, the loop forward
         D, C, kh, kw = w.shape
-        dx = np.zeros((C, delta.shape[1] + kh - 1, delta.shape[2] + kw - 1))
-        for c in range(C):
-            for d in range(D):
-                k = w[c, d] if swap else w[d, c]
-                term = reference.correlate2d(cl.pad(delta[d], (kh - 1, kw - 1)), cl.rot180(k) if flip else k)
-                dx[c] = term if assign else dx[c] + term
-        return dx
+        bank = np.empty((C, D, kh, kw))
+        for d, c in np.ndindex(D, C):
+            bank[c, d] = np.rot90(w[d, c], 2)
+        padded = np.pad(delta, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+        return reference.conv2d_forward(padded[None], bank)[0]
 
-    for kwargs, bugs in [
-        ({"assign": True}, ("accumulate",)),
-        ({"flip": False}, ("flip",)),
-        ({"assign": True, "flip": False}, ("accumulate", "flip")),
-        ({"swap": True}, ("channel",)),
-    ]:
-        verdict = ch02.check_multi_kernel_dx(lambda d, w, kw=kwargs: planted(d, w, **kw))
-        assert not verdict and verdict.bugs == bugs
+    verdict = ch02.check_multi_kernel_dx(one_call_by_hand)
+    assert verdict and verdict.bugs == () and verdict.broken_rules == ()
+    assert "correct on all 4 cases" in capsys.readouterr().out
     assert not ch02.check_multi_kernel_dx(lambda d, w: None)
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_one_call_dx_checker_names_the_planted_bugs_and_each_half_fix(capsys):
+    def pad(w):
+        return (w.shape[2] - 1, w.shape[3] - 1)
+
+    for wrong, bugs in [
+        (lambda d, w: _one_call(d, w[::-1, ::-1], pad(w)), ("flip", "channel")),  # the planted code
+        (lambda d, w: _one_call(d, w[:, :, ::-1, ::-1], pad(w)), ("channel",)),  # flip fixed, no transpose
+        (lambda d, w: _one_call(d, np.swapaxes(w, 0, 1)[::-1, ::-1], pad(w)), ("flip",)),  # transposed only
+        (lambda d, w: _one_call(d, np.swapaxes(w, 0, 1), pad(w)), ("flip",)),  # no flip at all
+        (
+            lambda d, w: _one_call(d, cl.rot180(w).reshape(w.shape[1], w.shape[0], *w.shape[2:]), pad(w)),
+            ("channel",),
+        ),
+        (lambda d, w: _one_call(d, cl.rot180(w).transpose(1, 0, 2, 3), w.shape[2] - 1), ("height-width",)),
+        (lambda d, w: _one_call(d, cl.rot180(w).transpose(1, 0, 2, 3), 0), ("padding",)),
+    ]:
+        verdict = ch02.check_multi_kernel_dx(wrong)
+        assert not verdict and verdict.bugs == bugs and verdict.broken_rules == ()
+    # the notebook's visible cell: the planted code's verdicts, no bug named
+    capsys.readouterr()
+    planted = ch02.check_multi_kernel_dx(lambda d, w: _one_call(d, w[::-1, ::-1], pad(w)), diagnose=False)
+    out = capsys.readouterr().out
+    assert not planted and planted.bugs == () and "likely bug" not in out
+    assert "ERROR, raised ValueError: channel mismatch" in out  # C != D: the unswapped bank cannot run
+
+
+def test_one_call_dx_checker_enforces_its_rules(capsys):
+    def library_backward(delta, w):
+        x = np.zeros((1, w.shape[1], delta.shape[1] + w.shape[2] - 1, delta.shape[2] + w.shape[3] - 1))
+        return cl.conv2d_backward(delta[None], x, w)[0][0]
+
+    def per_pair(delta, w):  # section 5's corr: one forward call per (c, d) pair
+        D, C, kh, kw = w.shape
+        return np.array(
+            [
+                sum(
+                    _one_call(delta[d : d + 1], cl.rot180(w[d : d + 1, c : c + 1]), (kh - 1, kw - 1))[0]
+                    for d in range(D)
+                )
+                for c in range(C)
+            ]
+        )
+
+    for right_numbers, broken in [
+        (_layer_dx_loops, ("one-call",)),
+        (per_pair, ("one-call",)),
+        (library_backward, ("one-call", "library-backward")),
+        (lambda d, w: cl.conv_transpose2d_forward(d[None], w)[0], ("one-call", "library-backward")),
+    ]:
+        verdict = ch02.check_multi_kernel_dx(right_numbers)
+        assert not verdict and verdict.passed_cases == 4 and verdict.broken_rules == broken
+        assert "the exercise's rule above is broken" in capsys.readouterr().out
+    assert cl.conv2d_forward is cl.conv.conv2d_forward  # the spies are gone after the check
 
 
 def test_pointwise_checker_accepts_the_per_pair_correlation_and_names_each_wrong_attempt(capsys):

@@ -1,5 +1,5 @@
-"""Tests of cnnlib.course.ch03_stride (the stride explorer) and of the exercise checkers of
-notebooks 02 and 03."""
+"""Tests of cnnlib.course.ch03_stride: the stride explorer and the exercise checkers of notebook 03
+(notebook 02's are tested in test_ch02_multi_kernel)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
-from cnnlib.course import ch02_multi_kernel as ch02
 from cnnlib.course import ch03_stride as ch03
 from cnnlib.course import explore
 
@@ -35,33 +34,6 @@ def _coverage(n, k, s, p):
     for i in range(cl.conv_output_size(n, k, s, p)):
         c[i * s : i * s + k] += 1
     return c[p : p + n]
-
-
-def _layer_dx(delta, w):
-    D, C, kh, kw = w.shape
-    return np.array(
-        [
-            sum(
-                cl.reference.correlate2d(cl.pad(delta[d], (kh - 1, kw - 1)), cl.rot180(w[d, c]))
-                for d in range(D)
-            )
-            for c in range(C)
-        ]
-    )
-
-
-def _swapped_dx(delta, w):
-    # the notes' section-2 index order: w[c, d] instead of w[d, c]
-    D, C, kh, kw = w.shape
-    return np.array(
-        [
-            sum(
-                cl.reference.correlate2d(cl.pad(delta[d], (kh - 1, kw - 1)), cl.rot180(w[c, d]))
-                for d in range(D)
-            )
-            for c in range(C)
-        ]
-    )
 
 
 def test_stride_explorer_updates_in_place():
@@ -107,7 +79,6 @@ def test_stride_explorer_is_deterministic():
 @pytest.mark.parametrize(
     "checker, right, wrong",
     [
-        (ch02.check_multi_kernel_dx, _layer_dx, _swapped_dx),
         (ch03.check_strided_dx, _strided_dx, lambda d, w, H, W, s, p: _strided_dx(d, w, H, W, s, 0)),
         (ch03.check_coverage, _coverage, lambda n, k, s, p: np.ones(n, dtype=int)),
     ],
