@@ -1,14 +1,16 @@
-"""Notebook 04's exercises: the source question's formula and the checkers of section 9.
+"""Notebook 04's exercises: the source question's formula and the checkers of section 11.
 
 The notebook reaches them through ``ch04_padding`` as ``ch.<name>``.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 
 from .. import conv
-from ..conv import rot180
 from ..shapes import conv_output_size
 from .grading import WrongAttempt, check, combinations, likely_bugs, not_implemented, report
 
@@ -82,49 +84,128 @@ def question_input_gradient(dEdO, F, I_shape, s, p):
     return dI
 
 
-def _padded_expected(dy, w, x_hw, s, p):  # the exercise's parameter names, for the case lines
-    return _input_gradient_2d(dy, w, x_hw, s, p)
+def circular_cases(seed):
+    """Single-channel (dy, w, (H, W), s, p) cases with p ≤ H, W (the frame wraps once, as in PyTorch).
 
-
-def _planted_padded(
-    dy, w, x_hw, s, p, assign=False, crop_end=False, crop_start=False, stride=False, flip=False
-):
-    """Exercise 1's scatter-then-crop with any of the usual mistakes switched on."""
-    (H, W), (kh, kw) = x_hw, w.shape
-    step, k = (1 if stride else s), (rot180(w) if flip else w)
-    dxp = np.zeros((H + 2 * p, W + 2 * p))
-    for i in range(dy.shape[0]):
-        for j in range(dy.shape[1]):
-            window = dxp[i * step : i * step + kh, j * step : j * step + kw]
-            window[...] = dy[i, j] * k if assign else window + dy[i, j] * k
-    r, c = (0, 0) if crop_end else (2 * p, 2 * p) if crop_start else (p, p)
-    return dxp[r : r + H, c : c + W]
-
-
-_PADDED_BUGS = {
-    "assign": ("accumulate", "accumulate: where windows overlap, dxp keeps only the last window's δ·w "
-               "(= instead of +=); every output adds its share with +=."),
-    "crop_end": ("crop", "crop: you kept the first H rows and W columns of dxp ([:H, :W]); the padding is "
-                 "p rows and columns on each side: keep dxp[p:p + H, p:p + W]."),
-    "crop_start": ("crop", "crop: you kept the last H rows and W columns of dxp; the padding is p on each "
-                   "side: keep dxp[p:p + H, p:p + W]."),
-    "stride": ("stride", "stride: the window of output (i, j) starts at row i·s, column j·s of x_p, not at "
-               "(i, j)."),
-    "flip": ("flip", "flip: adding δ[i, j]·w onto each window needs no flip; rot180 belongs to the "
-             "gather form (the full correlation)."),
-}  # fmt: skip
-
-
-def check_padded_input_gradient(fn, seed=0, n=8, diagnose=True):
-    """Exercise (find the bugs): fn(dy, w, (H, W), s, p) -> ∂E/∂x (H, W), via ∂E/∂xp and a crop.
-
-    Compared with ``conv2d_backward`` on single-channel cases (non-square, with stride,
-    padding and 1x1 kernels with p > k − 1). Names "accumulate", "crop", "stride", "flip".
-    Derived in notebooks/04_padding.ipynb.
+    Non-square; a 1x1 kernel with p = 2 (windows made of the frame alone), p = 0 (no frame),
+    p = H (the frame copies the whole image), strides that leave rows unread.
     """
-    attempts = combinations(_PADDED_BUGS, _planted_padded, exclusive=("crop_end", "crop_start"))
-    cases = random_2d_cases(seed, n)
-    return check(fn, _padded_expected, cases, "padded input gradient", attempts, diagnose=diagnose)
+    rng = np.random.default_rng(seed)
+    shapes = [
+        ((4, 5), (1, 1), 1, 2),
+        ((6, 5), (3, 2), 2, 1),
+        ((5, 7), (2, 3), 3, 2),
+        ((3, 4), (3, 3), 1, 3),
+        ((4, 6), (2, 3), 2, 0),
+        ((5, 5), (3, 3), 1, 1),
+        ((6, 4), (4, 2), 2, 2),
+        ((7, 6), (2, 2), 3, 1),
+    ]
+    cases = []
+    for (H, W), (kh, kw), s, p in shapes:
+        Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
+        cases.append((rng.standard_normal((Ho, Wo)), rng.standard_normal((kh, kw)), (H, W), s, p))
+    return cases
+
+
+def _padded_input_gradient(dy, w, x_hw, s, p):
+    """∂E/∂x_p: the unpadded layer's input gradient on the (H + 2p) x (W + 2p) padded input."""
+    H, W = x_hw
+    return _input_gradient_2d(dy, w, (H + 2 * p, W + 2 * p), s, 0)
+
+
+def _add_to_copied(dxp, x_hw, shift):
+    """dx with each entry of dxp added at x[(a + shift) mod H, (b + shift) mod W], the pixel it copies."""
+    (H, W), (Hp, Wp) = x_hw, dxp.shape
+    dx = np.zeros((H, W))
+    np.add.at(dx, np.ix_((np.arange(Hp) + shift) % H, (np.arange(Wp) + shift) % W), dxp)
+    return dx
+
+
+def _circular_expected(dy, w, x_hw, s, p):
+    # x_p[a, b] = x[(a - p) mod H, (b - p) mod W]: each entry's gradient goes to the pixel it copies
+    return _add_to_copied(_padded_input_gradient(dy, w, x_hw, s, p), x_hw, -p)
+
+
+def _fold(a, p, side):
+    """Fold the first axis of a (n + 2p rows) onto its n inner rows, each strip of p rows onto the far
+    (right for circular padding) or the near side."""
+    n = a.shape[0] - 2 * p
+    out = a[p : p + n].copy()
+    top_to, bottom_to = (slice(n - p, n), slice(0, p)) if side == "far" else (slice(0, p), slice(n - p, n))
+    out[top_to] += a[:p]
+    out[bottom_to] += a[p + n :]
+    return out
+
+
+def _planted_circular(dy, w, x_hw, s, p, rows="far", cols="far", corners=True, sign=False, crop=False):
+    """Exercise 1's fold of the frame with the usual mistakes: a strip sent to the near side, the corner
+    blocks lost, the index (a + p) mod H, the frame cropped off as for zero padding."""
+    (H, W), dxp = x_hw, _padded_input_gradient(dy, w, x_hw, s, p)
+    inner = dxp[p : p + H, p : p + W]
+    if crop:
+        return inner.copy()
+    if sign:
+        return _add_to_copied(dxp, x_hw, p)
+    if corners:  # the rows over the full width, then the columns: the corner blocks come along
+        return _fold(_fold(dxp, p, rows).T, p, cols).T
+    row_strips = _fold(dxp[:, p : p + W], p, rows) - inner
+    col_strips = _fold(dxp[p : p + H, :].T, p, cols).T - inner
+    return inner + row_strips + col_strips
+
+
+_SIDES = (
+    "sides: x_p's top p rows copy the LAST p rows of x ((a − p) mod H for a < p), so their gradient goes "
+    "to the bottom of x; the bottom strip goes to the top, the left strip to the right, the right strip "
+    "to the left (and a corner block to the opposite corner)."
+)
+_CORNERS = (
+    "corners: the four p×p corner blocks of ∂E/∂x_p are lost; they are copies of x's pixels too "
+    "(x_p[0, 0] is x[H − p, W − p]), so their gradient goes back to x like the strips'."
+)
+_CROP = (
+    "crop: you cropped the frame off as for zero padding; with circular padding the frame holds copies "
+    "of x's pixels, so its gradient is added to the pixels it copies (step 2 of section 1 no longer "
+    "gives 0)."
+)
+_SIGN = (
+    "sign: x_p's row a copies x's row (a − p) mod H (x starts p rows into x_p); (a + p) mod H shifts the "
+    "whole gradient by 2p rows and columns."
+)
+
+
+def _circular_attempts():
+    attempts = [
+        WrongAttempt("crop", _CROP, functools.partial(_planted_circular, crop=True)),
+        WrongAttempt("sign", _SIGN, functools.partial(_planted_circular, sign=True)),
+    ]
+    for rows, cols, corners in itertools.product(("far", "near"), ("far", "near"), (True, False)):
+        named = ([("sides", _SIDES)] if "near" in (rows, cols) else []) + (
+            [] if corners else [("corners", _CORNERS)]
+        )
+        if named:
+            bugs, words = zip(*named, strict=True)
+            answer = functools.partial(_planted_circular, rows=rows, cols=cols, corners=corners)
+            attempts.append(WrongAttempt(bugs, words, answer))
+    return attempts
+
+
+def check_circular_input_gradient(fn, seed=0, diagnose=True):
+    """Exercise (find the bugs): fn(dy, w, (H, W), s, p) -> ∂E/∂x of a circularly padded layer.
+
+    Circular padding: x_p[a, b] = x[(a − p) mod H, (b − p) mod W] (PyTorch's
+    padding_mode="circular", NumPy's mode="wrap"), p ≤ H, W. Then ∂E/∂x[u, v] adds ∂E/∂x_p
+    over every entry that copies x[u, v]: the inner part, the strips of the frame on the
+    opposite side, the corner blocks at the opposite corner. Compared on 8 single-channel
+    cases (non-square, strides 1-3, p = 0 to p = H, a 1x1 kernel with p = 2). Names "sides"
+    (a part of the frame sent to the near side), "corners" (the corner blocks lost),
+    "crop" (the frame cropped off as for zero padding), "sign" (the index (a + p) mod H);
+    ``diagnose=False`` names none. Derived in notebooks/04_padding.ipynb.
+    """
+    cases = circular_cases(seed)
+    return check(
+        fn, _circular_expected, cases, "circular input gradient", _circular_attempts(), diagnose=diagnose
+    )
 
 
 def _transposed_attempt(kind):

@@ -18,7 +18,7 @@ from ..shapes import (
 
 # the exercises live in ch04_exercises; the notebook reaches them as ch.<name>
 from .ch04_exercises import (  # noqa: F401
-    check_padded_input_gradient,
+    check_circular_input_gradient,
     check_question_input_gradient,
     check_transposed_padding,
     question_input_gradient,

@@ -1,4 +1,4 @@
-"""Tests of cnnlib.course.ch04_padding: the padded-input gradient, the source question's formula,
+"""Tests of cnnlib.course.ch04_padding: the circular-padding exercise, the source question's formula,
 the checkers, the padded-gradient figure and the padding explorer."""
 
 from __future__ import annotations
@@ -20,37 +20,92 @@ def _dx_library(dy, w, hw, s, p):
     return cl.conv2d_backward(dy[None, None], x, w[None, None], s, p)[0][0, 0]
 
 
-def _padded_scatter(dy, w, hw, s, p, assign=False, crop="middle", stride=True):
+def _circular_by_matrix(dy, w, hw, s, p):
+    # the forward map of the circularly padded layer as a matrix A (a column per unit image); dE/dx = A^T δ
+    H, W = hw
+    A = np.stack(
+        [
+            cl.conv2d_forward(
+                np.pad(e.reshape(H, W), p, mode="wrap")[None, None], w[None, None], None, s
+            ).ravel()
+            for e in np.eye(H * W)
+        ],
+        axis=1,
+    )
+    return (A.T @ dy.ravel()).reshape(H, W)
+
+
+def _circular_strips(dy, w, hw, s, p, near=(True, True), corners=False, crop=False):
+    # the notebook's planted fold: the inner part plus the four strips, each to the near or the far side
     (H, W), (kh, kw) = hw, w.shape
     dxp = np.zeros((H + 2 * p, W + 2 * p))
-    step = s if stride else 1
     for (i, j), v in np.ndenumerate(dy):
-        window = dxp[i * step : i * step + kh, j * step : j * step + kw]
-        window[...] = v * w if assign else window + v * w
-    r = {"middle": p, "end": 0, "start": 2 * p}[crop]
-    return dxp[r : r + H, r : r + W]
+        dxp[i * s : i * s + kh, j * s : j * s + kw] += v * w
+    dx = dxp[p : p + H, p : p + W].copy()
+    if crop:
+        return dx
+    top, bottom = (slice(0, p), slice(H - p, H))[:: 1 if near[0] else -1]
+    left, right = (slice(0, p), slice(W - p, W))[:: 1 if near[1] else -1]
+    dx[top, :] += dxp[:p, p : p + W]
+    dx[bottom, :] += dxp[p + H :, p : p + W]
+    dx[:, left] += dxp[p : p + H, :p]
+    dx[:, right] += dxp[p : p + H, p + W :]
+    if corners:  # each corner block to the corner its strips point at
+        for rows, r_to in ((slice(0, p), top), (slice(p + H, None), bottom)):
+            for cols, c_to in ((slice(0, p), left), (slice(p + W, None), right)):
+                dx[r_to, c_to] += dxp[rows, cols]
+    return dx
 
 
 def test_checkers_accept_right_answers_that_are_not_their_oracle(capsys):
-    assert ch04.check_padded_input_gradient(_padded_scatter)
+    assert ch04.check_circular_input_gradient(_circular_by_matrix)
+    assert ch04.check_circular_input_gradient(
+        lambda *a: _circular_strips(*a, near=(False, False), corners=True)
+    )
     assert ch04.check_transposed_padding(cl.shapes.transposed_conv_padding)
     assert ch04.check_question_input_gradient(ch04.question_input_gradient)
     out = capsys.readouterr().out
-    assert out.count("correct on all") == 3
+    assert out.count("correct on all") == 4
     assert "\n\n" not in "\n" + out  # no blank line above a tally with nothing wrong to list
 
 
-def test_padded_input_gradient_checker_names_each_planted_bug(capsys):
-    assert not ch04.check_padded_input_gradient(lambda *a: None)
+def test_circular_input_gradient_checker_names_the_planted_bugs_and_each_half_fix(capsys):
+    assert not ch04.check_circular_input_gradient(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
     for kwargs, bugs in [
-        ({"assign": True, "crop": "end"}, ("accumulate", "crop")),
-        ({"assign": True}, ("accumulate",)),
-        ({"crop": "end"}, ("crop",)),
-        ({"crop": "start"}, ("crop",)),
+        ({}, ("sides", "corners")),  # the planted code
+        ({"near": (False, False)}, ("corners",)),  # the strips to the far side, the corners still lost
+        ({"near": (False, True)}, ("sides", "corners")),  # only the rows moved to the far side
+        ({"corners": True}, ("sides",)),  # the corners added, everything on the near side
+        ({"near": (True, False), "corners": True}, ("sides",)),
+        ({"crop": True}, ("crop",)),  # the zero-padding answer
     ]:
-        verdict = ch04.check_padded_input_gradient(lambda *a, kw=kwargs: _padded_scatter(*a, **kw))
+        verdict = ch04.check_circular_input_gradient(lambda *a, kw=kwargs: _circular_strips(*a, **kw))
         assert not verdict and verdict.bugs == bugs
+
+    def plus_p(dy, w, hw, s, p):  # every copy, but at (a + p) mod H
+        dx = np.zeros(hw)
+        dxp = _circular_strips(dy, w, (hw[0] + 2 * p, hw[1] + 2 * p), s, 0, crop=True)
+        for (a, b), v in np.ndenumerate(dxp):
+            dx[(a + p) % hw[0], (b + p) % hw[1]] += v
+        return dx
+
+    verdict = ch04.check_circular_input_gradient(plus_p)
+    assert not verdict and verdict.bugs == ("sign",)
+    capsys.readouterr()
+    # the notebook's visible cell: the planted code's verdicts, no bug named; only p = 0 passes
+    planted = ch04.check_circular_input_gradient(_circular_strips, diagnose=False)
+    out = capsys.readouterr().out
+    assert planted.passed_cases == 1 and planted.bugs == () and "Likely bug" not in out
+    assert "case 5 (dy 2×2, w 2×3, x_hw=(4, 6), s=2, p=0): pass" in out
+
+
+def test_circular_cases_cover_the_frame_edge_cases():
+    cases = ch04_exercises.circular_cases(0)
+    assert all(p <= min(hw) for _, _, hw, _, p in cases)
+    assert any(w.shape == (1, 1) and p > 0 for _, w, _, _, p in cases)
+    assert any(p == 0 for *_, p in cases) and any(p == hw[0] for _, _, hw, _, p in cases)
+    assert any((hw[0] + 2 * p - w.shape[0]) % s for _, w, hw, s, p in cases)
 
 
 def test_transposed_padding_checker_names_each_wrong_attempt(capsys):
