@@ -35,6 +35,11 @@ def random_2d_cases(seed, n):
         s, p = int(rng.integers(1, 4)), int(rng.integers(0, 4))
         H, W = max(1, kh - 2 * p) + int(rng.integers(0, 6)), max(1, kw - 2 * p) + int(rng.integers(0, 6))
         shapes.append(((H, W), (kh, kw), s, p))
+    return _cases_of_shapes(rng, shapes)
+
+
+def _cases_of_shapes(rng, shapes):
+    """(dy, w, (H, W), s, p) with random dy and w for each ((H, W), (kh, kw), s, p) of shapes."""
     cases = []
     for (H, W), (kh, kw), s, p in shapes:
         Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
@@ -101,11 +106,7 @@ def circular_cases(seed):
         ((6, 4), (4, 2), 2, 2),
         ((7, 6), (2, 2), 3, 1),
     ]
-    cases = []
-    for (H, W), (kh, kw), s, p in shapes:
-        Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
-        cases.append((rng.standard_normal((Ho, Wo)), rng.standard_normal((kh, kw)), (H, W), s, p))
-    return cases
+    return _cases_of_shapes(rng, shapes)
 
 
 def _padded_input_gradient(dy, w, x_hw, s, p):
