@@ -226,8 +226,9 @@ def _transposed_attempt(kind):
 _TRANSPOSED_ATTEMPTS = [
     WrongAttempt(
         "leftover-rows",
-        "leftover-rows: the after-padding misses the r = (n + top + bottom - k) mod s rows no window "
-        "reads; add them after the last δ.",
+        "leftover-rows: the after-padding leaves out, or miscounts, the r rows at the bottom that "
+        "no window reads (sections 2 and 8); count r with this layer's own padding, top and "
+        "bottom, and add them after the last δ.",
         _transposed_attempt("leftover-rows"),
     ),
     WrongAttempt(
@@ -280,7 +281,7 @@ def check_transposed_padding(fn, max_n=7, max_k=4, max_s=3, max_p=2):
     name = "transposed padding"
     wrong, answers = [], []  # every case runs; the first few wrong ones are printed, then the tally
     for number, (n, k, s, top, bottom) in enumerate(cases, 1):
-        args = f"n={n}, k={k}, s={s}, padding=({top}, {bottom})"
+        args = f"case {number} (n={n}, k={k}, s={s}, padding=({top}, {bottom}))"
         try:
             got = fn(n, k, s, (top, bottom))
         except Exception as e:  # a learner's bug must print, not crash the notebook
