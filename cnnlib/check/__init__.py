@@ -65,7 +65,7 @@ the diagnosis names them) so that tests and exercise checkers match ids, not wor
 
 The same list, with one line each, is ``check.BUG_IDS``; it also holds the ids of
 ``check.batchnorm_backward`` (``check.batchnorm.BATCHNORM_BUG_IDS``: "bn-mean-path",
-"bn-var-path", "bn-axes", "bn-unbiased", "bn-gamma", "bn-sum-axes").
+"bn-var-path", "bn-axes", "bn-unbiased", "bn-gamma", "bn-sum-axes", "bn-count").
 
 Derived in notebooks/01_single_kernel.ipynb to 05_pooling_and_a_full_cnn.ipynb; used in
 notebooks/06_debugging_backprop.ipynb.

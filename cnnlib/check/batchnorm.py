@@ -11,7 +11,8 @@ is used, its output is checked too.
 The diagnosis recomputes the answer under the usual bugs (``BATCHNORM_BUG_IDS``) and names
 those that reproduce the learner's outputs on every case: a path through the batch
 statistics forgotten, statistics over the wrong axes, 1/(M − 1) where 1/M belongs, γ twice
-or not at all, ∂E/∂γ or ∂E/∂β summed over the wrong axes.
+or not at all, ∂E/∂γ or ∂E/∂β summed over the wrong axes, M counted as N (or N·C·H·W)
+instead of the N·H·W values of a channel.
 
 Derived in notebooks/09_the_modern_block.ipynb.
 """
@@ -39,6 +40,7 @@ BATCHNORM_BUG_IDS = {
     "bn-unbiased": "1/(M − 1) (the unbiased variance) where the normalisation uses 1/M, or the reverse",
     "bn-gamma": "γ applied twice or not at all (in ∂E/∂x or ∂E/∂γ)",
     "bn-sum-axes": "∂E/∂γ or ∂E/∂β summed over the wrong axes, or averaged: one sum per channel over N, H, W",
+    "bn-count": "M, the number of values per channel, taken as N (the batch) or N·C·H·W instead of N·H·W",
 }
 
 

@@ -7,6 +7,8 @@ outputs on every case, simplest first; the ids shared with the other checks ("ze
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .run import relative_error
@@ -24,6 +26,8 @@ _SENTENCES = {
     "bn-gamma": "gamma: γ is {how} in {where}. ∂E/∂x̂ = γ δ (γ once), and ∂E/∂γ = Σ δ x̂ (no γ).",
     "bn-sum-axes": "sum: {which} is {how}. ∂E/∂γ and ∂E/∂β are sums over N, H and W: one number per channel, "
     "shape (C,).",
+    "bn-count": "count: your M is {count}. A channel's statistics average its M = N·H·W values (every image, "
+    "every pixel), so each 1/M of the backward (through μ and through σ²) is 1/(N·H·W).",
 }
 
 _GENERIC = {  # ids shared with the other checks (check.BUG_IDS)
@@ -48,7 +52,7 @@ _AXES_WORDS = {
 
 
 def _model(a, eps, group="channel", ddof_fwd=0, ddof_bwd=0, mean_path=True, var_path=True, gamma_dx=1,
-           gamma_dgamma=False, sums=(0, 2, 3), mean_sums=False):  # fmt: skip
+           gamma_dgamma=False, sums=(0, 2, 3), mean_sums=False, count=None, gamma_paths=None):  # fmt: skip
     """y, dx, dgamma, dbeta of batch norm with one bug switched on (defaults: the right answer)."""
     x, gamma, beta, dy = a["x"], a["gamma"], a["beta"], a["dy"]
     to_rows, back = _GROUPINGS[group]
@@ -65,7 +69,14 @@ def _model(a, eps, group="channel", ddof_fwd=0, ddof_bwd=0, mean_path=True, var_
         y = g * x_hat + b
         dxh = to_rows(dy * g**gamma_dx)
         xh = to_rows(x_hat)
-        dxr = dxh - mean_path * dxh.mean(axis=0) - var_path * xh * (dxh * xh).sum(axis=0) / (m - ddof_bwd)
+        m_bwd = {None: m, "N": x.shape[0], "size": x.size}[count]  # the backward's M (count: a wrong one)
+        # ∂E/∂x̂ as the paths through μ and σ² take it (gamma_paths: γ's power there, if not the direct term's)
+        dxp = dxh if gamma_paths is None else to_rows(dy * g**gamma_paths)
+        dxr = (
+            dxh
+            - mean_path * dxp.sum(axis=0) / m_bwd
+            - var_path * xh * (dxp * xh).sum(axis=0) / (m_bwd - ddof_bwd)
+        )
         dx = back(dxr / sd, x.shape)
         if group == "reshape":
             dgamma, dbeta = (to_rows(dy) * xh).sum(axis=0), to_rows(dy).sum(axis=0)
@@ -90,6 +101,35 @@ _BUGS = [
     (("bn-gamma",), {"how": "applied once too often", "where": "∂E/∂γ"}, {"gamma_dgamma": True}),
     (("bn-sum-axes",), {"which": "∂E/∂γ or ∂E/∂β", "how": "averaged (÷ M)"}, {"mean_sums": True}),
 ] + [(("bn-axes",), {"how": words}, {"group": group}) for group, words in _AXES_WORDS.items()]
+# bugs of a backward taken node by node (x → μ → σ² → x̂ → y), alone and in every combination
+_NODE_BUGS = {
+    "bn-mean-path": [({}, {"mean_path": False})],
+    "bn-count": [
+        ({"count": "N, the batch size (right only for 1×1 images)"}, {"count": "N"}),
+        ({"count": "N·C·H·W (x.size: every channel's values)"}, {"count": "size"}),
+    ],
+    "bn-gamma": [
+        ({"how": "missing", "where": "the paths through μ and σ² of ∂E/∂x"},
+         {"gamma_paths": 0}),
+        ({"how": "applied twice", "where": "the direct term of ∂E/∂x"}, {"gamma_dx": 2, "gamma_paths": 1}),
+    ],
+}  # fmt: skip
+
+
+def _node_bug_combinations():
+    """(ids, words, model keywords) for each non-empty choice of _NODE_BUGS, fewest bugs first."""
+    choices = [[None, *variants] for variants in _NODE_BUGS.values()]
+    combos = []
+    for picked in itertools.product(*choices):
+        on = [(bug, v) for bug, v in zip(_NODE_BUGS, picked, strict=True) if v is not None]
+        if on:
+            words = {k: w for _, (ws, _) in on for k, w in ws.items()}
+            kwargs = {k: w for _, (_, kw) in on for k, w in kw.items()}
+            combos.append((tuple(bug for bug, _ in on), words, kwargs))
+    return sorted(combos, key=lambda c: len(c[0]))
+
+
+_BUGS += [c for c in _node_bug_combinations() if c[2] not in [kw for _, _, kw in _BUGS]]
 
 
 def _explains(results, kwargs, key):

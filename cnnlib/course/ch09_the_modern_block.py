@@ -23,9 +23,10 @@ from .ch05_pooling_and_a_full_cnn import channel_grid
 # reaches them as ch.<name>
 from .ch09_exercises import (  # noqa: F401
     check_bn_backward,
-    check_layernorm_backward,
-    layernorm_candidates,
-    layernorm_cases,
+    check_example_norm_backward,
+    example_norm_cases,
+    example_norm_forward,
+    mystery_bn_backward,
     numerical_dx,
 )
 from .ch09_stability import (  # noqa: F401
