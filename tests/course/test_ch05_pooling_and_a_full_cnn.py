@@ -311,6 +311,16 @@ def _kernel_and_bias_by_loops(x, delta):
     return dw, delta.sum(axis=(0, 2, 3))
 
 
+def test_two_attempts_with_one_id_each_print_their_own_words(capsys):
+    # both averaged bias gradients are "bias"; the one over the positions must not get the other's words
+    over_positions = ch05_exercises.KERNEL_BIAS_ATTEMPTS[-1]
+    first_bias = next(a for a in ch05_exercises.KERNEL_BIAS_ATTEMPTS if a.bug == "bias")
+    assert over_positions is not first_bias and over_positions.bug == "bias"
+    assert ch05.check_kernel_and_bias_grads(over_positions.answer).bugs == ("bias",)
+    out = capsys.readouterr().out
+    assert over_positions.words in out and first_bias.words not in out
+
+
 def test_kernel_and_bias_checker():
     assert ch05.check_kernel_and_bias_grads(_kernel_and_bias_by_loops)
     assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
