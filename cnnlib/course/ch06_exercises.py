@@ -28,6 +28,7 @@ def _pooled_lr_max(
 
     rows: "mean" (right), "sum" (the pool read as a sum), "per-position" (part A's A, the pool
     ignored), "mean-of-squares" (part A's per-position Hessians averaged, AᵀA/(N·Ho·Wo)).
+    loss_divisor: "N" (right), "none" (a sum over the images), "rows" (N·Ho·Wo, part A's row count).
     """
     x = np.asarray(x, dtype=np.float64)
     N = x.shape[0]
@@ -40,7 +41,7 @@ def _pooled_lr_max(
         "per-position": A,
         "mean-of-squares": A / np.sqrt(per_image.shape[1]),
     }[rows]
-    n = N if loss_divisor == "N" else 1
+    n = {"N": N, "none": 1, "rows": A.shape[0]}[loss_divisor]
     return factor / float(np.linalg.eigvalsh(R.T @ R / n).max())
 
 
@@ -76,6 +77,12 @@ POOLED_LR_ATTEMPTS = (
         "your rate is N times too small: the loss (1/2N) Σ_n (z_n − t_n)² divides by the batch size "
         "N, and so does its Hessian.",
         _attempt(loss_divisor="none"),
+    ),
+    WrongAttempt(
+        "constant-factor",
+        "your rate is Ho·Wo times too large: you divided by N·Ho·Wo, the number of rows of part A's "
+        "A. Behind the pool the loss has one term per image, and (1/2N) divides by the N images.",
+        _attempt(loss_divisor="rows"),
     ),
     WrongAttempt(
         "one-over-lambda",
