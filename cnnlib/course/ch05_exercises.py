@@ -64,12 +64,25 @@ def mystery_maxpool_backward(dy, x, size, stride):
     return dx
 
 
-def _offset_loop(dy, x, size, stride, *, tie=False, assign=False, split=False, index_kh=False, step_1=False):
+def _offset_loop(
+    dy,
+    x,
+    size,
+    stride,
+    *,
+    tie=False,
+    assign=False,
+    split=False,
+    index_kh=False,
+    step_1=False,
+    pixel_flag=False,
+):
     """The offset loop right (first maximum, +=), or with the bugs a learner's copy may keep or add.
 
     tie: δ to every pixel equal to the maximum; assign: ``=`` for ``+=``; split: δ shared equally
     by a window's tied maxima; index_kh: the winner's flat index m·kw + n written m·kh + n;
-    step_1: the slices step by 1 instead of the stride.
+    step_1: the slices step by 1 instead of the stride; pixel_flag: a pixel that holds a δ already
+    (dx != 0) gets no other, where the flag belongs to the window.
     """
     (kh, kw), (sh, sw) = as_pair(size, "size"), as_pair(size if stride is None else stride, "stride")
     N, C, Ho, Wo = dy.shape
@@ -90,6 +103,8 @@ def _offset_loop(dy, x, size, stride, *, tie=False, assign=False, split=False, i
             wins = first == m * kh + n
         elif tie or split:
             wins = x[:, :, r, c] == z
+        elif pixel_flag:
+            wins = (x[:, :, r, c] == z) & (dx[:, :, r, c] == 0)
         else:
             wins = (x[:, :, r, c] == z) & ~routed
             routed |= wins
@@ -118,6 +133,17 @@ MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
             ),
         },
         _offset_loop,
+    ),
+    WrongAttempt(
+        ("tie", "accumulate"),
+        (
+            "tie: your flag belongs to the pixel (dx == 0), but the second of two tied maxima has received "
+            "nothing yet, so it gets the window's δ as well: the flag must belong to the window (one per "
+            "entry of δ), saying whether its δ has gone out.",
+            "+=: with a pixel flag, a pixel that holds one window's δ cannot take the δ of another window "
+            "it also wins (overlapping windows); it must collect both.",
+        ),
+        lambda *args: _offset_loop(*args, pixel_flag=True),
     ),
     WrongAttempt(
         "tie",

@@ -27,7 +27,8 @@ def _pooled_lr_max(
     """2/λmax of ĀᵀĀ/N (Ā: the rows of A averaged per image), or one of its wrong variants.
 
     rows: "mean" (right), "sum" (the pool read as a sum), "per-position" (part A's A, the pool
-    ignored), "mean-of-squares" (part A's per-position Hessians averaged, AᵀA/(N·Ho·Wo)).
+    ignored), "mean-of-squares" (part A's per-position Hessians averaged, AᵀA/(N·Ho·Wo)), "scaled"
+    (part A's Hessian times 1/(Ho·Wo)², the cross terms between positions dropped).
     loss_divisor: "N" (right), "none" (a sum over the images), "rows" (N·Ho·Wo, part A's row count).
     """
     x = np.asarray(x, dtype=np.float64)
@@ -40,6 +41,7 @@ def _pooled_lr_max(
         "sum": per_image.sum(axis=1),
         "per-position": A,
         "mean-of-squares": A / np.sqrt(per_image.shape[1]),
+        "scaled": A / per_image.shape[1],
     }[rows]
     n = {"N": N, "none": 1, "rows": A.shape[0]}[loss_divisor]
     return factor / float(np.linalg.eigvalsh(R.T @ R / n).max())
@@ -65,6 +67,13 @@ POOLED_LR_ATTEMPTS = (
         "of the positions. The pool averages the outputs BEFORE the error is squared, so the Hessian is "
         "built from the average window, not from every window.",
         _attempt(rows="mean-of-squares"),
+    ),
+    WrongAttempt(
+        "mean-of-squares",
+        "you scaled part A's Hessian by 1/(Ho·Wo)²: that drops the cross terms. The square of a mean is "
+        "not the mean of the squares: (Σ_ij a_nij·θ)² pairs every position with every other, so build "
+        "the Hessian from each image's mean window instead.",
+        _attempt(rows="scaled"),
     ),
     WrongAttempt(
         "divisor",
