@@ -2,7 +2,9 @@
 
 Used by notebooks/05_pooling_and_a_full_cnn.ipynb through ``ch05_pooling_and_a_full_cnn`` (which
 re-exports the checkers). The pooling checkers are ``cnnlib.check``'s (its ``report.bugs`` holds
-the ids of the bugs it names); the kernel-and-bias checker names its own wrong attempts.
+the ids of the bugs it names); exercise 1's names first the bugs of its loop over the window
+offsets (``MAXPOOL_ATTEMPTS``) and refuses a loop over the windows by counting lines of Python
+(``grading.limit_lines``); the kernel-and-bias checker names its own wrong attempts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ import cnnlib as cl  # the functions below read as a learner's code
 from .. import check as learner_check
 from ..check.cases import POOL_CASES, PoolCase
 from ..conv import conv2d_backward, rot180
-from .grading import WrongAttempt, check_naming, forbid_calls, library_check_with_rules
+from ..shapes import as_pair
+from .grading import (
+    WrongAttempt,
+    check_naming,
+    combinations,
+    copies,
+    forbid_calls,
+    library_check_with_rules,
+    limit_lines,
+    same,
+)
 
 
 def _no_library_pool(kind):
@@ -29,37 +41,192 @@ def _no_library_pool(kind):
     )
 
 
-# --- Exercise 1: find the bugs in a max pooling backward -------------------------------------------
+# --- Exercise 1: find the bugs in a max pooling backward that loops over the offsets ---------------
 
 
 def mystery_maxpool_backward(dy, x, size, stride):
-    """Notebook 05's exercise 1: a max pooling backward (NCHW) with two planted bugs."""
+    """Notebook 05's exercise 1: a max pooling backward (NCHW) over a window's offsets, two planted bugs."""
     kh, kw = (size, size) if np.isscalar(size) else size
     if stride is None:
         sh, sw = kh, kw
     else:
         sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    N, C, Ho, Wo = dy.shape
+    z = cl.maxpool2d_forward(x, (kh, kw), (sh, sw))  # every window's maximum, (N, C, Ho, Wo)
     dx = np.zeros_like(x)
-    for i in range(dy.shape[2]):
-        for j in range(dy.shape[3]):
-            rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
-            window = x[:, :, rows, cols]
-            winners = window == window.max(axis=(2, 3), keepdims=True)
-            dx[:, :, rows, cols] = winners * dy[:, :, i, j, None, None]
+    for m in range(kh):  # one pass per offset (m, n) inside a window ...
+        for n in range(kw):
+            # ... over all windows at once: entry (i, j) of this slice is pixel x[..., i*sh + m, j*sw + n]
+            rows = slice(m, m + (Ho - 1) * sh + 1, sh)
+            cols = slice(n, n + (Wo - 1) * sw + 1, sw)
+            is_max = x[:, :, rows, cols] == z  # is pixel (m, n) of window (i, j) its maximum?
+            dx[:, :, rows, cols] = is_max * dy
     return dx
 
 
+def _offset_loop(
+    dy,
+    x,
+    size,
+    stride,
+    *,
+    tie=False,
+    assign=False,
+    split=False,
+    index_kh=False,
+    step_1=False,
+    pixel_flag=False,
+):
+    """The offset loop right (first maximum, +=), or with the bugs a learner's copy may keep or add.
+
+    tie: δ to every pixel equal to the maximum; assign: ``=`` for ``+=``; split: δ shared equally
+    by a window's tied maxima; index_kh: the winner's flat index m·kw + n written m·kh + n;
+    step_1: the slices step by 1 instead of the stride; pixel_flag: a pixel that holds a δ already
+    (dx != 0) gets no other, where the flag belongs to the window.
+    """
+    (kh, kw), (sh, sw) = as_pair(size, "size"), as_pair(size if stride is None else stride, "stride")
+    N, C, Ho, Wo = dy.shape
+    z = cl.maxpool2d_forward(x, (kh, kw), (sh, sw))
+    views = [
+        (slice(m, m + Ho), slice(n, n + Wo))
+        if step_1
+        else (slice(m, m + (Ho - 1) * sh + 1, sh), slice(n, n + (Wo - 1) * sw + 1, sw))
+        for m in range(kh)
+        for n in range(kw)
+    ]
+    ties = sum((x[:, :, r, c] == z).astype(float) for r, c in views)
+    first = np.stack([x[:, :, r, c] for r, c in views], axis=-1).argmax(axis=-1)
+    dx, routed = np.zeros_like(x), np.zeros(dy.shape, dtype=bool)
+    for k, (r, c) in enumerate(views):
+        m, n = divmod(k, kw)
+        if index_kh:
+            wins = first == m * kh + n
+        elif tie or split:
+            wins = x[:, :, r, c] == z
+        elif pixel_flag:
+            wins = (x[:, :, r, c] == z) & (dx[:, :, r, c] == 0)
+        else:
+            wins = (x[:, :, r, c] == z) & ~routed
+            routed |= wins
+        share = wins * dy / (ties if split else 1.0)
+        if assign:
+            dx[:, :, r, c] = share
+        else:
+            dx[:, :, r, c] += share
+    return dx
+
+
+_TIE_WORDS = (
+    "tie: a window that holds its maximum twice sends its δ to both pixels (x[...] == z is true at "
+    "each of them), so δ counts twice where the forward used one maximum once. Send each window's δ "
+    "to one maximum only (the first in row-major order, as np.argmax), however many pixels equal z."
+)
+MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
+    *combinations(
+        {
+            "tie": ("tie", _TIE_WORDS),
+            "assign": (
+                "accumulate",
+                "+=: dx[...] = ... overwrites. Where windows overlap (stride < size) one pixel is visited "
+                "by several offsets, as pixel (m, n) of one window and (m − sh, n) of the next, and keeps "
+                "only the last visit; a pixel that wins several windows must receive the sum of their δ's.",
+            ),
+        },
+        _offset_loop,
+    ),
+    WrongAttempt(
+        ("tie", "accumulate"),
+        (
+            "tie: your flag belongs to the pixel (dx == 0), but the second of two tied maxima has received "
+            "nothing yet, so it gets the window's δ as well: the flag must belong to the window (one per "
+            "entry of δ), saying whether its δ has gone out.",
+            "+=: with a pixel flag, a pixel that holds one window's δ cannot take the δ of another window "
+            "it also wins (overlapping windows); it must collect both.",
+        ),
+        lambda *args: _offset_loop(*args, pixel_flag=True),
+    ),
+    WrongAttempt(
+        "tie",
+        "tie: you split a tied window's δ equally among its maxima. That is what central differences "
+        "report at a tie (§5), and a valid subgradient, but this exercise (like cnnlib and np.argmax) "
+        "sends all of it to one maximum.",
+        lambda *args: _offset_loop(*args, split=True),
+    ),
+    WrongAttempt(
+        "height-width",
+        "height/width: the flat index of offset (m, n) in a window of kh rows and kw columns is "
+        "m·kw + n (row-major); compared with m·kh + n, only square windows come out right.",
+        lambda *args: _offset_loop(*args, index_kh=True),
+    ),
+    WrongAttempt(
+        "stride",
+        "stride: your slices step by 1, so entry (i, j) is x[i + m, j + n], a window placed at stride "
+        "1; window (i, j) starts at (i·sh, j·sw): the slice of offset (m, n) steps by the stride.",
+        lambda *args: _offset_loop(*args, step_1=True),
+    ),
+)
+
+
+def _name_attempts(report, attempts):
+    """Name the first attempt that reproduces every failing case of a ``cnnlib.check`` report.
+
+    Its words and id replace the report's diagnosis, which does not know the offset loop's
+    versions of the bugs; when none does, the report's own diagnosis stands.
+    """
+    failing = [c for c in report.ran if c.verdict == "fail"]
+    if not failing or any("dx" not in c.outputs for c in failing):
+        return report
+    for attempt in attempts:
+        try:
+            hit = all(
+                same(
+                    c.outputs["dx"][0],
+                    attempt.answer(*copies([c.inputs["dy"], c.inputs["x"]]), c.spec.size, c.spec.stride),
+                )
+                for c in failing
+            )
+        except Exception:  # an attempt that cannot express a case does not explain it
+            hit = False
+        if hit:
+            report.diagnosis = [words for _, words in attempt.named()]
+            report.bugs = tuple(bug for bug, _ in attempt.named())
+            break
+    return report
+
+
+# the large case on which a loop over the windows shows: 2 x 2 maps of 22 x 22 windows each
+LARGE_POOL_CASE = PoolCase(N=2, C=2, H=45, W=45, size=3, stride=2, seed=214)
+
+
+def _no_window_loop():
+    def positions(dy, *args, **kwargs):
+        return np.shape(dy)[2] * np.shape(dy)[3]
+
+    return (
+        "window-loop",
+        "on the 45×45 case your code ran a line of Python (or more) per window position: a loop over "
+        "the windows. Keep the offset loop, kh·kw passes that each handle every window at once.",
+        limit_lines(positions, when=lambda *args, **kwargs: positions(*args, **kwargs) >= 400),
+    )
+
+
 def check_maxpool_backward(fn, seed=0, diagnose=True):
-    """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW).
+    """Exercise: fn(dy, x, size, stride) -> dx, max pooling backward (NCHW), without a loop over windows.
 
     Each window's δ goes to one of its maxima (any one: each is a valid subgradient);
     overlapping windows add up. ``cnnlib.check`` compares with ``cnnlib.maxpool2d_backward``
-    and names the bug (``report.bugs``: "tie", "accumulate", ...); ``diagnose=False`` names none.
+    on its cases and ``LARGE_POOL_CASE``; the bug is named from the offset loop's wrong
+    versions (``MAXPOOL_ATTEMPTS``), else by ``cnnlib.check`` (``report.bugs``: "tie",
+    "accumulate", ...); ``diagnose=False`` names none. On the large case the learner's code
+    must run fewer lines of Python than there are window positions (rule "window-loop").
     """
+    cases = (*POOL_CASES, LARGE_POOL_CASE)
     return library_check_with_rules(
         fn,
-        lambda f: learner_check.maxpool_backward(f, convention="cnnlib"),
-        [_no_library_pool("max")],
+        lambda f: _name_attempts(
+            learner_check.maxpool_backward(f, convention="cnnlib", cases=cases), MAXPOOL_ATTEMPTS
+        ),
+        [_no_library_pool("max"), _no_window_loop()],
         diagnose,
     )
 

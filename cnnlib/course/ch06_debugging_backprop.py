@@ -5,18 +5,21 @@ Used by notebooks/06_debugging_backprop.ipynb.
 
 from __future__ import annotations
 
-import sys
-
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .. import check as learner_check
-from .. import conv
-from ..curvature import conv_regression_design, gd_direction_losses
-from ..losses import mse_loss
+from ..curvature import gd_direction_losses
+
+# the exercises live in ch06_exercises; the notebook reaches them as ch.<name>
+from .ch06_exercises import (  # noqa: F401
+    POOLED_LR_ATTEMPTS,
+    attempt_pooled_lr_part_a,
+    check_conv_backward,
+    check_pooled_lr_max,
+    pooled_lr_max_from_gradients,
+)
 from .draw import fix_layout, heatmap, symmetric_limit
 from .explore import explorer_figures
-from .grading import WrongAttempt, check_naming, forbid_calls, library_check
 
 
 def gradcheck_maps(analytic, numerical, title, *, extra=None, xlabel="column j", ylabel="row i", size=3.4):
@@ -183,117 +186,3 @@ FIGURES = {
     ),
     **explorer_figures("step size explorer", _step_size_explorer, dict(ratio=1.05), ratio=(0.5, 1.5)),
 }
-
-
-def check_conv_backward(fn, seed=0, diagnose=True):
-    """Exercise: fn(dy, x, w, stride, padding) -> (dx, dw, db); ``diagnose=False`` names no bug."""
-    # the exercise's functions take one int stride and padding (as mystery_backward does): the
-    # cases of cnnlib.check with the same stride and padding along both axes
-    cases = [c for c in learner_check.CONV_CASES if len(set(c.stride)) == 1 and len(set(c.padding)) == 1]
-    report = learner_check.conv_backward(fn, convention="cnnlib", cases=cases)
-    if not diagnose:  # the verdicts only: the bugs' names would give the find-the-bug exercise away
-        report.diagnosis = []
-    return library_check(fn, report)
-
-
-def _lr_max(x, kernel_size, stride, padding, *, divisor="N", bias=True, channels="all", factor=2.0, which=-1):
-    """2/λmax from AᵀA/N, or one of its wrong variants (for the wrong attempts)."""
-    x = np.asarray(x, dtype=np.float64)
-    A = conv_regression_design(x if channels == "all" else x[:, :1], kernel_size, stride, padding)
-    A = A if bias else A[:, :-1]
-    n = {"N": x.shape[0], "rows": A.shape[0], "none": 1}[divisor]
-    return factor / float(np.linalg.eigvalsh(A.T @ A / n)[which])
-
-
-def _attempt(**bug):
-    return lambda x, kernel_size, stride, padding: _lr_max(x, kernel_size, stride, padding, **bug)
-
-
-attempt_lr_max_rows = _attempt(divisor="rows")
-
-LR_MAX_ATTEMPTS = (
-    WrongAttempt(
-        "divisor",
-        "you divide AᵀA by its number of rows, N·Ho·Wo: look again at what the loss "
-        "E = (1/2N) Σ (y − t)² (mse_loss) averages over.",
-        attempt_lr_max_rows,
-    ),
-    WrongAttempt(
-        "constant-factor",
-        "your rate is N times too small: the Hessian of (1/2N)‖Aθ − t‖² is AᵀA/N, not AᵀA.",
-        _attempt(divisor="none"),
-    ),
-    WrongAttempt(
-        "one-over-lambda",
-        "your rate is half the bound: gradient descent along v_max multiplies the error by "
-        "1 − ηλmax, which stays above −1 up to η = 2/λmax, not 1/λmax.",
-        _attempt(factor=1.0),
-    ),
-    WrongAttempt(
-        "bias",
-        "the bias is missing from θ: it is a parameter too, so A has a column of ones and the "
-        "Hessian one more row and column; with positive pixels that direction is the steepest.",
-        _attempt(bias=False),
-    ),
-    WrongAttempt(
-        "channel",
-        "only channel 0 is in A: the kernel reads all C channels, so each row of A holds the C·k·k "
-        "window values (then the 1).",
-        _attempt(channels="first"),
-    ),
-    WrongAttempt(
-        "lambda-min",
-        "you used the smallest eigenvalue: the steepest direction, λmax, sets the bound; λmin "
-        "sets the speed.",
-        _attempt(which=0),
-    ),
-)
-
-
-def check_lr_max(fn, seed=0):
-    """Exercise: fn(x, kernel_size, stride, padding) -> 2/λmax of the conv regression's Hessian.
-
-    Cases mix single- and multi-channel inputs, strides 1-2, padding 0-1, and inputs
-    with a positive mean (like raw pixel intensities) as well as centred ones. The
-    right answer builds the Hessian from gradients (``lr_max_from_gradients``); the
-    library's Hessian and rate functions are off limits.
-    """
-    rng = np.random.default_rng(seed)
-    cases = []
-    for C, H, W, k, s, p, mean in [(1, 5, 5, 3, 1, 0, 0.0), (1, 6, 7, 3, 2, 1, 0.5), (2, 5, 4, 2, 1, 1, 1.0)]:
-        cases.append((mean + rng.standard_normal((3, C, H, W)), k, s, p))
-    curvature = sys.modules["cnnlib.curvature"]
-    no_library = (
-        "library-curvature",
-        "you called cl.curvature's Hessian or rate: derive the Hessian and build it yourself "
-        "(conv_regression_design, the matrix A, is allowed).",
-        forbid_calls([(curvature, "conv_regression_hessian"), (curvature, "largest_stable_lr")]),
-    )
-    return check_naming(
-        fn, lr_max_from_gradients, cases, "lr_max", LR_MAX_ATTEMPTS, ("lr_max",), [no_library]
-    )
-
-
-def lr_max_from_gradients(x, kernel_size, stride, padding):
-    """2/λmax with the Hessian built from gradients alone: the checker's independent right answer.
-
-    The loss of a linear convolution under ``mse_loss`` is exactly quadratic in θ = (w, b),
-    so its gradient is affine, g(θ) = Hθ + g(0), and column i of the Hessian is
-    g(eᵢ) − g(0): two backward passes of ``conv2d_backward`` per parameter, no design
-    matrix (``cnnlib.curvature`` builds AᵀA/N instead).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
-    C = x.shape[1]
-    P = C * kh * kw + 1
-    t = np.zeros_like(conv.conv2d_forward(x, np.zeros((1, C, kh, kw)), None, stride, padding))
-
-    def gradient(theta):
-        w, b = theta[:-1].reshape(1, C, kh, kw), theta[-1:]
-        _, dy = mse_loss(conv.conv2d_forward(x, w, b, stride, padding), t)
-        _, dw, db = conv.conv2d_backward(dy, x, w, stride, padding)
-        return np.append(dw.ravel(), db)
-
-    g0 = gradient(np.zeros(P))
-    H = np.stack([gradient(e) - g0 for e in np.eye(P)], axis=1)
-    return 2.0 / float(np.linalg.eigvalsh((H + H.T) / 2).max())

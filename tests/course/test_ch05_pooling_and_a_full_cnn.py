@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import cnnlib as cl
-from cnnlib.course import ch05_exercises, draw, explore
+from cnnlib import check
+from cnnlib.course import ch05_exercises, draw, explore, grading
 from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
 
 
@@ -160,7 +161,7 @@ def test_pool_routing_explorer_rejects_non_2d():
 def test_checkers_accept_the_reference_loops_and_reject_stubs(capsys):
     # loops written here, not the fast functions cnnlib.check compares with (calling the
     # library's own backward is refused by the exercises' rule)
-    assert ch05.check_maxpool_backward(_maxpool_last_max)
+    assert ch05.check_maxpool_backward(_offset_loop_last_max)
     assert ch05.check_avgpool_backward(_avgpool_by_windows)
     assert "PASSED" in capsys.readouterr().out
     assert not ch05.check_maxpool_backward(lambda *a: None)
@@ -188,7 +189,7 @@ def test_calling_the_library_pooling_backward_is_refused():
 
 
 def test_checkers_catch_tie_and_overlap_bugs(capsys):
-    assert ch05.check_maxpool_backward(_maxpool_last_max)  # any one of the tied maxima is right
+    assert ch05.check_maxpool_backward(_offset_loop_last_max)  # any one of the tied maxima is right
     assert ch05.check_maxpool_backward(_maxpool_every_max).bugs == ("tie",)
     assert ch05.check_avgpool_backward(_avgpool_assign).bugs == ("accumulate",)
 
@@ -196,6 +197,80 @@ def test_checkers_catch_tie_and_overlap_bugs(capsys):
 def test_the_mystery_of_exercise_1_has_two_named_bugs():
     report = ch05.check_maxpool_backward(ch05.mystery_maxpool_backward)
     assert not report and report.bugs == ("tie", "accumulate")
+    # the printed function is the model of those two bugs that the checker names
+    for case in (*check.POOL_CASES, ch05_exercises.LARGE_POOL_CASE):
+        a = case.arrays()
+        planted = ch05_exercises._offset_loop(a["dy"], a["x"], case.size, case.stride, tie=True, assign=True)
+        assert np.array_equal(ch05.mystery_maxpool_backward(a["dy"], a["x"], case.size, case.stride), planted)
+
+
+def test_each_wrong_offset_loop_is_rejected_and_named_by_its_id(capsys):
+    for attempt in ch05_exercises.MAXPOOL_ATTEMPTS:
+        report = ch05.check_maxpool_backward(attempt.answer)
+        assert not report and report.bugs == tuple(b for b, _ in attempt.named()), attempt.bug
+
+
+def _offset_loop_last_max(dy, x, size, stride):
+    """The offset loop run backwards: ties go to the LAST maximum, another valid routing."""
+    (kh, kw), (sh, sw) = _norm(size, stride)
+    Ho, Wo = dy.shape[2:]
+    z = cl.maxpool2d_forward(x, (kh, kw), (sh, sw))
+    dx, sent = np.zeros_like(x), np.zeros(dy.shape, dtype=bool)
+    for m in reversed(range(kh)):
+        for n in reversed(range(kw)):
+            rows, cols = slice(m, m + (Ho - 1) * sh + 1, sh), slice(n, n + (Wo - 1) * sw + 1, sw)
+            wins = (x[:, :, rows, cols] == z) & ~sent
+            sent |= wins
+            dx[:, :, rows, cols] += wins * dy
+    return dx
+
+
+def _scatter_add_first_max(dy, x, size, stride):
+    """No Python loop at all: every window's first maximum by argmax, added with np.add.at."""
+    (kh, kw), (sh, sw) = _norm(size, stride)
+    N, C, Ho, Wo = dy.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    m, n = np.divmod(windows.reshape(N, C, Ho, Wo, kh * kw).argmax(axis=-1), kw)
+    img, ch, i, j = np.indices((N, C, Ho, Wo))
+    dx = np.zeros_like(x)
+    np.add.at(dx, (img, ch, i * sh + m, j * sw + n), dy)
+    return dx
+
+
+def test_right_answers_other_than_the_oracle_pass(capsys):
+    assert ch05.check_maxpool_backward(_offset_loop_last_max)
+    assert ch05.check_maxpool_backward(_scatter_add_first_max)
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_a_loop_over_the_windows_breaks_the_rule(capsys):
+    # one Python round per window (right values, or the tie bug): counted on the large case, named by its id
+    for fn in (_maxpool_last_max, _maxpool_every_max):
+        verdict = ch05.check_maxpool_backward(fn)
+        assert not verdict and verdict.broken_rules == ("window-loop",)
+    assert ch05.check_maxpool_backward(_maxpool_last_max).passed_cases == 11
+    assert "rule broken (window-loop)" in capsys.readouterr().out
+
+
+def test_the_line_count_is_left_to_the_large_case_and_restores_a_tracer():
+    import sys
+
+    calls = []
+
+    def tracer(frame, event, arg):
+        calls.append(event)
+
+    guard = grading.limit_lines(lambda n: n, when=lambda n: n >= 100)
+    wrapped, broke = guard(lambda n: sum(1 for _ in range(n)))
+    sys.settrace(tracer)
+    try:
+        wrapped(50)  # not measured
+        assert not broke()
+        wrapped(200)  # a generator over 200 items: 200 lines and more
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)
+    assert broke()
 
 
 def test_a_kernel_of_ones_is_named_a_wrong_divisor():
@@ -234,6 +309,16 @@ def _kernel_and_bias_by_loops(x, delta):
     for d, c, m, n in np.ndindex(dw.shape):
         dw[d, c, m, n] = np.sum(delta[:, d] * x[:, c, m : m + Ho, n : n + Wo])
     return dw, delta.sum(axis=(0, 2, 3))
+
+
+def test_two_attempts_with_one_id_each_print_their_own_words(capsys):
+    # both averaged bias gradients are "bias"; the one over the positions must not get the other's words
+    over_positions = ch05_exercises.KERNEL_BIAS_ATTEMPTS[-1]
+    first_bias = next(a for a in ch05_exercises.KERNEL_BIAS_ATTEMPTS if a.bug == "bias")
+    assert over_positions is not first_bias and over_positions.bug == "bias"
+    assert ch05.check_kernel_and_bias_grads(over_positions.answer).bugs == ("bias",)
+    out = capsys.readouterr().out
+    assert over_positions.words in out and first_bias.words not in out
 
 
 def test_kernel_and_bias_checker():

@@ -12,25 +12,56 @@ from cnnlib import reference
 from cnnlib.course import ch06_debugging_backprop as ch06
 
 
-def _lr_max_by_design_matrix(x, kernel_size, stride, padding):
-    # A^T A / N from the design matrix (the checker builds the Hessian from gradients)
-    A = cl.curvature.conv_regression_design(x, kernel_size, stride, padding)
-    return 2 / np.linalg.eigvalsh(A.T @ A / x.shape[0]).max()
+def _pooled_lr_max_by_loops(x, kernel_size, stride, padding):
+    # the mean window of each image built by loops, then 2/λmax of its Gram matrix over N (the
+    # checker builds the Hessian from backward passes instead)
+    k, s, p = kernel_size, stride, padding
+    N = x.shape[0]
+    xp = cl.pad(x, p)
+    Ho, Wo = cl.conv_output_size(x.shape[2], k, s, p), cl.conv_output_size(x.shape[3], k, s, p)
+    rows = np.zeros((N, x.shape[1] * k * k + 1))
+    for n in range(N):
+        for i in range(Ho):
+            for j in range(Wo):
+                rows[n, :-1] += xp[n, :, i * s : i * s + k, j * s : j * s + k].ravel() / (Ho * Wo)
+    rows[:, -1] = 1.0
+    return 2 / np.linalg.eigvalsh(rows.T @ rows / N).max()
 
 
-def test_check_lr_max_verdicts(capsys):
-    assert ch06.check_lr_max(_lr_max_by_design_matrix)
+def test_check_pooled_lr_max_verdicts(capsys):
+    assert ch06.check_pooled_lr_max(_pooled_lr_max_by_loops)
     assert "correct on all 3 cases" in capsys.readouterr().out
-    assert not ch06.check_lr_max(lambda *a: None)
+    assert not ch06.check_pooled_lr_max(lambda *a: None)
     assert "not implemented" in capsys.readouterr().out
-    verdict = ch06.check_lr_max(cl.curvature.largest_stable_lr)  # right, but the library's own answer
-    assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("library-curvature",)
 
 
-def test_each_wrong_lr_max_attempt_is_rejected_and_named_by_its_id():
-    for attempt in ch06.LR_MAX_ATTEMPTS:
-        verdict = ch06.check_lr_max(attempt.answer)
+def test_calling_the_library_backward_or_curvature_is_refused():
+    def via_backward(x, kernel_size, stride, padding):
+        cl.conv2d_backward(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)))
+        return _pooled_lr_max_by_loops(x, kernel_size, stride, padding)
+
+    for fn in (via_backward, ch06.pooled_lr_max_from_gradients):  # right, but through the library's backward
+        verdict = ch06.check_pooled_lr_max(fn)
+        assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("library-backward",)
+    # part A's rate from the library: refused, and wrong for this model as well
+    verdict = ch06.check_pooled_lr_max(cl.curvature.largest_stable_lr)
+    assert verdict.broken_rules == ("library-backward",) and verdict.bugs == ("pool-ignored",)
+
+
+def test_each_wrong_pooled_lr_attempt_is_rejected_and_named_by_its_id():
+    for attempt in ch06.POOLED_LR_ATTEMPTS:
+        verdict = ch06.check_pooled_lr_max(attempt.answer)
         assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
+
+
+def test_part_a_rate_is_at_least_ho_wo_times_smaller_than_behind_the_pool():
+    # the solution's insight (A^T A / N >= Ho·Wo Ā^T Ā / N), on the checker's kind of inputs
+    rng = np.random.default_rng(7)
+    for C, H, W, k, s, p in [(1, 6, 6, 3, 1, 0), (2, 7, 8, 3, 2, 1), (1, 5, 6, 2, 1, 1)]:
+        x = 0.5 + rng.standard_normal((10, C, H, W))
+        Ho, Wo = cl.conv_output_size(H, k, s, p), cl.conv_output_size(W, k, s, p)
+        pooled = _pooled_lr_max_by_loops(x, k, s, p)
+        assert ch06.attempt_pooled_lr_part_a(x, k, s, p) * Ho * Wo <= pooled
 
 
 def _mystery_backward(dy, x, w, stride, padding):  # notebook 06's exercise 2, its three bugs

@@ -19,17 +19,18 @@ attempt returns); a wrong answer equal to an attempt's on its failing cases is n
 exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
 "floor", "negative", "sides", "off-by-one", "border", "corners"). ``Verdict.bugs`` holds the ids
 named, so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's
-rules broken (``forbid_calls``, ``call_once``).
+rules broken (``forbid_calls``, ``call_once``, ``limit_lines``).
 
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
 ``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
-``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``library_check_with_rules``).
+``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``limit_lines``,
+``library_check_with_rules``).
 """
 
 from .attempts import WrongAttempt, combinations, likely_bugs
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
-from .rules import call_once, forbid_calls, library_check_with_rules
+from .rules import call_once, forbid_calls, library_check_with_rules, limit_lines
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "forbid_calls",
     "library_check",
     "library_check_with_rules",
+    "limit_lines",
     "likely_bugs",
     "not_implemented",
     "parts",

@@ -152,10 +152,12 @@ def check_naming(
         shown = f" (rel. error {error_text(worst)})" if compared and arrays else ""
         lines.append(head + ("FAIL" if notes else "pass") + shown + "".join(f"\n      {t}" for t in notes))
         passed += not notes
-    bugs, words = [], {}
+    # an id's words: the attempt's own, or (a combination's "") those of the first attempt with that id
+    words = {}
     for attempt in wrong_attempts:
         for bug, text in attempt.named():
             words[bug] = words.get(bug) or text
+    named = {}  # id -> the words of the attempt that matched
     for i, failures in sorted(wrong.items()) if diagnose else ():
         for attempt in wrong_attempts:  # the first attempt that explains every failure of this output
             try:
@@ -163,9 +165,11 @@ def check_naming(
             except Exception:  # an attempt that cannot express this case does not match it
                 hit = False
             if hit:
-                bugs += [b for b, _ in attempt.named() if b not in bugs]
+                for b, text in attempt.named():
+                    named.setdefault(b, text or words[b])
                 break
-    lines += [f"  likely bug ({b}): {words[b]}" for b in bugs]
+    bugs = list(named)
+    lines += [f"  likely bug ({b}): {text}" for b, text in named.items()]
     broken = tuple(rule_id for rule_id, _, test in broke if test())
     lines += [f"  rule broken ({r}): {w}" for r, w, test in broke if r in broken]
     report(name, lines, passed, len(cases))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
 from ...check.report import Report
 from .verdict import Verdict, library_check
 
@@ -102,6 +107,66 @@ def call_once(targets):
             return spied(*args, **kwargs)
 
         return wrapped, lambda: any(n != 1 for n in counts)
+
+    return guard
+
+
+# code that is not the learner's: the Python installation (NumPy, the standard library) and cnnlib
+_NOT_LEARNERS = tuple(
+    os.path.join(os.path.realpath(d), "")
+    for d in {sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"], str(Path(__file__).parents[2])}
+)
+
+
+def limit_lines(limit, when):
+    """A rule for the checkers: on the calls ``when`` picks, the learner's own code runs fewer than
+    ``limit(*args)`` lines of Python.
+
+    A Python loop over n items runs at least n lines; a function vectorised over them runs a
+    handful per NumPy call, however large n is. Lines are counted (``sys.settrace``), not timed,
+    so the verdict is the same on every machine. Lines inside NumPy, the standard library and
+    cnnlib do not count.
+
+    Parameters
+    ----------
+    limit : callable
+        ``limit(*args)``: the fewest lines that mean a loop over the items (e.g. the windows).
+    when : callable
+        ``when(*args)`` is True for the calls measured (a case large enough to tell).
+
+    Returns
+    -------
+    callable
+        ``guard(fn) -> (wrapped_fn, broke)``, as ``check_naming``'s ``rules`` take.
+    """
+
+    def guard(fn):
+        over = []
+
+        def counted(*args, **kwargs):
+            if not when(*args, **kwargs):
+                return fn(*args, **kwargs)
+            lines = 0
+
+            def local(frame, event, arg):
+                nonlocal lines
+                lines += event == "line"
+                return local
+
+            def on_call(frame, event, arg):
+                filename = os.path.realpath(frame.f_code.co_filename)
+                return None if filename.startswith(_NOT_LEARNERS) else local
+
+            previous = sys.gettrace()  # a coverage tool's or a debugger's: put back afterwards
+            sys.settrace(on_call)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                sys.settrace(previous)
+                if lines >= limit(*args, **kwargs):
+                    over.append(lines)
+
+        return counted, lambda: bool(over)
 
     return guard
 
