@@ -17,7 +17,7 @@ import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's c
 from ..conv import conv2d_backward, dilate, pad
 from ..reference import im2col_windows
 from ..shapes import conv_output_size
-from .grading import WrongAttempt, check_naming, random_conv_cases
+from .grading import WrongAttempt, check_naming, combinations, random_conv_cases
 
 # --- Exercise 1: im2col by kernel offsets ----------------------------------------------------------
 
@@ -156,25 +156,29 @@ def check_products_meeting_delta(fn):
 # --- Exercise 3: Schmidt's stride formula, find the bugs -------------------------------------------
 
 
-def _phases(dy, w, x_shape, s, p, *, rows="ceil", flip=True, crop="both"):
-    """The zero-free phase route, or one of its wrong variants (for the wrong attempts)."""
+def _phases(
+    dy, w, x_shape, s, p, *, rows=False, flip_order=False, pad_kernel=False, no_flip=False, crop=False
+):
+    """The zero-free phase route, or it with the wrong attempts' bugs switched on (each keyword one bug)."""
     N, C, H, W = x_shape
-    k_h, k_w = w.shape[2:]
+    kh, kw = w.shape[2:]
     dxp = np.zeros((N, C, H + 2 * p, W + 2 * p))
     for rho in range(s):
         for sig in range(s):
-            sub = w[:, :, rho::s, sig::s]
-            if rows == "floor":  # the sums' literal k/s terms
-                sub = sub[:, :, : k_h // s, : k_w // s]
+            # flip_order: the phase of the flipped kernel instead of the flipped phase of the kernel
+            sub = cl.rot180(w)[:, :, rho::s, sig::s] if flip_order else w[:, :, rho::s, sig::s]
+            if rows:  # the sums' literal k/s terms
+                sub = sub[:, :, : kh // s, : kw // s]
             if sub.size == 0:
                 continue
             a, c = sub.shape[2:]
-            kernel = (cl.rot180(sub) if flip else sub).transpose(1, 0, 2, 3)
-            part = cl.conv2d_forward(cl.pad(dy, (a - 1, c - 1)), kernel)
+            kernel = sub if (flip_order or no_flip) else cl.rot180(sub)
+            full = cl.pad(dy, (kh - 1, kw - 1) if pad_kernel else (a - 1, c - 1))
+            part = cl.conv2d_forward(full, kernel.transpose(1, 0, 2, 3))
             target = dxp[:, :, rho::s, sig::s]
             h, v = min(part.shape[2], target.shape[2]), min(part.shape[3], target.shape[3])
             target[:, :, :h, :v] = part[:, :, :h, :v]
-    return dxp[:, :, p : p + H, p : p + W] if crop == "both" else dxp[:, :, :H, :W]
+    return dxp[:, :, :H, :W] if crop else dxp[:, :, p : p + H, p : p + W]
 
 
 def attempt_phases_dilated(dy, w, x_shape, stride, padding):
@@ -188,62 +192,65 @@ def attempt_phases_dilated(dy, w, x_shape, stride, padding):
     return dxp[:, :, padding : padding + H, padding : padding + W]
 
 
-_PHASE_BUGS = {"schmidt-rows": {"rows": "floor"}, "flip": {"flip": False}, "crop": {"crop": "first"}}
-
-
-def _phase_attempt(*ids):
-    knobs = {k: v for i in ids for k, v in _PHASE_BUGS[i].items()}
-    return lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, **knobs)
-
-
-PHASE_ATTEMPTS = (
-    WrongAttempt(
+# keyword of _phases -> (bug id, the learner's words); the first three are the mystery function's
+PHASE_BUGS = {
+    "rows": (
         "schmidt-rows",
         "your sub-kernels have k//s rows and columns (the literal range of Schmidt's sums): phase ρ "
-        "holds the kernel rows ρ, ρ + s, ..., ⌈(k − ρ)/s⌉ of them; k//s drops rows when s does not "
+        "receives the kernel rows m ≡ ρ (mod s), ⌈(k − ρ)/s⌉ of them; k//s drops rows when s does not "
         "divide k, and all of them when k < s.",
-        lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, rows="floor"),
     ),
-    WrongAttempt(
+    "flip_order": (
+        "flip-order",
+        "you take phase (ρ, σ) of the flipped kernel, rot180(w)[:, :, ρ::s, σ::s]: that phase holds the "
+        "rows m ≡ k − 1 − ρ (mod s), another phase's rows. Cut the phase's own sub-kernel "
+        "w[:, :, ρ::s, σ::s] first, then flip it.",
+    ),
+    "pad_kernel": (
+        "padding",
+        "δ is padded by k − 1, as in section 8's route: a full correlation with a sub-kernel of a rows "
+        "pads a − 1 rows (and c − 1 columns); with k − 1 the phase's rows come out shifted by k − a.",
+    ),
+    "no_flip": (
         "flip",
-        "the sub-kernel is not flipped: the full correlation that gathers δ needs rot180 of the sub-kernel.",
-        lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, flip=False),
+        "the sub-kernel is not flipped: phase row t gathers Σ_j δ[t − j]·sub[j], a full correlation "
+        "with rot180 of the sub-kernel.",
     ),
-    WrongAttempt(
+    "crop": (
         "crop",
         "the padding is cropped from one side (dxp[:H, :W]): it is p rows and columns on each side, "
         "keep dxp[p:p + H, p:p + W].",
-        lambda dy, w, x_shape, s, p: _phases(dy, w, x_shape, s, p, crop="first"),
     ),
-) + tuple(  # two or three of them at once, as in the mystery function
-    WrongAttempt(ids, "", _phase_attempt(*ids))
-    for ids in [
-        ("schmidt-rows", "flip"),
-        ("schmidt-rows", "crop"),
-        ("flip", "crop"),
-        ("schmidt-rows", "flip", "crop"),
-    ]
+}
+
+# every mix of the bugs (the mystery function has the first three); a kernel is flipped one way only
+PHASE_ATTEMPTS = tuple(
+    combinations(
+        PHASE_BUGS,
+        lambda dy, w, x_shape, s, p, **bugs: _phases(dy, w, x_shape, s, p, **bugs),
+        exclusive=("flip_order", "no_flip"),
+    )
 )
 
 
 def schmidt_phases(dy, w, x_shape, stride, padding):
-    """Notebook 07's exercise 3: the phase route as a literal reading of Schmidt's notes, with bugs."""
+    """Notebook 07's exercise 3: section 8's route split into phases, Schmidt's k/s sums, three bugs."""
     N, C, H, W = x_shape
     s, p = stride, padding
     kh, kw = w.shape[2:]
+    flipped = cl.rot180(w)  # as in section 8
     dxp = np.zeros((N, C, H + 2 * p, W + 2 * p))
     for rho in range(s):
         for sig in range(s):
-            sub = w[:, :, rho::s, sig::s][:, :, : kh // s, : kw // s]  # the sums run over k/s terms
+            sub = flipped[:, :, rho::s, sig::s][:, :, : kh // s, : kw // s]  # the sums run over k/s terms
             if sub.size == 0:
                 continue
-            a, c = sub.shape[2:]
-            full = cl.pad(dy, (a - 1, c - 1))  # undilated δ, fully padded
+            full = cl.pad(dy, (kh - 1, kw - 1))  # δ fully padded as in section 8, but not dilated
             part = cl.conv2d_forward(full, sub.transpose(1, 0, 2, 3))
-            target = dxp[:, :, rho::s, sig::s]
+            target = dxp[:, :, rho::s, sig::s]  # a view: writing into it fills dxp
             h, v = min(part.shape[2], target.shape[2]), min(part.shape[3], target.shape[3])
             target[:, :, :h, :v] = part[:, :, :h, :v]
-    return dxp[:, :, :H, :W]
+    return dxp[:, :, p : p + H, p : p + W]
 
 
 # the memory case: 16 kernels' δ of 32 x 32 at stride 4 and one input channel. pad(dilate(δ, 4), k − 1)

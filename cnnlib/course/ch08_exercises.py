@@ -11,15 +11,14 @@ import sys
 
 import numpy as np
 
-import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's code
+import cnnlib as cl  # the attempts and the mystery function read as a learner's code
 
-from .. import check as learner_check
 from .. import reference
-from ..conv import conv2d_backward, conv2d_forward, dilate, rot180
+from ..conv import conv2d_backward
 from ..shapes import conv_output_size
-from .grading import WrongAttempt, check_naming, forbid_calls
+from .grading import WrongAttempt, check_naming, combinations, forbid_calls
 
-# --- Exercise 1: a dilated backward pass from a plain one ----------------------------------------
+# --- Exercise 1: a dilated backward pass from plain ones, without the holes -----------------------
 
 
 def _dilation_of(*args, **kwargs):
@@ -33,65 +32,129 @@ def _conv_modules():
     return [sys.modules[m] for m in ("cnnlib", "cnnlib.conv", "cnnlib.reference", "cnnlib.reference.conv")]
 
 
+def _everywhere(name):
+    """(module, name) for every module a learner may call ``name`` from, as ``forbid_calls`` takes them."""
+    return [(m, name) for m in _conv_modules()]
+
+
 def _no_dilation_rule():
-    targets = [(m, f) for m in _conv_modules() for f in ("conv2d_forward", "conv2d_backward")]
     return (
         "dilation-argument",
         "you called conv2d_forward/backward with dilation != 1: build the dilated layer's gradients "
-        "from the plain (undilated) backward.",
-        forbid_calls(targets, _dilation_of),
+        "from plain (undilated) convolutions.",
+        forbid_calls(_everywhere("conv2d_forward") + _everywhere("conv2d_backward"), _dilation_of),
     )
 
 
-def _taps(dw_holes, dilation):
-    dh, dw_ = (dilation, dilation) if np.ndim(dilation) == 0 else dilation
-    return dw_holes[..., ::dh, ::dw_]
+def _has_holes(kernel, w, d):
+    """Whether kernel is w with d − 1 zeros between its taps (dilate(w, d), flipped or not), for d > 1."""
+    if kernel is None or d == 1:
+        return False
+    kernel, (kh, kw) = np.asarray(kernel), np.shape(w)[2:]
+    holes_shape = (d * (kh - 1) + 1, d * (kw - 1) + 1)
+    if kernel.shape[2:] != holes_shape or holes_shape == (kh, kw):
+        return False
+    between = np.ones(holes_shape, dtype=bool)
+    between[::d, ::d] = False
+    return not kernel[..., between].any()
 
 
-def attempt_holes_kept(dy, x, w, stride, padding, dilation=1):
-    """The dilated kernel's gradient returned whole: an entry for every hole as well."""
-    return conv2d_backward(dy, x, dilate(w, dilation), stride, padding)
+def _no_holes_rule():
+    """A rule: no conv2d_forward/backward call may see a kernel with holes (dilate(w, d) or its flip)."""
+
+    def guard(fn):
+        seen = []
+
+        def wrapped(dy, x, w, padding, dilation):
+            def kernel_at(at):  # the kernel is argument 1 of conv2d_forward, argument 2 of conv2d_backward
+                return lambda *a, **k: _has_holes(k.get("w", a[at] if len(a) > at else None), w, dilation)
+
+            inner, saw_forward = forbid_calls(_everywhere("conv2d_forward"), kernel_at(1))(fn)
+            inner, saw_backward = forbid_calls(_everywhere("conv2d_backward"), kernel_at(2))(inner)
+            try:
+                return inner(dy, x, w, padding, dilation)
+            finally:
+                seen.append(saw_forward() or saw_backward())
+
+        return wrapped, lambda: any(seen)
+
+    return (
+        "dilated-kernel",
+        "a conv2d_forward/backward call saw the kernel with holes, dilate(w, d) (section 1's route): "
+        "its holes are multiplied like weights. Split the layer into plain convolutions with w itself.",
+        guard,
+    )
 
 
-def attempt_first_rows(dy, x, w, stride, padding, dilation=1):
-    """The dilated kernel's gradient cut to its first k rows and columns instead of its taps."""
-    dx, dw_holes, db = conv2d_backward(dy, x, dilate(w, dilation), stride, padding)
-    return dx, dw_holes[..., : w.shape[2], : w.shape[3]], db
+def attempt_dilated_kernel(dy, x, w, padding, dilation):
+    """Section 1's route: the plain backward with dilate(w, d), its taps kept (right, but with the holes)."""
+    dx, dw_holes, db = cl.conv2d_backward(dy, x, cl.dilate(w, dilation), 1, padding)
+    return dx, dw_holes[..., ::dilation, ::dilation], db
+
+
+def _phase_backward(dy, x, w, padding, dilation, *, overwrite=False, crop_one_side=False):
+    """The phase route of exercise 1, or it with a wrong attempt's bug switched on."""
+    d, p = dilation, padding
+    H, W = x.shape[2:]
+    xp = cl.pad(x, p)
+    dxp, dw, db = np.zeros(xp.shape), np.zeros(w.shape), np.zeros(w.shape[0])
+    for a in range(d):
+        for b in range(d):
+            dy_ab = dy[:, :, a::d, b::d]
+            if dy_ab.size == 0:
+                continue
+            dx_ab, dw_ab, db_ab = cl.conv2d_backward(dy_ab, xp[:, :, a::d, b::d], w)
+            dxp[:, :, a::d, b::d] = dx_ab
+            dw, db = (dw_ab, db_ab) if overwrite else (dw + dw_ab, db + db_ab)
+    return (dxp[:, :, :H, :W] if crop_one_side else dxp[:, :, p : p + H, p : p + W]), dw, db
 
 
 DILATED_ATTEMPTS = (
     WrongAttempt(
-        "holes-kept",
-        "∂E/∂w has the dilated kernel's shape: the holes are not parameters; keep only the entries of "
-        "the taps (every d-th row and column).",
-        attempt_holes_kept,
+        "accumulate",
+        "∂E/∂w (or ∂E/∂b) is the last phase's only: `=` where `+=` is needed. Every phase is a "
+        "convolution with all of w, so each phase adds its share.",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, overwrite=True),
     ),
     WrongAttempt(
-        "first-rows",
-        "∂E/∂w is the dilated kernel's gradient cut to its first k rows and columns: which entries of "
-        "the dilated kernel hold the parameters w[m, n]?",
-        attempt_first_rows,
+        "crop",
+        "the padding is cropped from one side (dxp[:H, :W]): it is p rows and columns on each side, "
+        "keep dxp[p:p + H, p:p + W].",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, crop_one_side=True),
     ),
 )
 
+# (N, C, D, H, W, kh, kw, padding, dilation)
+DILATED_SHAPES = [
+    (1, 1, 1, 5, 5, 2, 2, 0, 2),  # phases of 3 and 2 rows
+    (2, 2, 3, 6, 7, 3, 2, 1, 2),
+    (1, 3, 2, 7, 7, 3, 3, 0, 3),  # one output: 8 of the 9 phases have none
+    (2, 2, 2, 8, 6, 2, 3, 2, 3),  # p not a multiple of d
+    (1, 2, 2, 9, 9, 3, 3, 2, 2),
+    (1, 2, 3, 5, 10, 1, 3, 1, 2),  # a 1-row kernel: dilation along the columns only
+    (3, 1, 1, 6, 6, 2, 2, 1, 4),  # Ho = d: one output row per phase
+]
 
-def check_dilated_backward(fn):
-    """Exercise: fn(dy, x, w, stride, padding, dilation=1) -> (dx, dw, db) without dilation= in any call.
 
-    The cases of ``cnnlib.check`` (square and non-square, strides 1-3, padding 0-2) with
-    dilation 2, compared with the loops ``reference.conv2d_backward``.
+def check_dilated_backward(fn, seed=0):
+    """Exercise: fn(dy, x, w, padding, dilation) -> (dx, dw, db) of a stride-1 dilated convolution.
+
+    Built from plain convolutions: every conv2d_forward/backward call is watched, and one with
+    dilation != 1 or with a kernel with holes (dilate(w, d)) breaks the exercise's rules.
+    Compared with the loops ``reference.conv2d_backward(dy, x, w, 1, padding, dilation)``.
     """
+    rng = np.random.default_rng(seed)
     cases = []
-    for case in learner_check.CONV_CASES:
-        a = case.with_family(2, 1).arrays()
-        cases.append((a["dy"], a["x"], a["w"], case.stride, case.padding, 2))
+    for N, C, D, H, W, kh, kw, p, d in DILATED_SHAPES:
+        x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((D, C, kh, kw))
+        Ho, Wo = conv_output_size(H, kh, 1, p, d), conv_output_size(W, kw, 1, p, d)
+        cases.append((rng.standard_normal((N, D, Ho, Wo)), x, w, p, d))
 
-    def expected(dy, x, w, stride, padding, dilation):
-        return reference.conv2d_backward(dy, x, w, stride, padding, dilation)
+    def expected(dy, x, w, padding, dilation):
+        return reference.conv2d_backward(dy, x, w, 1, padding, dilation)
 
-    return check_naming(
-        fn, expected, cases, "dilated backward", DILATED_ATTEMPTS, ("dx", "dw", "db"), [_no_dilation_rule()]
-    )
+    rules = [_no_dilation_rule(), _no_holes_rule()]
+    return check_naming(fn, expected, cases, "dilated backward", DILATED_ATTEMPTS, ("dx", "dw", "db"), rules)
 
 
 # --- Exercise 2: where the receptive field of one output starts and ends --------------------------
@@ -201,50 +264,63 @@ def _only_convolutions_rule():
 
 
 def _transposed_backward(
-    dy, x, w, stride, padding, *, flip=False, swap_dw=False, mean_db=False, stride1=False
-):  # noqa: E501
-    kernel = rot180(w) if flip else w
-    dx = conv2d_forward(dy, kernel, None, 1 if stride1 else stride, padding)
-    dw = conv2d_backward(x, dy, w, stride, padding)[1]
-    if swap_dw:
+    dy, x, w, s, p, op, *, flip=False, channel=False, cut=False, mean_db=False, stride1=False
+):
+    """The transposed convolution's backward from convolutions, or it with wrong attempts' bugs on."""
+    if cut:  # the output_padding rows and columns dropped from δ
+        dy = dy[:, :, : dy.shape[2] - op, : dy.shape[3] - op]
+    dx = cl.conv2d_forward(dy, cl.rot180(w) if flip else w, None, 1 if stride1 else s, p)
+    dw = cl.conv2d_backward(x, dy, w, s, p)[1]
+    if channel:
         dw = dw.transpose(1, 0, 2, 3)
     db = dy.mean(axis=(0, 2, 3)) if mean_db else dy.sum(axis=(0, 2, 3))
     return dx, dw, db
 
 
-TRANSPOSED_ATTEMPTS = (
-    WrongAttempt(
+# keyword of _transposed_backward -> (bug id, the learner's words); the first three are the mystery's
+TRANSPOSED_BUGS = {
+    "flip": (
         "flip",
         "∂E/∂x uses rot180(w): δ_p[d, is + m, js + n]·w[c, d, m, n] pairs δ and w at the same offset "
         "(m, n), a correlation with w itself, no flip (section 8.1).",
-        lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, flip=True),
     ),
-    WrongAttempt(
+    "channel": (
         "channel",
         "∂E/∂w has its two channel axes swapped: the transposed layer's w is (C_in, C_out, k, k), and "
         "conv2d_backward(dy=x, x=δ, w)'s weight gradient already comes out in that order.",
-        lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, swap_dw=True),
     ),
-    WrongAttempt(
+    "cut": (
+        "output-padding",
+        "δ's output_padding rows and columns are cut off: they are outputs like any other. b reaches "
+        "every one of them, and with padding ≥ 1 the last windows' overhang does too, so ∂E/∂b (and "
+        "then ∂E/∂x and ∂E/∂w) need the whole δ.",
+    ),
+    "mean_db": (
         "bias",
         "∂E/∂b is a mean: every output pixel of every image adds b[d] once, so ∂E/∂b[d] is the plain "
         "sum of δ over the batch and all positions.",
-        lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, mean_db=True),
     ),
-    WrongAttempt(
+    "stride1": (
         "stride",
         "∂E/∂x correlates δ at stride 1: input pixel (i, j) stamped its kernel at (is, js), so its "
         "gradient reads δ at stride s.",
-        lambda dy, x, w, s, p, op: _transposed_backward(dy, x, w, s, p, stride1=True),
     ),
+}
+
+TRANSPOSED_ATTEMPTS = tuple(
+    combinations(
+        TRANSPOSED_BUGS, lambda dy, x, w, s, p, op, **bugs: _transposed_backward(dy, x, w, s, p, op, **bugs)
+    )
 )
 
 
 def mystery_conv_transpose_backward(dy, x, w, stride, padding, output_padding):
     """Notebook 08's exercise 3: the transposed convolution's backward with three planted bugs."""
+    Ho, Wo = dy.shape[2] - output_padding, dy.shape[3] - output_padding
+    dy = dy[:, :, :Ho, :Wo]  # the output_padding rows and columns: no window of x was placed there
     dx = cl.conv2d_forward(dy, cl.rot180(w), None, stride, padding)
     dw = cl.conv2d_backward(x, dy, w, stride, padding)[1].transpose(1, 0, 2, 3)
-    db = dy.mean(axis=(0, 2, 3))
+    db = dy.sum(axis=(0, 2, 3))
     return dx, dw, db
 
 

@@ -84,8 +84,8 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
         ∂E/∂w[c, d, m, n] += δp[d, i·s + m, j·s + n] · x[c, i, j]
         ∂E/∂b[d] = Σ_u Σ_v δ[d, u, v]
 
-    ∂E/∂x is a convolution of δ with w, ∂E/∂w a convolution's weight gradient with
-    x as its δ. Derived in notebooks/08_convolution_family.ipynb.
+    Derived in notebooks/08_convolution_family.ipynb (section 8.1), whose exercise 3
+    writes each sum as a convolution call.
     """
     x, w, (sh, sw), (ph, pw), _, out_shape = validate_conv_transpose_args(
         x, w, stride, padding, output_padding

@@ -3,12 +3,17 @@ pictures and the dilated-delta explorer."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import cnnlib as cl
 from cnnlib.course import ch07_exercises
 from cnnlib.course import ch07_fast_convolution as ch07
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def _face_counts(ax):
@@ -155,7 +160,27 @@ def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
 
 def test_the_mystery_of_exercise_3_has_three_named_bugs():
     verdict = ch07.check_input_gradient(ch07.schmidt_phases)
-    assert not verdict and verdict.bugs == ("schmidt-rows", "flip", "crop")
+    assert not verdict and verdict.bugs == ("schmidt-rows", "flip-order", "padding")
+    # the mystery is right at stride 1, where every phase is the whole kernel: its bugs are the phases'
+    verdict = ch07.check_input_gradient(
+        lambda dy, w, xs, s, p: (
+            ch07.schmidt_phases(dy, w, xs, 1, p)
+            if s == 1
+            else cl.conv2d_backward(dy, np.zeros(xs), w, s, p)[0]
+        )
+    )
+    assert verdict
+
+
+def test_nothing_above_exercise_3_states_the_phase_route():
+    # the sub-kernel's rows, its flip and its padding are the exercise's answer: only after it
+    cells = json.loads((NOTEBOOKS / "07_fast_convolution.ipynb").read_text(encoding="utf-8"))["cells"]
+    texts = ["".join(c["source"]) for c in cells]
+    exercise = next(i for i, t in enumerate(texts) if t.startswith("### Exercise 3"))
+    above = "\n".join(texts[:exercise])
+    for answer in ["(k-\\rho)/s", "(k - \\rho)/s", "rot180(w[:", "\\mathrm{rot180}(w[:,:,\\rho", "a - 1"]:
+        assert answer not in above, answer
+    assert any("(k - \\rho)/s" in t for t in texts[exercise:])
 
 
 def test_the_dilated_route_is_right_but_refused_by_its_memory():

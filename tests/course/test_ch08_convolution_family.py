@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,13 +109,41 @@ def test_costs():
     assert ch08.costs(8, 8, 3, 1, 1, groups=8)[0] == cl.Conv2D(8, 8, 3, groups=8, rng=0).params["w"].size
 
 
-def _solution_dilated(dy, x, w, stride, padding, dilation=1):
-    dx, dw, db = cl.conv2d_backward(dy, x, cl.dilate(w, dilation), stride, padding)
-    return dx, dw[..., ::dilation, ::dilation], db
+def _solution_dilated(dy, x, w, padding, dilation):
+    # the phase route: output phase (a, b) is a plain convolution of input phase (a, b) with w
+    d, p = dilation, padding
+    xp = cl.pad(x, p)
+    dxp, dw = np.zeros(xp.shape), np.zeros(w.shape)
+    for a, b in np.ndindex(d, d):
+        if dy[:, :, a::d, b::d].size:
+            dx_ab, dw_ab, _ = cl.conv2d_backward(dy[:, :, a::d, b::d], xp[:, :, a::d, b::d], w)
+            dxp[:, :, a::d, b::d] = dx_ab
+            dw += dw_ab
+    return dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]], dw, dy.sum(axis=(0, 2, 3))
 
 
-def _ignores_dilation(dy, x, w, stride, padding, dilation=1):
-    return cl.conv2d_backward(dy, x, w, stride, padding)
+def _dilated_by_einsum(dy, x, w, padding, dilation):
+    # no convolution call at all: the products of section 1, offset by offset
+    d, p, (kh, kw) = dilation, padding, w.shape[2:]
+    xp = cl.pad(x, p)
+    Ho, Wo = dy.shape[2:]
+    dxp, dw = np.zeros(xp.shape), np.zeros(w.shape)
+    for m, n in np.ndindex(kh, kw):
+        window = xp[:, :, m * d : m * d + Ho, n * d : n * d + Wo]
+        dw[:, :, m, n] = np.einsum("ndij,ncij->dc", dy, window)
+        dxp[:, :, m * d : m * d + Ho, n * d : n * d + Wo] += np.einsum("ndij,dc->ncij", dy, w[:, :, m, n])
+    return dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]], dw, dy.sum(axis=(0, 2, 3))
+
+
+def _phases_of_the_unpadded_input(dy, x, w, padding, dilation):
+    # the phases cut before padding, each padded by p: wrong rows (and shapes) whenever p > 0
+    d = dilation
+    dx, dw = np.zeros(x.shape), np.zeros(w.shape)
+    for a, b in np.ndindex(d, d):
+        dx_ab, dw_ab, _ = cl.conv2d_backward(dy[:, :, a::d, b::d], x[:, :, a::d, b::d], w, 1, padding)
+        dx[:, :, a::d, b::d] = dx_ab
+        dw += dw_ab
+    return dx, dw, dy.sum(axis=(0, 2, 3))
 
 
 def _field_span(layers, i):
@@ -143,7 +173,7 @@ def _transpose_backward_unswapped(dy, x, w, stride, padding, output_padding):
 @pytest.mark.parametrize(
     "checker, right, wrong",
     [
-        (ch08.check_dilated_backward, _solution_dilated, _ignores_dilation),
+        (ch08.check_dilated_backward, _solution_dilated, _phases_of_the_unpadded_input),
         (ch08.check_field_span, _field_span, _forgets_stride),
         (ch08.check_conv_transpose_backward, _transpose_backward, _transpose_backward_unswapped),
     ],
@@ -176,21 +206,51 @@ def test_figures_fit_the_notebook_column():
 def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
     for attempt in attempts:
         verdict = checker(attempt.answer)
-        assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
+        ids = [b for b, _ in attempt.named()]  # named output by output (dx, dw, db), each id once
+        assert not verdict and sorted(verdict.bugs) == sorted(ids), (attempt.bug, verdict)
 
 
 def test_the_mystery_of_exercise_3_has_three_named_bugs():
     verdict = ch08.check_conv_transpose_backward(ch08.mystery_conv_transpose_backward)
-    assert not verdict and verdict.bugs == ("flip", "channel", "bias")
+    assert not verdict and verdict.bugs == ("flip", "output-padding", "channel")
+
+
+def test_the_dilated_checker_accepts_right_answers_that_are_not_its_loops(capsys):
+    assert ch08.check_dilated_backward(_dilated_by_einsum)
+    assert ch08.check_dilated_backward(_solution_dilated)
+
+    # a phase with no output must be skipped: calling the plain backward on it raises, and the case says so
+    def no_skip(dy, x, w, padding, dilation):
+        d, xp = dilation, cl.pad(x, padding)
+        parts = [
+            cl.conv2d_backward(dy[:, :, a::d, b::d], xp[:, :, a::d, b::d], w) for a, b in np.ndindex(d, d)
+        ]
+        return parts[0]
+
+    assert not ch08.check_dilated_backward(no_skip)
+    assert "ERROR, raised ValueError: kernel 3x3 is larger" in capsys.readouterr().out
 
 
 def test_rules_refuse_the_forbidden_calls_even_when_the_answer_is_right():
-    def passes_dilation_on(dy, x, w, stride, padding, dilation=1):
-        return cl.conv2d_backward(dy, x, w, stride, padding, dilation=dilation)
+    def passes_dilation_on(dy, x, w, padding, dilation):
+        return cl.conv2d_backward(dy, x, w, 1, padding, dilation=dilation)
+
+    def gathers_with_the_flipped_holes(dy, x, w, padding, dilation):
+        full = cl.pad(dy, dilation * (np.array(w.shape[2:]) - 1))
+        dxp = cl.conv2d_forward(full, cl.rot180(cl.dilate(w, dilation)).transpose(1, 0, 2, 3))
+        p = padding
+        return (
+            dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]],
+            _dilated_by_einsum(dy, x, w, p, dilation)[1],
+            dy.sum(axis=(0, 2, 3)),
+        )
 
     verdict = ch08.check_dilated_backward(passes_dilation_on)
     assert verdict.passed_cases == verdict.total and not verdict
     assert verdict.broken_rules == ("dilation-argument",)
+    for holes in (ch08.attempt_dilated_kernel, gathers_with_the_flipped_holes):
+        verdict = ch08.check_dilated_backward(holes)
+        assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("dilated-kernel",)
     for library in (cl.conv_transpose2d_backward, cl.reference.conv_transpose2d_backward):
         verdict = ch08.check_conv_transpose_backward(library)
         assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("transposed-library",)
@@ -210,3 +270,21 @@ def test_the_mystery_shown_without_diagnosis_names_no_bug(capsys):
     verdict = ch08.check_conv_transpose_backward(ch08.mystery_conv_transpose_backward, diagnose=False)
     out = capsys.readouterr().out
     assert not verdict and verdict.bugs == () and "likely bug" not in out and "0 of 5 cases correct" in out
+
+
+def test_nothing_above_exercises_1_and_3_states_their_routes():
+    # exercise 1's phases and exercise 3's convolution calls are the answers: only after the exercises
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "08_convolution_family.ipynb"
+    texts = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+    first = next(i for i, t in enumerate(texts) if "### Exercise 1" in t)
+    above = "\n".join(texts[:first])
+    for answer in [
+        "a::d",
+        "a{::}d",
+        "conv2d_backward(dy=x",
+        "conv2d\\_forward}(\\delta",
+        "x and $\\delta$ swapped",
+    ]:
+        assert answer not in above, answer
+    below = "\n".join(texts[first:])
+    assert "a::d" in below and "conv2d_backward(x, dy, w, stride, padding)[1]" in below
