@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
 from .explore import explorer_figures
-from .grading import WrongAttempt, check, combinations
+from .grading import WrongAttempt, check, check_refusing_library_gradients, combinations
 
 
 def two_layer_figure(i, w1, w2):
@@ -269,10 +269,15 @@ def check_single_kernel_dx(fn, seed=0, diagnose=True):
     Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1, through
     cnnlib's conv2d_backward. The planted code adds w[m, n]·δ onto a slice of ∂E/∂x per
     kernel entry; names "flip", "accumulate" (its two bugs), "off-by-one", "height-width".
-    Derived in notebooks/01_single_kernel.ipynb.
+    A function that calls cnnlib's correlation or a backward pass breaks the rule
+    "library-gradient". Derived in notebooks/01_single_kernel.ipynb.
     """
     cases = _single_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _dx_expected, cases, "dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    def run(f):
+        return check(f, _dx_expected, cases, "dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    return check_refusing_library_gradients(run, fn, "the full correlation of section 4")
 
 
 def _two_layer_cases(seed):

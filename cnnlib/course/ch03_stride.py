@@ -5,8 +5,6 @@ Used by notebooks/03_stride.ipynb.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
@@ -20,7 +18,7 @@ from ..shapes import (
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import explorer_figures, output_size_or_reason
-from .grading import WrongAttempt, check, combinations, forbid_calls
+from .grading import WrongAttempt, check, check_refusing_calls, check_refusing_library_gradients, combinations
 
 
 def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
@@ -241,6 +239,7 @@ def _planted_strided_dx(
     short_to_end=False,
     kernel_stride=False,
     no_stride=False,
+    scaled_taps=False,
     flip=False,
     overwrite=False,
     crop_minus_p=False,
@@ -250,7 +249,8 @@ def _planted_strided_dx(
     Entry (m, n) adds w[m, n]·δ onto rows m, m + s, ..., m + (Ho − 1)s (and the columns alike)
     of ∂E/∂x_p. short: ∂E/∂x_p only as large as the windows reach, (Ho − 1)s + k, then
     cropped [p : p + H] (short_to_end: [p : rows − p]); kernel_stride: the slice starts at m·s
-    and steps by 1; no_stride: starts at m and steps by 1; flip: rot180(w); overwrite: ``=``;
+    and steps by 1; no_stride: starts at m and steps by 1; scaled_taps: starts at m·s and steps
+    by s; flip: rot180(w); overwrite: ``=``;
     crop_minus_p: [p:-p].
     """
     (Ho, Wo), (kh, kw) = delta.shape, w.shape
@@ -264,6 +264,8 @@ def _planted_strided_dx(
                 where = np.s_[m * s : m * s + Ho, n * s : n * s + Wo]
             elif no_stride:
                 where = np.s_[m : m + Ho, n : n + Wo]
+            elif scaled_taps:
+                where = np.s_[m * s : (m + Ho) * s : s, n * s : (n + Wo) * s : s]
             else:
                 where = np.s_[m : m + s * Ho : s, n : n + s * Wo : s]
             if overwrite:
@@ -294,6 +296,9 @@ _DX_BUGS = {
                       "apart, the other way round (the same only at stride 1)."),
     "no_stride": ("stride", "stride: your slices step by 1, as at stride 1; output i reads rows i·s + m, so "
                   "the slice of kernel entry (m, n) steps by s: rows m, m + s, ..., m + (Ho - 1)·s."),
+    "scaled_taps": ("stride", "stride: your slice of kernel entry (m, n) starts at row m·s: the stride moves "
+                    "the window, not the entry inside it. Output i reads rows i·s + m (section 1), so the "
+                    "slice starts at m and steps by s: rows m, m + s, ..., m + (Ho - 1)·s."),
     "flip": ("flip", "flip: in this scatter form w[m, n] itself lands on x_p[i·s + m, j·s + n]; rot180(w) "
              "belongs to the gather form, the full correlation of section 2.2."),
     "overwrite": ("accumulate", "accumulate: = keeps only the last kernel entry's share of a pixel; where "
@@ -313,10 +318,15 @@ def check_strided_dx(fn, seed=0, diagnose=True):
     δ (Ho, Wo), w (kh, kw). Expected: cnnlib's conv2d_backward. The planted code adds
     w[m, n]·δ onto a slice of ∂E/∂x_p per kernel entry, with ∂E/∂x_p only as large as the
     windows reach and the slice started at m·s with step 1. Names "leftover-rows", "stride"
-    (its two bugs), "flip", "accumulate", "crop". Derived in notebooks/03_stride.ipynb.
+    (its two bugs), "flip", "accumulate", "crop". A function that calls cnnlib's correlation or
+    a backward pass breaks the rule "library-gradient". Derived in notebooks/03_stride.ipynb.
     """
     cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
-    return check(fn, _strided_dx_expected, cases, "strided dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    def run(f):
+        return check(f, _strided_dx_expected, cases, "strided dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    return check_refusing_library_gradients(run, fn, "the chain of section 2.2")
 
 
 def _coverage_counted(n, k, s, p, padded=False, clip=True):
@@ -372,13 +382,12 @@ def check_coverage(fn):
         )[0]
         return np.rint(dx[0, 0, :, 0]).astype(int)
 
-    # the exercise is the closed form: the library's map (or its spy-free use) would answer it for the learner
-    guarded, used_library = forbid_calls([(shapes, "coverage_map")])(fn)
-    verdict = check(guarded, expected, cases, "coverage", _COVERAGE_ATTEMPTS)
-    if not used_library():
-        return verdict
-    print(
-        "rule broken (library-coverage): your function calls cl.shapes.coverage_map, which counts "
-        "the windows for you; the exercise asks for the closed form in n, k, s and p."
+    # the exercise is the closed form: the library's map would answer it for the learner
+    return check_refusing_calls(
+        lambda f: check(f, expected, cases, "coverage", _COVERAGE_ATTEMPTS),
+        fn,
+        [(shapes, "coverage_map")],
+        "library-coverage",
+        "your function calls cl.shapes.coverage_map, which counts the windows for you; the exercise asks "
+        "for the closed form in n, k, s and p.",
     )
-    return replace(verdict, broken_rules=("library-coverage",))

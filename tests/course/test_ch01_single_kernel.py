@@ -43,7 +43,7 @@ def test_backward_accumulation_ends_in_the_gradients_and_adds_one_output_per_ste
 
 
 def _full_correlation_dx(delta, w):
-    # the gather form of section 2(d), not the checker's oracle (cnnlib's conv2d_backward)
+    # the gather form of section 2(d): right, but the exercise's rule refuses reference.correlate2d
     return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), cl.rot180(w))
 
 
@@ -61,10 +61,20 @@ def _scatter_dx(delta, w, flip=False, overwrite=False, extra=(0, 0)):
     return dx
 
 
-def test_input_gradient_checker_accepts_both_forms_and_names_each_planted_bug(capsys):
-    for right in (_full_correlation_dx, _scatter_dx):
-        assert ch01.check_single_kernel_dx(right)
-        assert "correct on all 5 cases" in capsys.readouterr().out
+def test_input_gradient_checker_accepts_the_loop_refuses_the_library_and_names_each_bug(capsys):
+    assert ch01.check_single_kernel_dx(_scatter_dx)
+    assert "correct on all 5 cases" in capsys.readouterr().out
+
+    # the gather one-liner and cnnlib's backward are right too, but skip the exercise: the rule refuses them
+    def library_backward(delta, w):
+        x = np.zeros((delta.shape[0] + w.shape[0] - 1, delta.shape[1] + w.shape[1] - 1))
+        return cl.conv2d_backward(delta[None, None], x[None, None], w[None, None])[0][0, 0]
+
+    for library_route in (_full_correlation_dx, library_backward):
+        verdict = ch01.check_single_kernel_dx(library_route)
+        out = capsys.readouterr().out
+        assert not verdict and verdict.passed_cases == verdict.total and verdict.bugs == ()
+        assert verdict.broken_rules == ("library-gradient",) and "rule broken (library-gradient)" in out
 
     def no_flip_gather(delta, w):
         return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), w)
@@ -74,10 +84,7 @@ def test_input_gradient_checker_accepts_both_forms_and_names_each_planted_bug(ca
         return reference.correlate2d(np.pad(delta, kh - 1), cl.rot180(w))
 
     for wrong, bugs in [
-        (
-            lambda d, w: _scatter_dx(d, w, flip=True, overwrite=True),
-            ("flip", "accumulate"),
-        ),  # the planted code
+        (lambda d, w: _scatter_dx(d, w, flip=True, overwrite=True), ("flip", "accumulate")),  # planted
         (lambda d, w: _scatter_dx(d, w, flip=True), ("flip",)),
         (lambda d, w: _scatter_dx(d, w, overwrite=True), ("accumulate",)),
         (no_flip_gather, ("flip",)),  # the same mistake in the gather form

@@ -108,7 +108,11 @@ def test_stride_explorer_is_deterministic():
     "checker, right, wrong",
     [
         (ch02.check_multi_kernel_dx, _layer_dx, _swapped_dx),
-        (ch03.check_strided_dx, _strided_dx, lambda d, w, H, W, s, p: _strided_dx(d, w, H, W, s, 0)),
+        (
+            ch03.check_strided_dx,
+            lambda *args: _scattered_dx(*args),
+            lambda d, w, H, W, s, p: _scattered_dx(d, w, H, W, s, 0),
+        ),
         (ch03.check_coverage, _coverage, lambda n, k, s, p: np.ones(n, dtype=int)),
     ],
 )
@@ -125,13 +129,16 @@ def test_checkers_accept_right_and_reject_wrong(checker, right, wrong, capsys):
 def _scattered_dx(delta, w, H, W, s, p, reach=False, crop="p:p+H", taps="i*s+m", flip=False, assign=False):
     """∂E/∂x by scattering, one product at a time: output (i, j) sends δ[i, j]·w[m, n] back to the pixel
     it read. reach: ∂E/∂x_p only as large as the windows reach; crop: "p:p+H", "p:-p" or "p:end-p";
-    taps: which row of x_p entry m of output i meets ("i*s+m" right, "m*s+i" or "i+m" wrong)."""
+    taps: which row of x_p entry m of output i meets ("i*s+m" right; "m*s+i", "i+m", "(i+m)*s" wrong)."""
     (Ho, Wo), (kh, kw) = delta.shape, w.shape
     rows, cols = ((Ho - 1) * s + kh, (Wo - 1) * s + kw) if reach else (H + 2 * p, W + 2 * p)
     dxp = np.zeros((rows, cols))
-    where = {"i*s+m": lambda i, m: i * s + m, "m*s+i": lambda i, m: m * s + i, "i+m": lambda i, m: i + m}[
-        taps
-    ]
+    where = {
+        "i*s+m": lambda i, m: i * s + m,
+        "m*s+i": lambda i, m: m * s + i,
+        "i+m": lambda i, m: i + m,
+        "(i+m)*s": lambda i, m: (i + m) * s,
+    }[taps]
     for m in range(kh):  # kernel entries outermost, as in the exercise (it matters for "=")
         for n in range(kw):
             for i in range(Ho):
@@ -161,6 +168,7 @@ def test_strided_dx_checker_accepts_the_scatter_and_names_each_planted_bug(capsy
         ({"reach": True, "crop": "p:end-p"}, ("leftover-rows",)),  # r short wherever r > 0
         ({"taps": "m*s+i"}, ("stride",)),
         ({"taps": "i+m"}, ("stride",)),
+        ({"taps": "(i+m)*s"}, ("stride",)),
         ({"flip": True}, ("flip",)),
         ({"assign": True}, ("accumulate",)),
         ({"crop": "p:-p"}, ("crop",)),
@@ -168,6 +176,15 @@ def test_strided_dx_checker_accepts_the_scatter_and_names_each_planted_bug(capsy
     ]:
         verdict = ch03.check_strided_dx(lambda *a, kw=kwargs: _scattered_dx(*a, **kw))
         assert not verdict and set(verdict.bugs) == set(bugs), (kwargs, verdict.bugs)
+    # the chain of section 2.2 (dilate, pad, correlate with rot180(w)) is right, but skips the exercise
+    verdict = ch03.check_strided_dx(_strided_dx)
+    out = capsys.readouterr().out
+    assert (
+        not verdict
+        and verdict.passed_cases == verdict.total
+        and verdict.broken_rules == ("library-gradient",)
+    )
+    assert "rule broken (library-gradient)" in out
     # the half fix that keeps the short array passes case 5 (r = 2 <= p = 2) and says why
     verdict = ch03.check_strided_dx(lambda *a: _scattered_dx(*a, reach=True))
     out = capsys.readouterr().out

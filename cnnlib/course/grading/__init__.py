@@ -23,19 +23,29 @@ rules broken (``forbid_calls``).
 
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
 ``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
-``check_naming``), ``rules`` (``forbid_calls``, ``library_check_with_rules``).
+``check_naming``), ``rules`` (``forbid_calls``, ``library_check_with_rules``, ``check_refusing_calls``,
+``library_functions``, ``library_gradients``, ``check_refusing_library_gradients``).
 """
 
 from .attempts import WrongAttempt, combinations, likely_bugs
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
-from .rules import forbid_calls, library_check_with_rules
+from .rules import (
+    check_refusing_calls,
+    check_refusing_library_gradients,
+    forbid_calls,
+    library_check_with_rules,
+    library_functions,
+    library_gradients,
+)
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
     "Verdict",
     "WrongAttempt",
     "check",
+    "check_refusing_calls",
+    "check_refusing_library_gradients",
     "check_naming",
     "combinations",
     "compare_case",
@@ -45,6 +55,8 @@ __all__ = [
     "forbid_calls",
     "library_check",
     "library_check_with_rules",
+    "library_functions",
+    "library_gradients",
     "likely_bugs",
     "not_implemented",
     "parts",
