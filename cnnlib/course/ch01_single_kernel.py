@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from .. import conv
 from .draw import heatmap, symmetric_limit, text_colour
 from .explore import explorer_figures
-from .grading import WrongAttempt, check, combinations
+from .grading import WrongAttempt, check, check_refusing_library_gradients, combinations
 
 
 def two_layer_figure(i, w1, w2):
@@ -184,10 +184,10 @@ FIGURES = {
 
 
 def _single_kernel_cases(seed, kinds):
-    """(x, w, δ) triples of single 2-D arrays, square and not, kernel up to the input's size."""
+    """(x, w, δ) triples of single 2-D arrays, square and not, kernels up to the input's size and 1×1."""
     rng = np.random.default_rng(seed)
     cases = []
-    for H, W, kh, kw in [(3, 3, 2, 2), (5, 4, 3, 2), (4, 6, 1, 3), (4, 4, 4, 4)]:
+    for H, W, kh, kw in [(3, 3, 2, 2), (5, 4, 3, 2), (4, 6, 1, 3), (4, 4, 4, 4), (3, 5, 1, 1)]:
         x = rng.standard_normal((H, W))
         w = rng.standard_normal((kh, kw))
         delta = rng.standard_normal((H - kh + 1, W - kw + 1))
@@ -201,33 +201,83 @@ def _dx_expected(delta, w):
     return conv.conv2d_backward(delta[None, None], x, w[None, None])[0][0, 0]
 
 
-def _planted_dx(delta, w, flip=False, width_from_height=False):
-    """The exercise's buggy full correlation with either planted bug switched off."""
+def _planted_dx(delta, w, flip=False, overwrite=False, rows=None, cols=None):
+    """The exercise's loop over kernel entries (each adds w[m, n]·δ onto the slice it met), bugs on or off.
+
+    flip: rot180(w)[m, n] instead of w[m, n]; overwrite: ``=`` instead of ``+=``; rows, cols:
+    the size of the array allocated for ∂E/∂x (default Ho + kh − 1, Wo + kw − 1).
+    """
+    (Ho, Wo), (kh, kw) = delta.shape, w.shape
+    dx = np.zeros((rows or Ho + kh - 1, cols or Wo + kw - 1))
+    k = w[::-1, ::-1] if flip else w
+    for m in range(kh):
+        for n in range(kw):
+            if overwrite:
+                dx[m : m + Ho, n : n + Wo] = k[m, n] * delta
+            else:
+                dx[m : m + Ho, n : n + Wo] += k[m, n] * delta
+    return dx
+
+
+def _gathered_dx(delta, w, cols):
+    """The full correlation pad(δ, (kh − 1, cols)) ★ rot180(w): the gather form, cols columns of padding."""
     kh, kw = w.shape
-    cols = kh - 1 if width_from_height else kw - 1
     padded = np.pad(delta, ((kh - 1, kh - 1), (cols, cols)))
-    k = w if flip else w[::-1, ::-1]
+    k = w[::-1, ::-1]
     Ho, Wo = padded.shape[0] - kh + 1, padded.shape[1] - kw + 1
     return np.array([[np.sum(padded[u : u + kh, v : v + kw] * k) for v in range(Wo)] for u in range(Ho)])
 
 
 _DX_BUGS = {
-    "flip": ("flip", "flip: the full correlation of δ needs the kernel turned by 180°, rot180(w); "
-             "without it you computed the gradient of a true convolution, not of y = x ★ w."),
-    "width_from_height": ("height-width", "height-width: δ is padded with kh - 1 columns; the columns need "
-                          "kw - 1 (pad(δ, (kh - 1, kw - 1))), which only square kernels hide."),
+    "flip": ("flip", "flip: the kernel is flipped once too often or too few (that is the gradient of a "
+             "true convolution y = x ∗ w, notebook 00). Output (i, j) read x[i + m, j + n] with w[m, n], so "
+             "w[m, n] itself goes back to ∂E/∂x[i + m, j + n]; rot180(w) belongs to the gather form of "
+             "section 2(d), where the sum is turned around to run over the windows that cover one pixel."),
+    "overwrite": ("accumulate", "accumulate: = keeps only the last kernel entry's share of a pixel; the "
+                  "slices of different kernel entries overlap, and a pixel of ∂E/∂x sums one product per "
+                  "window that read it: +=."),
 }  # fmt: skip
+
+_DX_ATTEMPTS = [
+    *combinations(_DX_BUGS, _planted_dx),
+    WrongAttempt(
+        "off-by-one",
+        "off-by-one: ∂E/∂x has the shape of x, H = Ho + kh - 1 rows and W = Wo + kw - 1 columns (the "
+        "output size turned around); yours has one row and one column too many.",
+        lambda delta, w: _planted_dx(
+            delta, w, rows=delta.shape[0] + w.shape[0], cols=delta.shape[1] + w.shape[1]
+        ),
+    ),
+    WrongAttempt(
+        "height-width",
+        "height-width: ∂E/∂x has W = Wo + kw - 1 columns; your array is Wo + kh - 1 wide, kh used for the "
+        "columns too, which only square kernels hide.",
+        lambda delta, w: _planted_dx(delta, w, cols=delta.shape[1] + w.shape[0] - 1),
+    ),
+    WrongAttempt(
+        "height-width",
+        "height-width: δ is padded with kh - 1 columns; the columns need kw - 1 (pad(δ, (kh - 1, kw - 1))), "
+        "which only square kernels hide.",
+        lambda delta, w: _gathered_dx(delta, w, cols=w.shape[0] - 1),
+    ),
+]
 
 
 def check_single_kernel_dx(fn, seed=0, diagnose=True):
     """Exercise (find the bugs): fn(delta, w) -> ∂E/∂x of one kernel: δ (Ho, Wo), w (kh, kw) -> (H, W).
 
-    Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1.
-    Names the planted bugs left: "flip", "height-width".
-    Derived in notebooks/01_single_kernel.ipynb.
+    Expected: the full cross-correlation pad(δ, k − 1) ★ rot180(w), H = Ho + kh − 1, through
+    cnnlib's conv2d_backward. The planted code adds w[m, n]·δ onto a slice of ∂E/∂x per
+    kernel entry; names "flip", "accumulate" (its two bugs), "off-by-one", "height-width".
+    A function that calls cnnlib's correlation or a backward pass breaks the rule
+    "library-gradient". Derived in notebooks/01_single_kernel.ipynb.
     """
     cases = _single_kernel_cases(seed, ("delta", "w"))
-    return check(fn, _dx_expected, cases, "dE/dx", combinations(_DX_BUGS, _planted_dx), diagnose=diagnose)
+
+    def run(f):
+        return check(f, _dx_expected, cases, "dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    return check_refusing_library_gradients(run, fn, "the full correlation of section 4")
 
 
 def _two_layer_cases(seed):

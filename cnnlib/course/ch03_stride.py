@@ -5,23 +5,20 @@ Used by notebooks/03_stride.ipynb.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from .. import conv, shapes
-from ..conv import conv2d_backward, dilate, pad, rot180
-from ..reference import correlate2d
+from ..conv import conv2d_backward, dilate
 from ..shapes import (
     conv_output_size,
     coverage_map,
 )
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, fix_layout, heatmap, set_image, sliding_picture, symmetric_limit
 from .explore import explorer_figures, output_size_or_reason
-from .grading import WrongAttempt, check, combinations, forbid_calls
+from .grading import WrongAttempt, check, check_refusing_calls, check_refusing_library_gradients, combinations
 
 
 def stride_picture(H=8, k=3, s=2, out_index=(1, 2)):
@@ -203,15 +200,20 @@ FIGURES = {
 
 
 def _strided_cases(seed):
-    """2-D (x, w, δ, s, p) with k < s, k = s, k > s, k a multiple of s or not, and r ≠ 0."""
+    """2-D (x, w, δ, s, p) with k < s, k = s, k > s, r > p, 0 < r <= p, r = 0, and one stride-1 layer.
+
+    Every kernel is at most as tall and wide as δ, so a slice of δ's size fits in the padded
+    input wherever a wrong attempt starts it.
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for H, W, kh, kw, s, p in [
-        (5, 5, 2, 2, 2, 0),  # k = s, one unused row and column (r = 1)
-        (7, 6, 3, 2, 2, 0),  # k = 3 not a multiple of s = 2: overlapping windows
-        (7, 8, 2, 1, 3, 0),  # s > k: rows between windows
-        (6, 7, 4, 3, 2, 1),  # padding, non-square kernel
-        (5, 4, 1, 3, 3, 2),  # 1-row kernel, p > r
+        (5, 5, 2, 2, 2, 0),  # k = s, one unused row and column (r = 1 > p)
+        (7, 6, 3, 2, 2, 0),  # k = 3 not a multiple of s = 2: overlapping windows; r = 0
+        (7, 8, 2, 1, 3, 0),  # s > k: rows between windows; r = 2 and 1
+        (6, 7, 2, 3, 2, 1),  # padding, r = 0
+        (7, 5, 3, 1, 3, 2),  # r = 2 <= p = 2: the unused rows are all padding
+        (5, 6, 3, 2, 1, 1),  # stride 1
     ]:
         Ho, Wo = conv_output_size(H, kh, s, p), conv_output_size(W, kw, s, p)
         x = rng.standard_normal((H, W))
@@ -226,38 +228,105 @@ def _strided_dx_expected(delta, w, H, W, s, p):
     return conv.conv2d_backward(delta[None, None], x, w[None, None], s, p)[0][0, 0]
 
 
-def _planted_strided_dx(delta, w, H, W, s, p, no_leftover=False, crop_minus_p=False, no_flip=False):
-    """The exercise's buggy ∂E/∂x, with each planted bug switched on or off."""
-    kh, kw = w.shape
-    core = correlate2d(pad(dilate(delta, s), (kh - 1, kw - 1)), w if no_flip else rot180(w))
-    if no_leftover:
-        dxp = core
-    else:
-        dxp = np.zeros((H + 2 * p, W + 2 * p))
-        dxp[: core.shape[0], : core.shape[1]] = core
-    return dxp[p:-p, p:-p] if crop_minus_p else dxp[p : p + H, p : p + W]
+def _planted_strided_dx(
+    delta,
+    w,
+    H,
+    W,
+    s,
+    p,
+    short=False,
+    short_to_end=False,
+    kernel_stride=False,
+    no_stride=False,
+    scaled_taps=False,
+    flip=False,
+    overwrite=False,
+    crop_minus_p=False,
+):
+    """The exercise's loop over kernel entries, strided and padded, with each wrong step on or off.
+
+    Entry (m, n) adds w[m, n]·δ onto rows m, m + s, ..., m + (Ho − 1)s (and the columns alike)
+    of ∂E/∂x_p. short: ∂E/∂x_p only as large as the windows reach, (Ho − 1)s + k, then
+    cropped [p : p + H] (short_to_end: [p : rows − p]); kernel_stride: the slice starts at m·s
+    and steps by 1; no_stride: starts at m and steps by 1; scaled_taps: starts at m·s and steps
+    by s; flip: rot180(w); overwrite: ``=``;
+    crop_minus_p: [p:-p].
+    """
+    (Ho, Wo), (kh, kw) = delta.shape, w.shape
+    reach = (Ho - 1) * s + kh, (Wo - 1) * s + kw
+    rows, cols = reach if short or short_to_end else (H + 2 * p, W + 2 * p)
+    dxp = np.zeros((rows, cols))
+    k = w[::-1, ::-1] if flip else w
+    for m in range(kh):
+        for n in range(kw):
+            if kernel_stride:
+                where = np.s_[m * s : m * s + Ho, n * s : n * s + Wo]
+            elif no_stride:
+                where = np.s_[m : m + Ho, n : n + Wo]
+            elif scaled_taps:
+                where = np.s_[m * s : (m + Ho) * s : s, n * s : (n + Wo) * s : s]
+            else:
+                where = np.s_[m : m + s * Ho : s, n : n + s * Wo : s]
+            if overwrite:
+                dxp[where] = k[m, n] * delta
+            else:
+                dxp[where] += k[m, n] * delta
+    if crop_minus_p:
+        return dxp[p:-p, p:-p]
+    if short_to_end:
+        return dxp[p : rows - p, p : cols - p]
+    return dxp[p : p + H, p : p + W]
 
 
+_WINDOWS_REACH = (
+    "leftover-rows: (Ho - 1)·s + kh is how far the windows reach, not the height of x_p: that is H + 2p, "
+    "r = (H + 2p - kh) mod s rows more (section 5), rows no window reads. "
+)
 _DX_BUGS = {
-    "no_leftover": ("leftover-rows", "leftover-rows: the full correlation has (Ho - 1)·s + kh rows, r = "
-                    "(H + 2p - kh) mod s fewer than the padded input; those last r rows (and columns) "
-                    "belong to no window: append them as zeros before cropping."),
+    "short_to_end": ("leftover-rows", _WINDOWS_REACH + "Your answer is r rows and columns short wherever "
+                     "r > 0: make ∂E/∂x_p the padded input's shape, its last r rows and columns 0, and crop "
+                     "p from each side."),
+    "short": ("leftover-rows", _WINDOWS_REACH + "Make ∂E/∂x_p the padded input's shape; its last r rows "
+              "and columns stay 0. Where r <= p the missing rows are all padding, cropped anyway: there this "
+              "bug does not show."),
+    "kernel_stride": ("stride", "stride: output (i, j) reads x_p[i·s + m, j·s + n] (section 1), so kernel "
+                      "entry (m, n) meets rows m, m + s, ..., m + (Ho - 1)·s: its slice starts at m and "
+                      "steps by s. Yours starts at m·s and steps by 1: kernel entries s apart and windows 1 "
+                      "apart, the other way round (the same only at stride 1)."),
+    "no_stride": ("stride", "stride: your slices step by 1, as at stride 1; output i reads rows i·s + m, so "
+                  "the slice of kernel entry (m, n) steps by s: rows m, m + s, ..., m + (Ho - 1)·s."),
+    "scaled_taps": ("stride", "stride: your slice of kernel entry (m, n) starts at row m·s: the stride moves "
+                    "the window, not the entry inside it. Output i reads rows i·s + m (section 1), so the "
+                    "slice starts at m and steps by s: rows m, m + s, ..., m + (Ho - 1)·s."),
+    "flip": ("flip", "flip: in this scatter form w[m, n] itself lands on x_p[i·s + m, j·s + n]; rot180(w) "
+             "belongs to the gather form, the full correlation of section 2.2."),
+    "overwrite": ("accumulate", "accumulate: = keeps only the last kernel entry's share of a pixel; where "
+                  "windows overlap (k > s) a pixel sums one product per window that read it: +=."),
     "crop_minus_p": ("crop", "crop: [p:-p] keeps nothing when p = 0 (-0 is 0); crop with "
                      "[p:p + H, p:p + W]."),
-    "no_flip": ("flip", "flip: the full correlation of the dilated δ needs rot180(w), as at stride 1."),
 }  # fmt: skip
+
+# any mix of the wrong steps, but one way of getting each thing wrong at a time (one id once); the
+# combinations try later keys first, so "short" (the planted size) is named before "short_to_end"
+_DX_ATTEMPTS = [a for a in combinations(_DX_BUGS, _planted_strided_dx) if len(set(a.bug)) == len(a.bug)]
 
 
 def check_strided_dx(fn, seed=0, diagnose=True):
     """Exercise (find the bugs): fn(delta, w, H, W, s, p) -> ∂E/∂x (H, W), strided and padded.
 
-    δ (Ho, Wo), w (kh, kw). Expected: pad(dilate(δ, s), k − 1) ★ rot180(w), then r zero
-    rows/columns appended (r = (H + 2p − k) mod s) and p cropped from each side. Names
-    "leftover-rows", "crop", "flip". Derived in notebooks/03_stride.ipynb.
+    δ (Ho, Wo), w (kh, kw). Expected: cnnlib's conv2d_backward. The planted code adds
+    w[m, n]·δ onto a slice of ∂E/∂x_p per kernel entry, with ∂E/∂x_p only as large as the
+    windows reach and the slice started at m·s with step 1. Names "leftover-rows", "stride"
+    (its two bugs), "flip", "accumulate", "crop". A function that calls cnnlib's correlation or
+    a backward pass breaks the rule "library-gradient". Derived in notebooks/03_stride.ipynb.
     """
     cases = [(c["delta"], c["w"], *c["x"].shape, c["s"], c["p"]) for c in _strided_cases(seed)]
-    attempts = combinations(_DX_BUGS, _planted_strided_dx)
-    return check(fn, _strided_dx_expected, cases, "strided dE/dx", attempts, diagnose=diagnose)
+
+    def run(f):
+        return check(f, _strided_dx_expected, cases, "strided dE/dx", _DX_ATTEMPTS, diagnose=diagnose)
+
+    return check_refusing_library_gradients(run, fn, "the chain of section 2.2")
 
 
 def _coverage_counted(n, k, s, p, padded=False, clip=True):
@@ -313,13 +382,12 @@ def check_coverage(fn):
         )[0]
         return np.rint(dx[0, 0, :, 0]).astype(int)
 
-    # the exercise is the closed form: the library's map (or its spy-free use) would answer it for the learner
-    guarded, used_library = forbid_calls([(shapes, "coverage_map")])(fn)
-    verdict = check(guarded, expected, cases, "coverage", _COVERAGE_ATTEMPTS)
-    if not used_library():
-        return verdict
-    print(
-        "rule broken (library-coverage): your function calls cl.shapes.coverage_map, which counts "
-        "the windows for you; the exercise asks for the closed form in n, k, s and p."
+    # the exercise is the closed form: the library's map would answer it for the learner
+    return check_refusing_calls(
+        lambda f: check(f, expected, cases, "coverage", _COVERAGE_ATTEMPTS),
+        fn,
+        [(shapes, "coverage_map")],
+        "library-coverage",
+        "your function calls cl.shapes.coverage_map, which counts the windows for you; the exercise asks "
+        "for the closed form in n, k, s and p.",
     )
-    return replace(verdict, broken_rules=("library-coverage",))

@@ -43,27 +43,62 @@ def test_backward_accumulation_ends_in_the_gradients_and_adds_one_output_per_ste
 
 
 def _full_correlation_dx(delta, w):
+    # the gather form of section 2(d): right, but the exercise's rule refuses reference.correlate2d
     return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), cl.rot180(w))
 
 
-def test_input_gradient_checker_accepts_the_formula_and_names_each_planted_bug(capsys):
-    assert ch01.check_single_kernel_dx(_full_correlation_dx)
-    assert "correct on all 4 cases" in capsys.readouterr().out
+def _scatter_dx(delta, w, flip=False, overwrite=False, extra=(0, 0)):
+    # the exercise's loop over kernel entries, written out pixel by pixel, with its bugs on or off
+    (Ho, Wo), (kh, kw) = delta.shape, w.shape
+    dx = np.zeros((Ho + kh - 1 + extra[0], Wo + kw - 1 + extra[1]))
+    for m in range(kh):
+        for n in range(kw):
+            weight = w[kh - 1 - m, kw - 1 - n] if flip else w[m, n]
+            for i in range(Ho):
+                for j in range(Wo):
+                    share = weight * delta[i, j]
+                    dx[i + m, j + n] = share if overwrite else dx[i + m, j + n] + share
+    return dx
 
-    def no_flip(delta, w):
+
+def test_input_gradient_checker_accepts_the_loop_refuses_the_library_and_names_each_bug(capsys):
+    assert ch01.check_single_kernel_dx(_scatter_dx)
+    assert "correct on all 5 cases" in capsys.readouterr().out
+
+    # the gather one-liner and cnnlib's backward are right too, but skip the exercise: the rule refuses them
+    def library_backward(delta, w):
+        x = np.zeros((delta.shape[0] + w.shape[0] - 1, delta.shape[1] + w.shape[1] - 1))
+        return cl.conv2d_backward(delta[None, None], x[None, None], w[None, None])[0][0, 0]
+
+    for library_route in (_full_correlation_dx, library_backward):
+        verdict = ch01.check_single_kernel_dx(library_route)
+        out = capsys.readouterr().out
+        assert not verdict and verdict.passed_cases == verdict.total and verdict.bugs == ()
+        assert verdict.broken_rules == ("library-gradient",) and "rule broken (library-gradient)" in out
+
+    def no_flip_gather(delta, w):
         return reference.correlate2d(cl.pad(delta, (w.shape[0] - 1, w.shape[1] - 1)), w)
 
-    def pads_kh_columns(delta, w, flip=False):
+    def pads_kh_columns(delta, w):
         kh = w.shape[0]
-        return reference.correlate2d(np.pad(delta, kh - 1), w if flip else cl.rot180(w))
+        return reference.correlate2d(np.pad(delta, kh - 1), cl.rot180(w))
 
     for wrong, bugs in [
-        (no_flip, ("flip",)),
+        (lambda d, w: _scatter_dx(d, w, flip=True, overwrite=True), ("flip", "accumulate")),  # planted
+        (lambda d, w: _scatter_dx(d, w, flip=True), ("flip",)),
+        (lambda d, w: _scatter_dx(d, w, overwrite=True), ("accumulate",)),
+        (no_flip_gather, ("flip",)),  # the same mistake in the gather form
+        (lambda d, w: _scatter_dx(d, w, extra=(1, 1)), ("off-by-one",)),
         (pads_kh_columns, ("height-width",)),
-        (lambda d, w: pads_kh_columns(d, w, flip=True), ("flip", "height-width")),
     ]:
         verdict = ch01.check_single_kernel_dx(wrong)
-        assert not verdict and verdict.bugs == bugs
+        assert not verdict and verdict.bugs == bugs, (bugs, verdict.bugs)
+    # the planted code passes only the 1×1 kernel, where neither bug can show
+    verdict = ch01.check_single_kernel_dx(
+        lambda d, w: _scatter_dx(d, w, flip=True, overwrite=True), diagnose=False
+    )
+    assert verdict.passed_cases == 1 and verdict.bugs == ()
+    assert "case 5 (delta 3×5, w 1×1): pass" in capsys.readouterr().out
     assert not ch01.check_single_kernel_dx(lambda d, w: None)
     assert "not implemented" in capsys.readouterr().out
 

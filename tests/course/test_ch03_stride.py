@@ -79,7 +79,11 @@ def test_stride_explorer_is_deterministic():
 @pytest.mark.parametrize(
     "checker, right, wrong",
     [
-        (ch03.check_strided_dx, _strided_dx, lambda d, w, H, W, s, p: _strided_dx(d, w, H, W, s, 0)),
+        (
+            ch03.check_strided_dx,
+            lambda *args: _scattered_dx(*args),
+            lambda d, w, H, W, s, p: _scattered_dx(d, w, H, W, s, 0),
+        ),
         (ch03.check_coverage, _coverage, lambda n, k, s, p: np.ones(n, dtype=int)),
     ],
 )
@@ -93,25 +97,69 @@ def test_checkers_accept_right_and_reject_wrong(checker, right, wrong, capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
-def test_strided_dx_checker_names_each_planted_bug():
-    def planted(delta, w, H, W, s, p, leftover=True, crop=True, flip=True):
-        kh, kw = w.shape
-        core = cl.reference.correlate2d(
-            cl.pad(_dilate_loops(delta, s), (kh - 1, kw - 1)), cl.rot180(w) if flip else w
-        )
-        dxp = np.zeros((H + 2 * p, W + 2 * p))
-        dxp[: core.shape[0], : core.shape[1]] = core
-        dxp = dxp if leftover else core
-        return dxp[p : p + H, p : p + W] if crop else dxp[p:-p, p:-p]
+def _scattered_dx(delta, w, H, W, s, p, reach=False, crop="p:p+H", taps="i*s+m", flip=False, assign=False):
+    """∂E/∂x by scattering, one product at a time: output (i, j) sends δ[i, j]·w[m, n] back to the pixel
+    it read. reach: ∂E/∂x_p only as large as the windows reach; crop: "p:p+H", "p:-p" or "p:end-p";
+    taps: which row of x_p entry m of output i meets ("i*s+m" right; "m*s+i", "i+m", "(i+m)*s" wrong)."""
+    (Ho, Wo), (kh, kw) = delta.shape, w.shape
+    rows, cols = ((Ho - 1) * s + kh, (Wo - 1) * s + kw) if reach else (H + 2 * p, W + 2 * p)
+    dxp = np.zeros((rows, cols))
+    where = {
+        "i*s+m": lambda i, m: i * s + m,
+        "m*s+i": lambda i, m: m * s + i,
+        "i+m": lambda i, m: i + m,
+        "(i+m)*s": lambda i, m: (i + m) * s,
+    }[taps]
+    for m in range(kh):  # kernel entries outermost, as in the exercise (it matters for "=")
+        for n in range(kw):
+            for i in range(Ho):
+                for j in range(Wo):
+                    weight = w[kh - 1 - m, kw - 1 - n] if flip else w[m, n]
+                    u, v = where(i, m), where(j, n)
+                    dxp[u, v] = delta[i, j] * weight + (0 if assign else dxp[u, v])
+    if crop == "p:-p":
+        return dxp[p:-p, p:-p]
+    if crop == "p:end-p":
+        return dxp[p : rows - p, p : cols - p]
+    return dxp[p : p + H, p : p + W]
 
+
+def test_strided_dx_checker_accepts_the_scatter_and_names_each_planted_bug(capsys):
+    assert ch03.check_strided_dx(_scattered_dx)
+    assert "correct on all 6 cases" in capsys.readouterr().out
+    planted = {"reach": True, "taps": "m*s+i"}
+    verdict = ch03.check_strided_dx(lambda *a: _scattered_dx(*a, **planted), diagnose=False)
+    out = capsys.readouterr().out
+    # verdicts only, and only the stride-1 case passes
+    assert verdict.passed_cases == 1 and verdict.bugs == () and "Likely bug" not in out
+    assert "case 6 (delta 5×7, w 3×2, H=5, W=6, s=1, p=1): pass" in out
     for kwargs, bugs in [
-        ({"leftover": False, "crop": False}, ("leftover-rows", "crop")),
-        ({"leftover": False}, ("leftover-rows",)),
-        ({"crop": False}, ("crop",)),
-        ({"flip": False}, ("flip",)),
+        (planted, ("leftover-rows", "stride")),
+        ({"reach": True}, ("leftover-rows",)),  # right where r <= p (case 5) and r = 0
+        ({"reach": True, "crop": "p:end-p"}, ("leftover-rows",)),  # r short wherever r > 0
+        ({"taps": "m*s+i"}, ("stride",)),
+        ({"taps": "i+m"}, ("stride",)),
+        ({"taps": "(i+m)*s"}, ("stride",)),
+        ({"flip": True}, ("flip",)),
+        ({"assign": True}, ("accumulate",)),
+        ({"crop": "p:-p"}, ("crop",)),
+        ({"taps": "i+m", "flip": True}, ("stride", "flip")),
     ]:
-        verdict = ch03.check_strided_dx(lambda *a, kw=kwargs: planted(*a, **kw))
-        assert not verdict and verdict.bugs == bugs
+        verdict = ch03.check_strided_dx(lambda *a, kw=kwargs: _scattered_dx(*a, **kw))
+        assert not verdict and set(verdict.bugs) == set(bugs), (kwargs, verdict.bugs)
+    # the chain of section 2.2 (dilate, pad, correlate with rot180(w)) is right, but skips the exercise
+    verdict = ch03.check_strided_dx(_strided_dx)
+    out = capsys.readouterr().out
+    assert (
+        not verdict
+        and verdict.passed_cases == verdict.total
+        and verdict.broken_rules == ("library-gradient",)
+    )
+    assert "rule broken (library-gradient)" in out
+    # the half fix that keeps the short array passes case 5 (r = 2 <= p = 2) and says why
+    verdict = ch03.check_strided_dx(lambda *a: _scattered_dx(*a, reach=True))
+    out = capsys.readouterr().out
+    assert "case 5 (delta 3×3, w 3×1, H=7, W=5, s=3, p=2): pass" in out and "r <= p" in out
 
 
 def test_coverage_checker_names_each_wrong_attempt():

@@ -24,13 +24,23 @@ rules broken (``forbid_calls``, ``call_once``, ``limit_lines``).
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
 ``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
 ``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``limit_lines``,
-``library_check_with_rules``).
+``library_check_with_rules``, ``check_refusing_calls``, ``library_functions``, ``library_gradients``,
+``check_refusing_library_gradients``).
 """
 
 from .attempts import WrongAttempt, combinations, likely_bugs
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
-from .rules import call_once, forbid_calls, library_check_with_rules, limit_lines
+from .rules import (
+    call_once,
+    check_refusing_calls,
+    check_refusing_library_gradients,
+    forbid_calls,
+    library_check_with_rules,
+    library_functions,
+    library_gradients,
+    limit_lines,
+)
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
@@ -38,6 +48,8 @@ __all__ = [
     "WrongAttempt",
     "call_once",
     "check",
+    "check_refusing_calls",
+    "check_refusing_library_gradients",
     "check_naming",
     "combinations",
     "compare_case",
@@ -48,6 +60,8 @@ __all__ = [
     "library_check",
     "library_check_with_rules",
     "limit_lines",
+    "library_functions",
+    "library_gradients",
     "likely_bugs",
     "not_implemented",
     "parts",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 from ...check.report import Report
@@ -208,3 +210,68 @@ def library_check_with_rules(fn, run_check, rules, diagnose=True):
     return Verdict(
         getattr(fn, "__name__", "your function"), passed, len(ran), result.bugs, tuple(r for r, _ in broken)
     )
+
+
+def check_refusing_calls(run_check, fn, targets, rule_id, words):
+    """``run_check(guarded fn)`` (a ``check`` call) with the exercise's rule "do not call ``targets``".
+
+    For exercises whose point a library function would skip (a closed form to derive, a planted
+    loop to correct): the cases run and print as usual; a call to a target breaks the rule, whose
+    words are printed after the tally, and the Verdict carries ``rule_id`` in ``broken_rules``.
+
+    Parameters
+    ----------
+    run_check : callable
+        ``run_check(f)`` checks f and returns a Verdict.
+    fn : callable
+        The learner's function.
+    targets : list of (module, attribute name)
+        As ``forbid_calls`` takes them.
+    rule_id, words : str
+        The rule's stable id and what the learner did, in their words.
+    """
+    guarded, used = forbid_calls(targets)(fn)
+    verdict = run_check(guarded)
+    if not used():
+        return verdict
+    print(f"rule broken ({rule_id}): {words}")
+    return replace(verdict, broken_rules=(*verdict.broken_rules, rule_id))
+
+
+# the public modules where a learner finds cnnlib's convolution functions (``cl.``, ``reference.``, ...)
+_PUBLIC_MODULES = (
+    "cnnlib",
+    "cnnlib.conv",
+    "cnnlib.conv_transpose",
+    "cnnlib.reference",
+    "cnnlib.reference.conv",
+    "cnnlib.reference.correlate",
+    "cnnlib.reference.transposed",
+)
+
+
+def library_functions(*names):
+    """[(module, name), ...]: every public cnnlib module that holds one of ``names``, for ``forbid_calls``."""
+    modules = [importlib.import_module(m) for m in _PUBLIC_MODULES]
+    return [(m, name) for m in modules for name in names if name in vars(m)]
+
+
+def library_gradients():
+    """``library_functions`` of what answers a convolution-gradient exercise without the learner's
+    code: the correlations (the gather form) and the backward passes (a transposed convolution is one)."""
+    return library_functions(
+        "correlate2d", "convolve2d", "conv2d_backward", "conv2d_backward_input", "conv_transpose2d_forward"
+    )
+
+
+def check_refusing_library_gradients(run_check, fn, route):
+    """``check_refusing_calls`` with the rule "library-gradient": no call to ``library_gradients()``.
+
+    For a find-the-bug exercise on a gradient loop, which a library call would pass without
+    finding anything; ``route`` names that library answer in the notebook's words.
+    """
+    words = (
+        f"your function calls the library's correlation or backward ({route} passes without finding "
+        "anything); the exercise asks for the learner's loop, corrected."
+    )
+    return check_refusing_calls(run_check, fn, library_gradients(), "library-gradient", words)
