@@ -10,72 +10,142 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 import cnnlib as cl  # the mystery function of exercise 3 reads as a learner's code
 
 from ..conv import conv2d_backward, dilate, pad
 from ..reference import im2col_windows
 from ..shapes import conv_output_size
-from .grading import WrongAttempt, check_naming, combinations, random_conv_cases
+from .grading import WrongAttempt, check_naming, combinations, limit_lines, random_conv_cases
 
-# --- Exercise 1: im2col by kernel offsets ----------------------------------------------------------
-
-
-def _offset_slices(xp, kh, kw, s, start, step):
-    """cols[:, :, m, n] = xp[:, :, start(m) :: step, start(n) :: step], cut to the output size."""
-    N, C, Hp, Wp = xp.shape
-    Ho, Wo = (Hp - kh) // s + 1, (Wp - kw) // s + 1
-    cols = np.empty((N, C, kh, kw, Ho, Wo))
-    for m in range(kh):
-        for n in range(kw):
-            cols[:, :, m, n] = xp[:, :, start(m) :: step, start(n) :: step][:, :, :Ho, :Wo]
-    return cols
+# --- Exercise 1: im2col by kernel offsets, for a dilated kernel ---------------------------------------
 
 
-def attempt_im2col_window_axes(xp, kh, kw, s):
-    """The window view of step 1 as it comes: (N, C, Ho, Wo, kh, kw), window axes last."""
-    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::s, ::s]
+def _windows_fitting(n, k, s, d):
+    """H_o: the last window's last tap, row (H_o − 1)s + (k − 1)d, is inside the n rows."""
+    return (n - d * (k - 1) - 1) // s + 1
+
+
+def dilated_windows(xp, kh, kw, s, d):
+    """The right answer, by another route: the windows of the kernel's whole span, every d-th tap kept."""
+    return im2col_windows(xp, d * (kh - 1) + 1, d * (kw - 1) + 1, s)[:, :, ::d, ::d]
+
+
+def _attempt(start=lambda m, s, d: m * d, step=lambda s, d: s, count=_windows_fitting):
+    """An attempt that slices xp[start(m) :: step] per offset, cut to count(...) windows, and stacks them
+    (not written into an array of the right shape, so a wrong count shows as a wrong shape)."""
+
+    def attempt(xp, kh, kw, s, d):
+        Ho, Wo, a = count(xp.shape[2], kh, s, d), count(xp.shape[3], kw, s, d), step(s, d)
+        cols = [
+            [xp[:, :, start(m, s, d) :: a, start(n, s, d) :: a][:, :, :Ho, :Wo] for n in range(kw)]
+            for m in range(kh)
+        ]
+        return np.array(cols).transpose(2, 3, 0, 1, 4, 5)
+
+    return attempt
+
+
+def attempt_im2col_plain_windows(xp, kh, kw, s, d):
+    """Step 1's window view of a plain kh x kw kernel, moved offset-first: the dilation left out."""
+    return im2col_windows(xp, kh, kw, s)
 
 
 IM2COL_ATTEMPTS = (
     WrongAttempt(
+        "plain-windows",
+        "these are the windows of a plain kh × kw kernel (the dilation left out): a dilated window "
+        "spans more rows than kh, so fewer windows fit, and its taps are d rows apart.",
+        attempt_im2col_plain_windows,
+    ),
+    WrongAttempt(
         "axes",
         "your array is laid out (N, C, Ho, Wo, kh, kw), window axes last: the exercise wants the "
         "kernel offset first, cols[img, c, m, n, i, j]; move the axes (or index the other way).",
-        attempt_im2col_window_axes,
+        lambda *args: dilated_windows(*args).transpose(0, 1, 4, 5, 2, 3),
+    ),
+    WrongAttempt(
+        "stride-on-offset",
+        "the stride multiplies your offset (rows m·s + i·d): the stride moves the window, so it "
+        "multiplies the window index i; the dilation spreads the kernel, so it multiplies the offset m.",
+        _attempt(start=lambda m, s, d: m * s, step=lambda s, d: d),
+    ),
+    WrongAttempt(
+        "dilation-step",
+        "your slice steps by d (rows m·d + i·d): along one offset's slice the window index i moves, "
+        "and consecutive windows are s rows apart.",
+        _attempt(step=lambda s, d: d),
     ),
     WrongAttempt(
         "stride",
-        "the rows of offset m are m, m + 1, m + 2, ...: window i starts at row i·s, so offset m reads "
-        "rows m, m + s, m + 2s, ... (a slice with step s).",
-        lambda xp, kh, kw, s: _offset_slices(xp, kh, kw, s, lambda m: m, 1),
+        "the rows of offset m are m·d, m·d + 1, m·d + 2, ...: window i starts at row i·s, so its "
+        "slice steps by s.",
+        _attempt(step=lambda s, d: 1),
+    ),
+    WrongAttempt(
+        "dilation",
+        "offset m's slice starts at row m: with dilation d, kernel row m sits m·d rows below the "
+        "window's top row.",
+        _attempt(start=lambda m, s, d: m),
+    ),
+    WrongAttempt(
+        "effective-size",
+        "too few windows: a dilated window spans d·(k − 1) + 1 rows, not d·k (from its first tap to "
+        "its last there are k − 1 gaps of d rows).",
+        _attempt(count=lambda n, k, s, d: max(0, (n - d * k) // s + 1)),
+    ),
+    WrongAttempt(
+        "off-by-one",
+        "one window too few: your slice stops at the last window's row, but a slice's stop is "
+        "exclusive; stop it one step (s rows) later, or count the windows: Ho of them.",
+        _attempt(count=lambda n, k, s, d: _windows_fitting(n, k, s, d) - 1),
     ),
 )
 
+# (N, C, Hp, Wp, kh, kw, s, d): dilation 1 (plain), d < s, d = s, d > s, a 1-row kernel, rows left over
+IM2COL_CASES = [
+    (1, 1, 5, 5, 2, 2, 1, 2),
+    (2, 3, 7, 6, 3, 2, 1, 1),
+    (1, 2, 9, 8, 3, 3, 2, 2),  # (8 − 5) mod 2 = 1: a column left over
+    (2, 1, 10, 9, 2, 3, 3, 2),  # s > d
+    (1, 2, 8, 11, 1, 4, 2, 3),  # a kernel one row high: its dilation changes only the columns
+    (1, 1, 11, 10, 3, 2, 2, 3),  # d > s
+    (1, 1, 24, 24, 3, 3, 1, 2),  # 20 × 20 windows: a loop over them shows (window-loop)
+]
+LARGE_IM2COL_WINDOWS = 400
+
+
+def _no_window_loop_im2col():
+    def windows(xp, kh, kw, s, d):
+        Hp, Wp = np.shape(xp)[2:]
+        return _windows_fitting(Hp, kh, s, d) * _windows_fitting(Wp, kw, s, d)
+
+    return (
+        "window-loop",
+        f"on the case with {LARGE_IM2COL_WINDOWS} windows your code ran a line of Python (or more) per "
+        "window: a loop over the windows. Loop over the kh·kw offsets only, each filled with one "
+        "strided slice that holds every window at once.",
+        limit_lines(windows, when=lambda *args: windows(*args) >= LARGE_IM2COL_WINDOWS),
+    )
+
 
 def check_im2col(fn, seed=0):
-    """Exercise: fn(xp, kh, kw, s) -> the windows (N, C, kh, kw, Ho, Wo) of a padded input.
+    """Exercise: fn(xp, kh, kw, s, d) -> the windows (N, C, kh, kw, Ho, Wo) of a padded input, dilation d.
 
-    Cases: strides 1-3, kernels smaller and larger than the stride, non-square
-    kernels and inputs, and rows left over when (Hp − kh) mod s ≠ 0.
-    Expected: ``reference.im2col_windows`` (loops). Derived in notebooks/07_fast_convolution.ipynb.
+    cols[img, c, m, n, i, j] = xp[img, c, i·s + m·d, j·s + n·d]. Cases: dilation 1 to 3 below, at and
+    above the stride, non-square kernels and inputs, rows left over, and one case of 400 windows on
+    which a Python loop over the windows breaks the rule. Expected: ``reference.im2col_windows`` of the
+    kernel's whole span, every d-th offset kept. Derived in notebooks/07_fast_convolution.ipynb.
     """
     rng = np.random.default_rng(seed)
-    cases = []
-    for N, C, Hp, Wp, kh, kw, s in [
-        (1, 1, 4, 4, 2, 2, 1),
-        (2, 3, 6, 5, 3, 2, 1),
-        (1, 2, 7, 8, 3, 3, 2),  # (7 - 3) mod 2 = 0, (8 - 3) mod 2 = 1: a column left over
-        (2, 1, 8, 7, 2, 1, 3),  # s > k: input rows no window reads
-        (1, 2, 5, 9, 1, 4, 2),
-    ]:
-        cases.append((rng.integers(-9, 10, size=(N, C, Hp, Wp)).astype(float), kh, kw, s))
+    cases = [
+        (rng.integers(-9, 10, size=(N, C, Hp, Wp)).astype(float), kh, kw, s, d)
+        for N, C, Hp, Wp, kh, kw, s, d in IM2COL_CASES
+    ]
 
-    def expected(xp, kh, kw, s):
-        return im2col_windows(xp, kh, kw, s)
-
-    return check_naming(fn, expected, cases, "im2col", IM2COL_ATTEMPTS)
+    return check_naming(
+        fn, dilated_windows, cases, "im2col", IM2COL_ATTEMPTS, rules=[_no_window_loop_im2col()]
+    )
 
 
 # --- Exercise 2: how many of a pixel's products meet a δ (on paper) -----------------------------------
@@ -124,9 +194,16 @@ COUNT_ATTEMPTS = (
         lambda u, Ho, k, s: k // s,
     ),
     WrongAttempt(
+        "unclipped",
+        "your range of δ rows is not clipped: near the ends of δ it counts rows i < 0 or i > Ho − 1, "
+        "windows past the ends of δ that do not exist; clip i to 0 .. Ho − 1 at both ends.",
+        lambda u, Ho, k, s: _count(u, Ho, k, s, clamp_top=False, clamp_bottom=False),
+    ),
+    WrongAttempt(
         "interior",
-        "you return ⌈k/s⌉ for every row: that is the most a row can get; near the ends of δ fewer of "
-        "its kernel rows land on δ, and where s does not divide k the count alternates.",
+        "you return ⌈k/s⌉ for every row, the same number whatever u is: that is the most a row can get; "
+        "near the ends of δ fewer of its kernel rows land on δ, and where s does not divide k the count "
+        "alternates from row to row.",
         lambda u, Ho, k, s: -(-k // s),
     ),
 )
@@ -156,7 +233,7 @@ def check_products_meeting_delta(fn):
 # --- Exercise 3: Schmidt's stride formula, find the bugs -------------------------------------------
 
 
-def _phases(
+def phases_with_bugs(
     dy, w, x_shape, s, p, *, rows=False, flip_order=False, pad_kernel=False, no_flip=False, crop=False
 ):
     """The zero-free phase route, or it with the wrong attempts' bugs switched on (each keyword one bug)."""
@@ -192,7 +269,7 @@ def attempt_phases_dilated(dy, w, x_shape, stride, padding):
     return dxp[:, :, padding : padding + H, padding : padding + W]
 
 
-# keyword of _phases -> (bug id, the learner's words); the first three are the mystery function's
+# keyword of phases_with_bugs -> (bug id, the learner's words); the first three are the mystery function's
 PHASE_BUGS = {
     "rows": (
         "schmidt-rows",
@@ -223,13 +300,17 @@ PHASE_BUGS = {
     ),
 }
 
-# every mix of the bugs (the mystery function has the first three); a kernel is flipped one way only
+# every mix of the bugs but the mystery's own three (named as the planted code unchanged, below);
+# a kernel is flipped one way only
+_MYSTERY_BUGS = ("schmidt-rows", "flip-order", "padding")
 PHASE_ATTEMPTS = tuple(
-    combinations(
+    attempt
+    for attempt in combinations(
         PHASE_BUGS,
-        lambda dy, w, x_shape, s, p, **bugs: _phases(dy, w, x_shape, s, p, **bugs),
+        lambda dy, w, x_shape, s, p, **bugs: phases_with_bugs(dy, w, x_shape, s, p, **bugs),
         exclusive=("flip_order", "no_flip"),
     )
+    if attempt.bug != _MYSTERY_BUGS
 )
 
 
@@ -251,6 +332,15 @@ def schmidt_phases(dy, w, x_shape, stride, padding):
             h, v = min(part.shape[2], target.shape[2]), min(part.shape[3], target.shape[3])
             target[:, :, :h, :v] = part[:, :, :h, :v]
     return dxp[:, :, p : p + H, p : p + W]
+
+
+# the mystery pasted unchanged: its verdicts, not a list of its bugs (finding them is the exercise)
+PLANTED_UNCHANGED = WrongAttempt(
+    "planted-unchanged",
+    "your function returns exactly what the printed ch.schmidt_phases returns: none of its three bugs "
+    "is fixed yet. Hold each of its lines against the rows you derived on paper.",
+    lambda *args: schmidt_phases(*args),
+)
 
 
 # the memory case: 16 kernels' δ of 32 x 32 at stride 4 and one input channel. pad(dilate(δ, 4), k − 1)
@@ -309,5 +399,11 @@ def check_input_gradient(fn, seed=0, diagnose=True):
         return conv2d_backward(dy, np.zeros(x_shape), w, stride, padding)[0]
 
     return check_naming(
-        fn, expected, cases, "dE/dx", PHASE_ATTEMPTS, rules=[_memory_rule()], diagnose=diagnose
+        fn,
+        expected,
+        cases,
+        "dE/dx",
+        (PLANTED_UNCHANGED, *PHASE_ATTEMPTS),
+        rules=[_memory_rule()],
+        diagnose=diagnose,
     )

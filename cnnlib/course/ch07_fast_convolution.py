@@ -24,7 +24,7 @@ from ..shapes import (
 
 # the exercises of section 12 live in ch07_exercises; the notebook reaches them as ch.<name>
 from .ch07_exercises import (  # noqa: F401
-    attempt_im2col_window_axes,
+    attempt_im2col_plain_windows,
     attempt_phases_dilated,
     check_im2col,
     check_input_gradient,

@@ -86,8 +86,10 @@ def im2col_windows(xp, kh, kw, stride=1):
     -----
     Built from ``numpy.lib.stride_tricks.sliding_window_view``, a view with two extra
     axes (no copy) from which every s-th window is taken: the one vectorised function of
-    ``cnnlib.reference``, on purpose, because it is the answer of notebook 07's im2col
-    exercise (tests/test_reference_windows.py checks it against its loop definition).
+    ``cnnlib.reference``, on purpose, because notebook 07's im2col exercise (a dilated
+    kernel's windows, slice by slice) is checked against it: the windows of the kernel's
+    whole span, every d-th tap kept (tests/test_reference_windows.py checks it against
+    its loop definition).
     ``cnnlib.curvature`` builds its design matrix with it. Derived in
     notebooks/07_fast_convolution.ipynb.
     """

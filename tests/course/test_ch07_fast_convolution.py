@@ -43,17 +43,36 @@ def _grad_x_scatter(dy, w, x_shape, stride, padding):
     return dxp[:, :, padding : padding + H, padding : padding + W]
 
 
-def test_checkers_accept_right_and_reject_wrong_answers(capsys):
-    def im2col_loops(xp, kh, kw, s):  # by the definition (the checker uses sliding_window_view)
-        N, C, Hp, Wp = xp.shape
-        cols = np.empty((N, C, kh, kw, (Hp - kh) // s + 1, (Wp - kw) // s + 1))
-        for img, c, m, n, i, j in np.ndindex(cols.shape):
-            cols[img, c, m, n, i, j] = xp[img, c, i * s + m, j * s + n]
-        return cols
+def _im2col_loops(xp, kh, kw, s, d):  # by the definition, one entry at a time (the checker slices a view)
+    N, C, Hp, Wp = xp.shape
+    cols = np.empty((N, C, kh, kw, (Hp - d * (kh - 1) - 1) // s + 1, (Wp - d * (kw - 1) - 1) // s + 1))
+    for img, c, m, n, i, j in np.ndindex(cols.shape):
+        cols[img, c, m, n, i, j] = xp[img, c, i * s + m * d, j * s + n * d]
+    return cols
 
-    assert ch07.check_im2col(im2col_loops)
+
+def _im2col_cut_to_shortest(xp, kh, kw, s, d):
+    # one slice per offset with no stop, every offset cut to the shortest: right without computing Ho
+    slices = [[xp[:, :, m * d :: s, n * d :: s] for n in range(kw)] for m in range(kh)]
+    Ho = min(sl.shape[2] for row in slices for sl in row)
+    Wo = min(sl.shape[3] for row in slices for sl in row)
+    return np.stack([np.stack([sl[:, :, :Ho, :Wo] for sl in row], axis=2) for row in slices], axis=2)
+
+
+def _im2col_fancy_indexing(xp, kh, kw, s, d):
+    # index arrays instead of slices: rows i*s + m*d for every (m, i) at once
+    Hp, Wp = xp.shape[2:]
+    Ho, Wo = (Hp - d * (kh - 1) - 1) // s + 1, (Wp - d * (kw - 1) - 1) // s + 1
+    rows = d * np.arange(kh)[:, None] + s * np.arange(Ho)  # (kh, Ho)
+    cols = d * np.arange(kw)[:, None] + s * np.arange(Wo)  # (kw, Wo)
+    return xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+
+
+def test_checkers_accept_right_and_reject_wrong_answers(capsys):
+    assert ch07.check_im2col(_im2col_cut_to_shortest)
+    assert ch07.check_im2col(_im2col_fancy_indexing)
     # forgetting the stride is caught
-    assert not ch07.check_im2col(lambda xp, kh, kw, s: im2col_loops(xp, kh, kw, 1))
+    assert not ch07.check_im2col(lambda xp, kh, kw, s, d: _im2col_cut_to_shortest(xp, kh, kw, 1, d))
     assert not ch07.check_im2col(lambda *a: None)
     assert ch07.check_products_meeting_delta(_products_by_loop)
     assert not ch07.check_products_meeting_delta(lambda u, Ho, k, s: -(-k // s))
@@ -64,6 +83,55 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
     )
     out = capsys.readouterr().out
     assert "correct on all" in out and "not implemented yet" in out and "FAIL" in out
+
+
+def test_im2col_loops_over_the_windows_are_right_but_refused():
+    verdict = ch07.check_im2col(_im2col_loops)
+    assert verdict.passed_cases == verdict.total and not verdict
+    assert verdict.broken_rules == ("window-loop",)
+
+
+def test_the_learners_words_for_im2col_slips_are_named():
+    # the blind reader's slips, written as a learner would: the stride on the offset (at d = 1 the rows
+    # m*s + i), and each slice stopping at the last window's row (one window short)
+    def stride_on_offset(xp, kh, kw, s, d):
+        Hp, Wp = xp.shape[2:]
+        Ho, Wo = (Hp - d * (kh - 1) - 1) // s + 1, (Wp - d * (kw - 1) - 1) // s + 1
+        return np.stack(
+            [
+                np.stack(
+                    [xp[:, :, m * s : m * s + d * Ho : d, n * s : n * s + d * Wo : d] for n in range(kw)], 2
+                )
+                for m in range(kh)
+            ],
+            2,
+        )
+
+    def one_short(xp, kh, kw, s, d):
+        Hp, Wp = xp.shape[2:]
+        Ho, Wo = (Hp - d * (kh - 1) - 1) // s + 1, (Wp - d * (kw - 1) - 1) // s + 1
+        last_h, last_w = (Ho - 1) * s, (Wo - 1) * s  # the last window's top row, taken as the stop
+        return np.stack(
+            [
+                np.stack(
+                    [xp[:, :, m * d : m * d + last_h : s, n * d : n * d + last_w : s] for n in range(kw)], 2
+                )
+                for m in range(kh)
+            ],
+            2,
+        )
+
+    assert ch07.check_im2col(stride_on_offset).bugs == ("stride-on-offset",)
+    assert ch07.check_im2col(one_short).bugs == ("off-by-one",)
+
+
+def test_the_unclipped_interior_count_is_named_apart_from_the_constant():
+    # the blind reader's attempt: floor(u/s) - ceil((u-k+1)/s) + 1, not clipped to delta's rows 0 .. Ho-1
+    def unclipped(u, Ho, k, s):
+        return u // s - -(-(u - k + 1) // s) + 1
+
+    assert ch07.check_products_meeting_delta(unclipped).bugs == ("unclipped",)
+    assert ch07.check_products_meeting_delta(lambda u, Ho, k, s: -(-k // s)).bugs == ("interior",)
 
 
 def test_input_gradient_checker_has_a_phase_no_kernel_weight_reaches():
@@ -158,9 +226,25 @@ def test_each_wrong_attempt_is_rejected_and_named_by_its_id(checker, attempts):
         assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), (attempt.bug, verdict)
 
 
-def test_the_mystery_of_exercise_3_has_three_named_bugs():
+def test_the_mystery_of_exercise_3_has_three_bugs_and_is_named_unchanged():
     verdict = ch07.check_input_gradient(ch07.schmidt_phases)
-    assert not verdict and verdict.bugs == ("schmidt-rows", "flip-order", "padding")
+    assert not verdict and verdict.bugs == ("planted-unchanged",)
+    # its three bugs are the mystery's: the planted route with them switched on is the mystery itself
+    rng = np.random.default_rng(0)
+    for k, H, s, p in [(3, 7, 2, 1), (4, 9, 3, 0), (2, 7, 3, 2), (5, 9, 2, 0)]:
+        Ho = cl.conv_output_size(H, k, s, p)
+        dy, w = rng.standard_normal((1, 2, Ho, Ho)), rng.standard_normal((2, 3, k, k))
+        three = ch07_exercises.phases_with_bugs(
+            dy, w, (1, 3, H, H), s, p, rows=True, flip_order=True, pad_kernel=True
+        )
+        assert np.array_equal(three, ch07.schmidt_phases(dy, w, (1, 3, H, H), s, p))
+    # one bug fixed: the other two are named
+    verdict = ch07.check_input_gradient(
+        lambda dy, w, xs, s, p: ch07_exercises.phases_with_bugs(
+            dy, w, xs, s, p, flip_order=True, pad_kernel=True
+        )
+    )
+    assert verdict.bugs == ("flip-order", "padding")
     # the mystery is right at stride 1, where every phase is the whole kernel: its bugs are the phases'
     verdict = ch07.check_input_gradient(
         lambda dy, w, xs, s, p: (
@@ -170,6 +254,16 @@ def test_the_mystery_of_exercise_3_has_three_named_bugs():
         )
     )
     assert verdict
+
+
+def test_nothing_above_exercise_1_states_the_dilated_slice():
+    cells = json.loads((NOTEBOOKS / "07_fast_convolution.ipynb").read_text(encoding="utf-8"))["cells"]
+    texts = ["".join(c["source"]) for c in cells]
+    exercise = next(i for i, t in enumerate(texts) if t.find("### Exercise 1") >= 0)
+    above = "\n".join(texts[:exercise]) + texts[exercise].split("### Exercise 1")[0]
+    for answer in ["m * d", "m*d", "md{:}", "d(k_h - 1) + 1", "d(k-1)+1", "d * (kh - 1)"]:
+        assert answer not in above, answer
+    assert any("m * d : m * d + s * Ho : s" in t for t in texts[exercise:])
 
 
 def test_nothing_above_exercise_3_states_the_phase_route():
