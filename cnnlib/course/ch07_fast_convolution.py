@@ -35,8 +35,8 @@ from .ch07_exercises import (  # noqa: F401
 from .draw import SIGNED_CMAP, UNSIGNED_CMAP, annotate_cells, cell_axes, set_image, symmetric_limit
 from .explore import explorer_figures
 
-_READ_RGB = (0.55, 0.75, 0.95)
-_GARBAGE_RGB = (1.0, 0.8, 0.55)
+READ_RGB = (0.55, 0.75, 0.95)
+GARBAGE_RGB = (1.0, 0.8, 0.55)
 _TAIL_RGB = (0.85, 0.85, 0.85)
 
 _PHASE_RGB = [
@@ -90,7 +90,7 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
     def face(q):
         if not start <= q < start + length:
             return (_TAIL_RGB if q >= Hp * Wp else "white"), None
-        return (_READ_RGB, None) if (q - start) % Wp < Wo else (_GARBAGE_RGB, "//")
+        return (READ_RGB, None) if (q - start) % Wp < Wo else (GARBAGE_RGB, "//")
 
     strip_cols = min(size, 40)
     strip_rows = -(-size // strip_cols)
@@ -125,9 +125,9 @@ def wide_row_picture(Hp, Wp, kernel_size, offset=(0, 0)):
         fontsize=10,
     )
     handles = [
-        Rectangle((0, 0), 1, 1, facecolor=_READ_RGB, edgecolor="0.6",
+        Rectangle((0, 0), 1, 1, facecolor=READ_RGB, edgecolor="0.6",
                   label="read by a valid window (j < Wo)"),
-        Rectangle((0, 0), 1, 1, facecolor=_GARBAGE_RGB, edgecolor="0.6", hatch="//",
+        Rectangle((0, 0), 1, 1, facecolor=GARBAGE_RGB, edgecolor="0.6", hatch="//",
                   label="read by a wide-row window (j ≥ Wo): output thrown away"),
         Rectangle((0, 0), 1, 1, facecolor=_TAIL_RGB, edgecolor="0.6", label=f"zero tail ({kw - 1} entries)"),
     ]  # fmt: skip
@@ -348,10 +348,3 @@ FIGURES = {
         kernel_size=(1, 5),
     ),
 }
-
-
-def _counted_dilated_route(Ho, Wo, kh, kw, s):
-    """The rot180 route's counts: build pad(dilate(1, s), k − 1), count the zeros in every window."""
-    full = pad(dilate(np.ones((Ho, Wo)), s), (kh - 1, kw - 1))
-    windows = np.lib.stride_tricks.sliding_window_view(full, (kh, kw))
-    return windows.size, int(np.count_nonzero(windows == 0))

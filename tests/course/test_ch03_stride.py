@@ -58,7 +58,7 @@ def test_stride_explorer_updates_in_place():
     # a kernel larger than the padded input is reported, not raised
     info = update(input_size=4, kernel_size=5, stride=1, padding=0)
     assert info["Ho"] == 0 and "no window fits" in info["reason"]
-    assert "larger than the padded input" in fig._suptitle.get_text()
+    assert "larger than the padded input" in fig.get_suptitle()
     # the output index is clamped; no artists are added by updates
     info = update(input_size=6, kernel_size=2, stride=2, padding=0, row=9, col=9)
     assert (info["Ho"], info["row"], info["col"]) == (3, 2, 2)

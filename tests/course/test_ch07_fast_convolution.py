@@ -151,8 +151,8 @@ def test_wide_row_picture_colours_one_slice():
     ax_grid, ax_mem = fig.axes
     Ho, Wo = Hp - k + 1, Wp - k + 1
     read, garbage = (
-        tuple(round(v, 3) for v in ch07._READ_RGB),
-        tuple(round(v, 3) for v in ch07._GARBAGE_RGB),
+        tuple(round(v, 3) for v in ch07.READ_RGB),
+        tuple(round(v, 3) for v in ch07.GARBAGE_RGB),
     )
     grid = _face_counts(ax_grid)
     assert grid[read] == Ho * Wo
@@ -173,7 +173,7 @@ def test_phase_split_picture_outlines_one_block_of_one_phase():
     thick = [[p for p in ax.patches if p.get_linewidth() > 2] for ax in fig.axes]
     assert len(thick[0]) == 4  # 2x2 windows read by offset (1, 2)
     assert [len(t) for t in thick[1:]] == [0, 0, 4, 0]  # all in phase (1, 0) (row-major order of the panels)
-    assert "phase (1, 0) shifted by (0, 1)" in fig._suptitle.get_text()
+    assert "phase (1, 0) shifted by (0, 1)" in fig.get_suptitle()
     with pytest.raises(ValueError, match="phases"):
         ch07.phase_split_picture(12, 12, 4)
 

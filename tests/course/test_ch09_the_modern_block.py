@@ -311,5 +311,5 @@ def test_the_planted_code_keeps_every_shape_and_is_shown_without_diagnosis(capsy
 def test_every_registered_figure_draws_within_the_column(name):
     fig = ch09.FIGURES[name]()
     assert fig.get_size_inches()[0] * fig.dpi <= 1100
-    assert fig.axes[0].get_title() or fig._suptitle is not None
+    assert fig.axes[0].get_title() or fig.get_suptitle() != ""
     plt.close(fig)
