@@ -92,21 +92,33 @@ def attempt_dilated_kernel(dy, x, w, padding, dilation):
     return dx, dw_holes[..., ::dilation, ::dilation], db
 
 
-def _phase_backward(dy, x, w, padding, dilation, *, overwrite=False, crop_one_side=False):
-    """The phase route of exercise 1, or it with a wrong attempt's bug switched on."""
+def _phase_backward(
+    dy, x, w, padding, dilation, *, overwrite=False, crop="each side", phases_of="x_p", skip_empty=True
+):
+    """The phase route of exercise 1, or it with a wrong attempt's bug switched on.
+
+    phases_of: "x_p" (right), "x, each padded" (the phases of x, padding=p in every call), "x"
+    (no padding at all), or "x_p into x's shape" (the phases of x_p collected in an array of x's shape).
+    crop: "each side" (right), "one side" (dxp[:H, :W]) or "p:-p" (empty at p = 0).
+    """
     d, p = dilation, padding
     H, W = x.shape[2:]
     xp = cl.pad(x, p)
-    dxp, dw, db = np.zeros(xp.shape), np.zeros(w.shape), np.zeros(w.shape[0])
+    source, call_padding = {"x, each padded": (x, p), "x": (x, 0)}.get(phases_of, (xp, 0))
+    dxp = np.zeros(xp.shape if phases_of == "x_p" else x.shape)
+    dw, db = np.zeros(w.shape), np.zeros(w.shape[0])
     for a in range(d):
         for b in range(d):
             dy_ab = dy[:, :, a::d, b::d]
-            if dy_ab.size == 0:
+            if skip_empty and dy_ab.size == 0:
                 continue
-            dx_ab, dw_ab, db_ab = cl.conv2d_backward(dy_ab, xp[:, :, a::d, b::d], w)
+            dx_ab, dw_ab, db_ab = cl.conv2d_backward(dy_ab, source[:, :, a::d, b::d], w, 1, call_padding)
             dxp[:, :, a::d, b::d] = dx_ab
             dw, db = (dw_ab, db_ab) if overwrite else (dw + dw_ab, db + db_ab)
-    return (dxp[:, :, :H, :W] if crop_one_side else dxp[:, :, p : p + H, p : p + W]), dw, db
+    if phases_of != "x_p":  # collected in x's shape already: nothing to crop
+        return dxp, dw, db
+    cropped = {"each side": dxp[:, :, p : p + H, p : p + W], "one side": dxp[:, :, :H, :W]}
+    return cropped.get(crop, dxp[:, :, p:-p, p:-p]), dw, db
 
 
 DILATED_ATTEMPTS = (
@@ -120,7 +132,38 @@ DILATED_ATTEMPTS = (
         "crop",
         "the padding is cropped from one side (dxp[:H, :W]): it is p rows and columns on each side, "
         "keep dxp[p:p + H, p:p + W].",
-        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, crop_one_side=True),
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, crop="one side"),
+    ),
+    WrongAttempt(
+        "crop",
+        "dxp[p:-p] is empty when p = 0 (-0 is 0): keep dxp[p:p + H, p:p + W].",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, crop="p:-p"),
+    ),
+    WrongAttempt(
+        "phases-of-x",
+        "you split the unpadded x into phases and padded each phase (padding=p in every call): pad x "
+        "first, then split the padded input into phases. The phases of x_p, not of x, are what each "
+        "output phase reads; call conv2d_backward on them with no padding, then crop p off each side.",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, phases_of="x, each padded"),
+    ),
+    WrongAttempt(
+        "padding",
+        "x is not padded: the windows read x_p, x with p zero rows and columns on each side. Pad x "
+        "first, split x_p into phases, and crop p off each side of its gradient at the end.",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, phases_of="x"),
+    ),
+    WrongAttempt(
+        "crop",
+        "you collect the phases' gradients in an array of x's shape: they are gradients of the phases "
+        "of x_p, so collect them in an array of x_p's shape and cut p rows and columns off each side "
+        "at the end.",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, phases_of="x_p into x's shape"),
+    ),
+    WrongAttempt(
+        "empty-phase",
+        "when H_o < d (or W_o < d) some phases of δ are empty, and conv2d_backward refuses a phase "
+        "with no output: skip a phase whose δ is empty (it sends nothing back).",
+        lambda dy, x, w, p, d: _phase_backward(dy, x, w, p, d, skip_empty=False),
     ),
 )
 
@@ -317,7 +360,7 @@ TRANSPOSED_ATTEMPTS = tuple(
 def mystery_conv_transpose_backward(dy, x, w, stride, padding, output_padding):
     """Notebook 08's exercise 3: the transposed convolution's backward with three planted bugs."""
     Ho, Wo = dy.shape[2] - output_padding, dy.shape[3] - output_padding
-    dy = dy[:, :, :Ho, :Wo]  # the output_padding rows and columns: no window of x was placed there
+    dy = dy[:, :, :Ho, :Wo]  # I think no window of x reaches the output_padding rows and columns
     dx = cl.conv2d_forward(dy, cl.rot180(w), None, stride, padding)
     dw = cl.conv2d_backward(x, dy, w, stride, padding)[1].transpose(1, 0, 2, 3)
     db = dy.sum(axis=(0, 2, 3))

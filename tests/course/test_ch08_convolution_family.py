@@ -146,6 +146,88 @@ def _phases_of_the_unpadded_input(dy, x, w, padding, dilation):
     return dx, dw, dy.sum(axis=(0, 2, 3))
 
 
+def _phases_each_padded_by_hand(dy, x, w, padding, dilation):
+    # the phases of x, each zero-padded with cl.pad before a plain call: the same slip as padding=p
+    d = dilation
+    dx, dw = np.zeros(x.shape), np.zeros(w.shape)
+    for a in range(d):
+        for b in range(d):
+            if dy[:, :, a::d, b::d].size == 0:
+                continue
+            phase = cl.pad(x[:, :, a::d, b::d], padding)
+            dx_ab, dw_ab, _ = cl.conv2d_backward(dy[:, :, a::d, b::d], phase, w)
+            h, w_ = dx_ab.shape[2:]
+            dx[:, :, a::d, b::d] = dx_ab[:, :, padding : h - padding, padding : w_ - padding]
+            dw += dw_ab
+    return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
+def _phase_route(dy, x, w, padding, dilation, *, pad=True, skip=True, into_x=False, crop="each side"):
+    # a learner's phase route, written with np.ndindex, with one of the usual slips switched on
+    d, p = dilation, padding
+    src = cl.pad(x, p) if pad else x
+    grad = np.zeros_like(x if into_x else src)
+    dw = np.zeros_like(w)
+    for a, b in np.ndindex(d, d):
+        part = dy[:, :, a::d, b::d]
+        if skip and not part.size:
+            continue
+        dx_ab, dw_ab, _ = cl.conv2d_backward(part, src[:, :, a::d, b::d], w)
+        grad[:, :, a::d, b::d] = dx_ab
+        dw = dw + dw_ab
+    if into_x or not pad:
+        return grad, dw, dy.sum(axis=(0, 2, 3))
+    H, W = x.shape[2:]
+    dx = grad[:, :, p : p + H, p : p + W] if crop == "each side" else grad[:, :, p:-p, p:-p]
+    return dx, dw, dy.sum(axis=(0, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "attempt, ids",
+    [
+        (_phases_of_the_unpadded_input, ("phases-of-x", "empty-phase")),
+        (_phases_each_padded_by_hand, ("phases-of-x",)),
+        (lambda *a: _phase_route(*a, skip=False), ("empty-phase",)),
+        (lambda *a: _phase_route(*a, pad=False), ("padding",)),
+        (lambda *a: _phase_route(*a, into_x=True), ("crop",)),
+        (lambda *a: _phase_route(*a, crop="p:-p"), ("crop",)),
+    ],
+)
+def test_the_dilated_checker_names_the_slips_that_raise_or_misshape(attempt, ids, capsys):
+    # a learner's own code (not the attempts' code): the raising cases are named by the same error
+    assert ch08.check_dilated_backward(lambda *a: _phase_route(*a))
+    verdict = ch08.check_dilated_backward(attempt)
+    out = capsys.readouterr().out
+    assert not verdict and verdict.bugs == ids, verdict
+    assert all(f"likely bug ({b})" in out for b in ids)
+
+
+def test_the_library_transposed_backward_is_the_two_convolutions_of_the_solution():
+    # exercise 3's solution says so; the notebook no longer prints it under the exercise
+    rng = np.random.default_rng(5)
+    for k, s, p, op in [(3, 2, 1, 1), (4, 2, 1, 0), (2, 3, 0, 2)]:
+        x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, k, k))
+        dy = rng.standard_normal(cl.conv_transpose2d_forward(x, w, None, s, p, op).shape)
+        dx, dw, _ = cl.conv_transpose2d_backward(dy, x, w, s, p, op)
+        assert np.allclose(dx, cl.conv2d_forward(dy, w, None, s, p))
+        assert np.allclose(dw, cl.conv2d_backward(x, dy, w, s, p)[1])
+
+
+def test_no_output_under_exercise_3_shows_its_calls():
+    # the cells between exercise 3 and the summary show the checker and the library's checks, not the answer
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "08_convolution_family.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    texts = ["".join(c["source"]) for c in cells]
+    first = next(i for i, t in enumerate(texts) if "### Exercise 3" in t)
+    last = next(i for i, t in enumerate(texts) if "## 13" in t)
+    for cell in cells[first:last]:
+        if cell["cell_type"] != "code":
+            continue
+        shown = "".join(cell["source"]) + "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        for answer in ["conv2d_forward(dyt", "conv2d_backward(xt", "conv2d_forward(delta", "dy=x, x=delta"]:
+            assert answer not in shown, answer
+
+
 def _field_span(layers, i):
     # the recursion a_l(i) = a_{l-1}(i s_l - p_l), walked from the output down (not the closed form)
     first = last = i

@@ -17,7 +17,8 @@ attempt returns); a wrong answer equal to an attempt's on its failing cases is n
 ("flip", "stride", "crop", "padding", "accumulate", "channel", "height-width", "bias",
 "batch", "divisor", "divisible", "shape", "constant-factor", "zeros"); the others name an
 exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
-"floor", "negative", "sides", "off-by-one", "border", "corners"). ``Verdict.bugs`` holds the ids
+"floor", "negative", "sides", "off-by-one", "border", "corners", "phases-of-x",
+"empty-phase"). ``Verdict.bugs`` holds the ids
 named, so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's
 rules broken (``forbid_calls``, ``call_once``, ``limit_lines``).
 

@@ -85,7 +85,8 @@ def check_naming(
     wrong_attempts : sequence of WrongAttempt
         For each wrong output, the first attempt (in this order: put the specific ones first)
         whose answer equals the learner's (shape and values) in every case where that output
-        is wrong is named.
+        is wrong is named; for each case that raised, the first attempt that raises the same
+        exception with the same message there.
     diagnose : bool
         False names no bug (the verdicts and rules only): for showing a find-the-bug
         exercise's planted code fail without giving its bugs away.
@@ -108,11 +109,13 @@ def check_naming(
         guarded, test = guard(guarded)
         broke.append((rule_id, words, test))
     lines, passed, wrong = [], 0, {}  # wrong: output index -> list of (case args, learner's part)
+    raised = []  # (case args, the learner's "ERROR, raised ..." text)
     for k, args in enumerate(cases, 1):
         head = f"  case {k} ({describe(args, names)}): "
         got, error = run_case(guarded, args)
         if error:
             lines.append(head + error)
+            raised.append((args, error))
             continue
         if got is None:
             return not_implemented(name)
@@ -165,6 +168,12 @@ def check_naming(
             except Exception:  # an attempt that cannot express this case does not match it
                 hit = False
             if hit:
+                for b, text in attempt.named():
+                    named.setdefault(b, text or words[b])
+                break
+    for args, error in raised if diagnose else ():  # named by the first attempt raising the same error there
+        for attempt in wrong_attempts:
+            if run_case(attempt.answer, args)[1] == error:
                 for b, text in attempt.named():
                     named.setdefault(b, text or words[b])
                 break
