@@ -111,8 +111,10 @@ def conv_transpose2d_backward(
 
     Notes
     -----
-    The forward's product x[c, i, j] · w[c, d, m, n] lands on yp[d, i·s + m, j·s + n], so
-    with δp = δ zero-padded by p (and output_padding rows no product reaches):
+    The forward's product x[c, i, j] · w[c, d, m, n] lands on yp[d, i·s + m, j·s + n], the
+    uncropped output; y is yp with p rows and columns cut from each side, then output_padding
+    rows and columns kept at the end (at p ≥ 1 they hold the kernels' overhang; at p = 0 only
+    the bias). So with δp = ∂E/∂yp, which is δ where yp survives into y and 0 where it is cut:
 
         ∂E/∂x[c, i, j]    = Σ_d Σ_m Σ_n δp[d, i·s + m, j·s + n] · w[c, d, m, n]
                           = conv2d_forward(δ, w, stride, padding)          (a cross-correlation)
