@@ -17,23 +17,33 @@ attempt returns); a wrong answer equal to an attempt's on its failing cases is n
 ("flip", "stride", "crop", "padding", "accumulate", "channel", "height-width", "bias",
 "batch", "divisor", "divisible", "shape", "constant-factor", "zeros"); the others name an
 exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
-"floor", "negative", "sides", "off-by-one", "border", "corners"). ``Verdict.bugs`` holds the ids
-named, so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's
-rules broken (``forbid_calls``, ``call_once``, ``limit_lines``).
+"floor", "negative", "sides", "off-by-one", "border", "corners"); "planted-unchanged" says that a
+find-the-bug exercise's planted code came back unchanged (``planted_unchanged``), naming none of
+its bugs. ``Verdict.bugs`` holds the ids named, so tests match ids, not wording;
+``Verdict.broken_rules`` the ids of the exercise's rules broken (``forbid_calls``, ``call_once``,
+``limit_lines``).
 
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
-``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
-``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``limit_lines``,
+``attempts`` (WrongAttempt, naming the likely bug; ``planted_unchanged``, ``name_in_report``),
+``checkers`` (``check``, ``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``limit_lines``,
 ``library_check_with_rules``).
 """
 
-from .attempts import WrongAttempt, combinations, likely_bugs
+from .attempts import (
+    PLANTED_UNCHANGED,
+    WrongAttempt,
+    combinations,
+    likely_bugs,
+    name_in_report,
+    planted_unchanged,
+)
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
 from .rules import call_once, forbid_calls, library_check_with_rules, limit_lines
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
+    "PLANTED_UNCHANGED",
     "Verdict",
     "WrongAttempt",
     "call_once",
@@ -49,8 +59,10 @@ __all__ = [
     "library_check_with_rules",
     "limit_lines",
     "likely_bugs",
+    "name_in_report",
     "not_implemented",
     "parts",
+    "planted_unchanged",
     "random_conv_cases",
     "report",
     "run_case",
