@@ -23,11 +23,11 @@ from .grading import (
     WrongAttempt,
     check_naming,
     combinations,
-    copies,
     forbid_calls,
     library_check_with_rules,
     limit_lines,
-    same,
+    name_in_report,
+    planted_unchanged,
 )
 
 
@@ -122,6 +122,7 @@ _TIE_WORDS = (
     "to one maximum only (the first in row-major order, as np.argmax), however many pixels equal z."
 )
 MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
+    planted_unchanged(mystery_maxpool_backward),  # first: the mystery pasted back is not told its bugs
     *combinations(
         {
             "tie": ("tie", _TIE_WORDS),
@@ -167,31 +168,8 @@ MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
 )
 
 
-def _name_attempts(report, attempts):
-    """Name the first attempt that reproduces every failing case of a ``cnnlib.check`` report.
-
-    Its words and id replace the report's diagnosis, which does not know the offset loop's
-    versions of the bugs; when none does, the report's own diagnosis stands.
-    """
-    failing = [c for c in report.ran if c.verdict == "fail"]
-    if not failing or any("dx" not in c.outputs for c in failing):
-        return report
-    for attempt in attempts:
-        try:
-            hit = all(
-                same(
-                    c.outputs["dx"][0],
-                    attempt.answer(*copies([c.inputs["dy"], c.inputs["x"]]), c.spec.size, c.spec.stride),
-                )
-                for c in failing
-            )
-        except Exception:  # an attempt that cannot express a case does not explain it
-            hit = False
-        if hit:
-            report.diagnosis = [words for _, words in attempt.named()]
-            report.bugs = tuple(bug for bug, _ in attempt.named())
-            break
-    return report
+def _pool_arguments(case):
+    return [case.inputs["dy"], case.inputs["x"], case.spec.size, case.spec.stride]
 
 
 # the large case on which a loop over the windows shows: 2 x 2 maps of 22 x 22 windows each
@@ -223,8 +201,10 @@ def check_maxpool_backward(fn, seed=0, diagnose=True):
     cases = (*POOL_CASES, LARGE_POOL_CASE)
     return library_check_with_rules(
         fn,
-        lambda f: _name_attempts(
-            learner_check.maxpool_backward(f, convention="cnnlib", cases=cases), MAXPOOL_ATTEMPTS
+        lambda f: name_in_report(
+            learner_check.maxpool_backward(f, convention="cnnlib", cases=cases),
+            MAXPOOL_ATTEMPTS,
+            _pool_arguments,
         ),
         [_no_library_pool("max"), _no_window_loop()],
         diagnose,
@@ -262,83 +242,124 @@ def check_avgpool_backward(fn, seed=0):
     )
 
 
-# --- Exercise 3: the kernel gradient and the shared-bias gradient (on paper) -----------------------------
+# --- Exercise 3: a kernel shared by every channel and a bias per row (on paper) -------------------------
+#
+# y[img, d, i, j] = b[d, i] + Σ_c Σ_m Σ_n w[d, m, n] x[img, c, i + m, j + n]: stride 1, no padding;
+# dw has shape (D, kh, kw), db shape (D, Ho).
 
 
-def _right_grads(x, delta):
+def _per_channel_grads(x, delta):
+    """§8d's and §8e's gradients of the ordinary layer: dw (D, C, kh, kw) and db (D,), by the library."""
     kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
     return conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))[1:]
 
 
-def attempt_untied_bias(x, delta):
-    """One of the question's answers: a bias gradient per position b[i, j] (the kernel gradient right)."""
-    return _right_grads(x, delta)[0], delta.sum(axis=0)
+def _shared_grads(x, delta):
+    """The right answer: the per-channel kernel gradient summed over the channels, δ summed over images
+    and columns. (The shared kernel sees only the sum of the channels; b[d, i] only row i.)"""
+    return _per_channel_grads(x, delta)[0].sum(axis=1), delta.sum(axis=(0, 3))
+
+
+def attempt_section_8(x, delta):
+    """§8d's and §8e's formulas used as they are: a kernel gradient per channel, a bias summed everywhere."""
+    return _per_channel_grads(x, delta)
+
+
+def _with(dw=None, db=None):
+    """An attempt with one output replaced: dw(x, delta) or db(x, delta); the other one right."""
+    return lambda x, delta: (
+        (dw or (lambda x, delta: _shared_grads(x, delta)[0]))(x, delta),
+        (db or (lambda x, delta: _shared_grads(x, delta)[1]))(x, delta),
+    )
 
 
 KERNEL_BIAS_ATTEMPTS: tuple[WrongAttempt, ...] = (
     WrongAttempt(
+        "channel-sum",
+        "∂E/∂w has one slice per channel, shape (D, C, kh, kw): that is §8d's layer, whose kernel has a "
+        "slice for each input channel. This layer's kernel w[d] has none: count how often w[d, m, n] "
+        "occurs in ONE output y[img, d, i, j], and with which factors.",
+        _with(dw=lambda x, delta: _per_channel_grads(x, delta)[0]),
+    ),
+    WrongAttempt(
+        "channel-sum",
+        "∂E/∂w is the mean over the channels (divided by C): each channel's term enters y with factor 1, "
+        "so the channels' contributions add up, divided by nothing.",
+        _with(dw=lambda x, delta: _per_channel_grads(x, delta)[0].mean(axis=1)),
+    ),
+    WrongAttempt(
+        "channel",
+        "∂E/∂w reads one channel only: the kernel is used on every channel, so every channel contributes.",
+        _with(dw=lambda x, delta: _per_channel_grads(x, delta)[0][:, 0]),
+    ),
+    WrongAttempt(
+        "flip",
+        "∂E/∂w is rot180 of the right one: ∂E/∂w[d, m, n] pairs δ[i, j] with x[i + m, j + n], the input "
+        "at offset (m, n), a correlation without a flip.",
+        _with(dw=lambda x, delta: rot180(_shared_grads(x, delta)[0][:, None])[:, 0]),
+    ),
+    WrongAttempt(
+        "bias",
+        "∂E/∂b has one entry per kernel, shape (D,): that is §8e's bias, one per kernel, shared by every "
+        "position. This layer has one per kernel AND output row: which outputs y[img, d, i', j] contain "
+        "b[d, i]?",
+        _with(db=lambda x, delta: delta.sum(axis=(0, 2, 3))),
+    ),
+    WrongAttempt(
         "untied-bias",
-        "∂E/∂b has one entry per position, shape (D, Ho, Wo): that is the gradient of untied biases "
-        "b[d, i, j], while this layer has ONE bias per kernel, used at every position.",
-        attempt_untied_bias,
+        "∂E/∂b has one entry per position, shape (D, Ho, Wo): b[d, i] is the same at every column j (every "
+        "time step), so its gradient sums δ over the columns as well.",
+        _with(db=lambda x, delta: delta.sum(axis=0)),
     ),
     WrongAttempt(
         "bias-per-image",
-        "∂E/∂b has one row per image, shape (N, D): the same b[d] is used for every image of the "
+        "∂E/∂b has one row per image, shape (N, D, Ho): the same b[d, i] is used for every image of the "
         "batch, so its gradient sums over the images as well.",
-        lambda x, delta: (_right_grads(x, delta)[0], delta.sum(axis=(2, 3))),
+        _with(db=lambda x, delta: delta.sum(axis=3)),
+    ),
+    WrongAttempt(
+        "height-width",
+        "∂E/∂b is summed over the rows i and keeps the columns j: b[d, i] belongs to row i, so keep axis 2 "
+        "(the rows, Ho of them) and sum over axis 3 (the columns).",
+        _with(db=lambda x, delta: delta.sum(axis=(0, 2))),
+    ),
+    WrongAttempt(
+        "bias",
+        "∂E/∂b is δ's mean over the columns (divided by Wo): b[d, i] enters every column of row i with "
+        "factor 1, so its gradient is the sum, divided by nothing.",
+        _with(db=lambda x, delta: delta.sum(axis=0).mean(axis=2)),
     ),
     WrongAttempt(
         "batch",
-        "only the first image counts: the kernel and the bias are shared by the whole batch, so "
+        "only the first image counts: the kernel and the biases are shared by the whole batch, so "
         "their gradients sum the contributions of every image.",
-        lambda x, delta: _right_grads(x[:1], delta[:1]),
+        lambda x, delta: _shared_grads(x[:1], delta[:1]),
     ),
     WrongAttempt(
         "batch-mean",
         "your gradients are the mean over the images (divided by N): δ already carries the loss's "
         "1/N, so the layer sums over the images.",
-        lambda x, delta: tuple(g / x.shape[0] for g in _right_grads(x, delta)),
-    ),
-    WrongAttempt(
-        "flip",
-        "∂E/∂w is rot180 of the right one: ∂E/∂w[d, c, m, n] pairs δ[i, j] with x[i + m, j + n], the "
-        "input at offset (m, n), a correlation x ★ δ without a flip.",
-        lambda x, delta: (rot180(_right_grads(x, delta)[0]), _right_grads(x, delta)[1]),
-    ),
-)
-
-
-# db averaged where it is summed (δ's mean over everything, or over the positions of each image)
-KERNEL_BIAS_ATTEMPTS += (
-    WrongAttempt(
-        "bias",
-        "∂E/∂b is the mean of δ, not its sum: b[d] enters every output of kernel d (every image, every "
-        "position) with factor 1, so ∂E/∂b[d] = Σ_img Σ_i Σ_j δ[img, d, i, j], divided by nothing.",
-        lambda x, delta: (_right_grads(x, delta)[0], delta.mean(axis=(0, 2, 3))),
-    ),
-    WrongAttempt(
-        "bias",
-        "∂E/∂b is δ's mean over the positions (divided by Ho·Wo): b[d] enters every position with "
-        "factor 1, so ∂E/∂b[d] sums δ over the positions (and the images), divided by nothing.",
-        lambda x, delta: (_right_grads(x, delta)[0], delta.mean(axis=(2, 3)).sum(axis=0)),
+        lambda x, delta: tuple(g / x.shape[0] for g in _shared_grads(x, delta)),
     ),
 )
 
 
 def check_kernel_and_bias_grads(fn, seed=0):
-    """Exercise: fn(x, delta) -> (dw, db) for a stride-1, unpadded convolution layer.
+    """Exercise: fn(x, delta) -> (dw, db) for a stride-1, unpadded layer whose kernel is shared by all
+    channels and whose bias is one per output row.
 
-    x : (N, C, H, W), delta : (N, D, Ho, Wo); dw : (D, C, H − Ho + 1, W − Wo + 1),
-    db : (D,), one shared bias per kernel. Compared with ``cnnlib.conv2d_backward``.
+    x : (N, C, H, W), delta : (N, D, Ho, Wo); dw : (D, H − Ho + 1, W − Wo + 1), db : (D, Ho).
+    The right answer is ``cnnlib.conv2d_backward``'s kernel gradient summed over the channels, and δ
+    summed over the images and the columns; inside fn ``conv2d_backward`` is off limits.
     """
     rng = np.random.default_rng(seed)
     cases = []
-    for N, C, D, H, W, kh, kw in [(1, 1, 3, 8, 8, 5, 5), (2, 2, 3, 6, 7, 3, 2), (3, 1, 1, 5, 5, 1, 1)]:
+    # square and non-square outputs (rows and columns told apart), C = 1 and C > 1, N = 1 and N > 1
+    for N, C, D, H, W, kh, kw in [(2, 3, 2, 8, 8, 5, 5), (3, 2, 3, 6, 7, 3, 2), (1, 1, 2, 7, 5, 2, 3)]:
         cases.append((rng.standard_normal((N, C, H, W)), rng.standard_normal((N, D, H - kh + 1, W - kw + 1))))
 
     def expected(x, delta):
-        return _right_grads(x, delta)
+        return _shared_grads(x, delta)
 
     modules = [sys.modules[m] for m in ("cnnlib", "cnnlib.conv", "cnnlib.reference", "cnnlib.reference.conv")]
     no_library = (

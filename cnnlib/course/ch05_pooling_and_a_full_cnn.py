@@ -17,7 +17,7 @@ from ..shapes import conv_output_size
 # the exercises of section 11 live in ch05_exercises; the notebook reaches them as ch.<name>
 from .ch05_exercises import (  # noqa: F401
     attempt_avgpool_ones,
-    attempt_untied_bias,
+    attempt_section_8,
     check_avgpool_backward,
     check_kernel_and_bias_grads,
     check_maxpool_backward,

@@ -12,10 +12,12 @@ from ..curvature import gd_direction_losses
 
 # the exercises live in ch06_exercises; the notebook reaches them as ch.<name>
 from .ch06_exercises import (  # noqa: F401
+    MYSTERY_ATTEMPTS,
     POOLED_LR_ATTEMPTS,
     attempt_pooled_lr_part_a,
     check_conv_backward,
     check_pooled_lr_max,
+    mystery_conv_backward,
     pooled_lr_max_from_gradients,
 )
 from .draw import fix_layout, heatmap, symmetric_limit

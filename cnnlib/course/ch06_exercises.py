@@ -3,7 +3,8 @@
 Used by notebooks/06_debugging_backprop.ipynb through ``ch06_debugging_backprop`` (which
 re-exports them). Exercise 1 asks for the largest stable learning rate of a linear
 convolution followed by global average pooling (a variant of part A's layer, derived on
-paper); exercise 2 is ``cnnlib.check``'s convolution backward on a find-the-bug function.
+paper); exercise 2 is ``cnnlib.check``'s convolution backward on a find-the-bug function, a backward
+through part A's matrix A (im2col) whose bugs show only on some shapes.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import sys
 
 import numpy as np
 
+import cnnlib as cl  # the mystery function below reads as a learner's code
+
 from .. import check as learner_check
 from .. import conv, pool
 from ..curvature import conv_regression_design
 from ..losses import mse_loss
-from .grading import WrongAttempt, check_naming, forbid_calls, library_check
+from .grading import (
+    WrongAttempt,
+    check_naming,
+    combinations,
+    forbid_calls,
+    library_check,
+    name_in_report,
+    planted_unchanged,
+)
 
 # --- Exercise 1: the largest stable learning rate of a convolution followed by global average pooling ---
 
@@ -174,15 +185,123 @@ def check_pooled_lr_max(fn, seed=0):
     )
 
 
-# --- Exercise 2: find and fix the bugs of a convolution backward -----------------------------------
+# --- Exercise 2: find and fix the bugs of a convolution backward through part A's matrix A ----------
+
+
+def mystery_conv_backward(dy, x, w, stride, padding):
+    """Notebook 06's exercise 2: a convolution backward (NCHW) through part A's matrix A, three bugs."""
+    s, p = stride, padding
+    N, C, H, W = x.shape
+    D, _, kh, kw = w.shape
+    Ho, Wo = dy.shape[2:]
+    xp = cl.pad(x, p)
+    # A (part A): one row per output (image, i, j), one column per weight (c, m, n), built one
+    # offset (m, n) at a time: entry (i, j) of the slice is xp[..., i*s + m, j*s + n]
+    windows = np.zeros((N, Ho, Wo, C, kh, kw))
+    for m in range(kh):
+        for n in range(kw):
+            windows[..., m, n] = xp[:, :, m : m + s * Ho : s, n : n + s * Wo : s].transpose(0, 2, 3, 1)
+    A = windows.reshape(N * Ho * Wo, C * kh * kw)
+    delta = dy.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, D)  # δ, in A's row order
+    dw = (A.T @ delta).reshape(D, C, kh, kw)  # the gradient A^T δ
+    db = delta.sum(axis=0)
+    # ∂E/∂A, each window's share of ∂E/∂x, sent back to the pixels the window read
+    dA = (delta @ w.reshape(D, C * kh * kw)).reshape(N, Ho, Wo, C, kh, kw)
+    dxp = np.zeros((N, C, s * (Ho - 1) + kh, s * (Wo - 1) + kw))
+    for m in range(kh):
+        for n in range(kh):
+            dxp[:, :, m : m + s * Ho : s, n : n + s * Wo : s] += dA[..., m, n].transpose(0, 3, 1, 2)
+    dx = dxp[:, :, p : p + H, p : p + W]
+    return dx, dw, db
+
+
+def _through_a(dy, x, w, stride, padding, *, layout=False, all_axes=False, loop_kh=False, reached=False):
+    """``mystery_conv_backward`` right, or with its bugs and the half-fixes of a learner's copy.
+
+    layout: Aᵀδ, shape (C·kh·kw, D), reshaped to (D, C, kh, kw) untransposed; all_axes: the
+    4-D (C, kh, kw, D) reversed with ``.T`` (the kernel comes out transposed); loop_kh: the
+    column loop of the scatter runs over range(kh); reached: ∂E/∂x_p sized by the rows the
+    windows reach, s·(Ho − 1) + kh, instead of x_p's.
+    """
+    s, p = stride, padding
+    N, C, H, W = x.shape
+    D, _, kh, kw = w.shape
+    Ho, Wo = dy.shape[2:]
+    xp = cl.pad(x, p)
+    views = [(m, n, slice(m, m + s * Ho, s), slice(n, n + s * Wo, s)) for m in range(kh) for n in range(kw)]
+    windows = np.zeros((N, Ho, Wo, C, kh, kw))
+    for m, n, r, c in views:
+        windows[..., m, n] = xp[:, :, r, c].transpose(0, 2, 3, 1)
+    A = windows.reshape(N * Ho * Wo, C * kh * kw)
+    delta = dy.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, D)
+    g = A.T @ delta
+    if all_axes:
+        dw = g.reshape(C, kh, kw, D).T
+    else:
+        dw = (g if layout else g.T).reshape(D, C, kh, kw)
+    dA = (delta @ w.reshape(D, -1)).reshape(N, Ho, Wo, C, kh, kw)
+    dxp = np.zeros((N, C, s * (Ho - 1) + kh, s * (Wo - 1) + kw) if reached else xp.shape)
+    for m, n, r, c in views:
+        if not (loop_kh and n >= kh):  # range(kh) for the columns skips columns kh, ..., kw - 1
+            dxp[:, :, r, c] += dA[..., m, n].transpose(0, 3, 1, 2)
+    if loop_kh and kw < kh:  # range(kh) reads past the kernel's last column, as the mystery does
+        raise IndexError(f"index {kw} is out of bounds for axis 5 with size {kw}")
+    return dxp[:, :, p : p + H, p : p + W], dw, delta.sum(axis=0)
+
+
+_LAYOUT_WORDS = (
+    "∂E/∂w: Aᵀδ has one row per weight (c, m, n) and one column per filter d, shape (C·kh·kw, D). "
+    "Reshaped straight to (D, C, kh, kw) it is read in the wrong order, which is right only for D = 1 "
+    "(a gradient check with one filter passes it). w's order is (d, then c, m, n): the filter first."
+)
+MYSTERY_ATTEMPTS: tuple[WrongAttempt, ...] = (
+    planted_unchanged(mystery_conv_backward),
+    *combinations(
+        {
+            "layout": ("transpose", _LAYOUT_WORDS),
+            "all_axes": (
+                "transpose",
+                "∂E/∂w: .T of the 4-D array (C, kh, kw, D) reverses all four axes, giving (D, kw, kh, C): "
+                "the filters are right but each kernel comes out transposed, its channels on the last "
+                "axis (the shapes agree only when C = kh = kw). Transpose the 2-D matrix Aᵀδ, then reshape.",
+            ),
+            "loop_kh": (
+                "height-width",
+                "∂E/∂x: the loop over a window's columns n, where ∂E/∂A goes back to x_p, runs over "
+                "range(kh), the kernel's HEIGHT: with kw > kh the last kw − kh columns of every window "
+                "send nothing back (with kw < kh it reads past the kernel). Only non-square kernels show it.",
+            ),
+            "reached": (
+                "leftover-rows",
+                "∂E/∂x: ∂E/∂x_p has s·(Ho − 1) + kh rows, the rows the windows reach, where x_p has "
+                "H + 2p. When the stride leaves r = (H + 2p − kh) mod s rows that no window reaches and "
+                "r > p, the crop returns fewer than H rows (the same for the columns). Give ∂E/∂x_p the "
+                "padded input's shape: the rows no window reads get 0.",
+            ),
+        },
+        _through_a,
+        exclusive=("layout", "all_axes"),
+    ),
+)
+
+
+def _conv_arguments(case):
+    return [case.inputs["dy"], case.inputs["x"], case.inputs["w"], case.spec.stride[0], case.spec.padding[0]]
 
 
 def check_conv_backward(fn, seed=0, diagnose=True):
-    """Exercise: fn(dy, x, w, stride, padding) -> (dx, dw, db); ``diagnose=False`` names no bug."""
-    # the exercise's functions take one int stride and padding (as mystery_backward does): the
+    """Exercise: fn(dy, x, w, stride, padding) -> (dx, dw, db); ``diagnose=False`` names no bug.
+
+    ``cnnlib.check`` compares with ``cnnlib.conv2d_backward``; the bugs are named from
+    ``mystery_conv_backward``'s versions (``MYSTERY_ATTEMPTS``: "transpose", "height-width",
+    "leftover-rows"; the planted code unchanged is "planted-unchanged"), else by
+    ``cnnlib.check``'s own diagnosis (``report.bugs``: "stride", "crop", "bias", ...).
+    """
+    # the exercise's functions take one int stride and padding (as mystery_conv_backward does): the
     # cases of cnnlib.check with the same stride and padding along both axes
     cases = [c for c in learner_check.CONV_CASES if len(set(c.stride)) == 1 and len(set(c.padding)) == 1]
     report = learner_check.conv_backward(fn, convention="cnnlib", cases=cases)
+    report = name_in_report(report, MYSTERY_ATTEMPTS, _conv_arguments, fn)
     if not diagnose:  # the verdicts only: the bugs' names would give the find-the-bug exercise away
         report.diagnosis = []
     return library_check(fn, report)

@@ -3,6 +3,8 @@ training curves, the pool-routing figure and the pooling / shared-bias checkers.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -194,20 +196,37 @@ def test_checkers_catch_tie_and_overlap_bugs(capsys):
     assert ch05.check_avgpool_backward(_avgpool_assign).bugs == ("accumulate",)
 
 
-def test_the_mystery_of_exercise_1_has_two_named_bugs():
-    report = ch05.check_maxpool_backward(ch05.mystery_maxpool_backward)
-    assert not report and report.bugs == ("tie", "accumulate")
-    # the printed function is the model of those two bugs that the checker names
+def test_the_mystery_of_exercise_1_is_the_model_of_its_two_bugs_and_is_not_told_them(capsys):
+    # the mystery itself, or pasted unchanged into the learner's own function: "planted-unchanged",
+    # and no bug named
+    def pasted(dy, x, size, stride):
+        return ch05.mystery_maxpool_backward(dy, x, size, stride)
+
+    for fn in (ch05.mystery_maxpool_backward, pasted):
+        report = ch05.check_maxpool_backward(fn)
+        assert not report and report.bugs == (grading.PLANTED_UNCHANGED,)
+    out = capsys.readouterr().out
+    assert "planted code unchanged" in out and "tie:" not in out and "+=:" not in out
+    # the printed function is the model of those two bugs; with one fixed, the other is named
     for case in (*check.POOL_CASES, ch05_exercises.LARGE_POOL_CASE):
         a = case.arrays()
         planted = ch05_exercises._offset_loop(a["dy"], a["x"], case.size, case.stride, tie=True, assign=True)
         assert np.array_equal(ch05.mystery_maxpool_backward(a["dy"], a["x"], case.size, case.stride), planted)
+    assert ch05.check_maxpool_backward(partial(ch05_exercises._offset_loop, tie=True)).bugs == ("tie",)
+
+
+def _is_planted(fn):
+    cases = (*check.POOL_CASES, ch05_exercises.LARGE_POOL_CASE)
+    args = [(c.arrays()["dy"], c.arrays()["x"], c.size, c.stride) for c in cases]
+    return all(np.array_equal(fn(*a), ch05.mystery_maxpool_backward(*a)) for a in args)
 
 
 def test_each_wrong_offset_loop_is_rejected_and_named_by_its_id(capsys):
-    for attempt in ch05_exercises.MAXPOOL_ATTEMPTS:
+    for attempt in ch05_exercises.MAXPOOL_ATTEMPTS[1:]:
         report = ch05.check_maxpool_backward(attempt.answer)
-        assert not report and report.bugs == tuple(b for b, _ in attempt.named()), attempt.bug
+        named = tuple(b for b, _ in attempt.named())
+        wanted = (grading.PLANTED_UNCHANGED,) if _is_planted(attempt.answer) else named
+        assert not report and report.bugs == wanted, attempt.bug
 
 
 def _offset_loop_last_max(dy, x, size, stride):
@@ -294,43 +313,70 @@ def test_a_kernel_mixing_the_channels_is_named_channel_not_stride():
     assert any(c.verdict == "fail" and c.shapes["x"][1] > 1 and c.stride == (1, 1) for c in report.ran)
 
 
-def test_a_bias_gradient_averaged_is_named_bias():
-    def db_mean(x, delta):
-        return _kernel_and_bias_by_loops(x, delta)[0], delta.mean(axis=(0, 2, 3))
-
-    verdict = ch05.check_kernel_and_bias_grads(db_mean)
-    assert not verdict and verdict.bugs == ("bias",)
-
-
-def _kernel_and_bias_by_loops(x, delta):
+def _shared_by_loops(x, delta):
+    # exercise 3's layer: one kernel for every channel, one bias per output row; a loop per weight
     N, C, H, W = x.shape
     D, Ho, Wo = delta.shape[1:]
-    dw = np.zeros((D, C, H - Ho + 1, W - Wo + 1))
-    for d, c, m, n in np.ndindex(dw.shape):
-        dw[d, c, m, n] = np.sum(delta[:, d] * x[:, c, m : m + Ho, n : n + Wo])
-    return dw, delta.sum(axis=(0, 2, 3))
+    dw = np.zeros((D, H - Ho + 1, W - Wo + 1))
+    for d, m, n in np.ndindex(dw.shape):
+        dw[d, m, n] = np.sum(delta[:, d, None] * x[:, :, m : m + Ho, n : n + Wo])
+    db = np.zeros((D, Ho))
+    for d, i in np.ndindex(db.shape):
+        db[d, i] = delta[:, d, i, :].sum()
+    return dw, db
+
+
+def _shared_by_finite_differences(x, delta):
+    # another right answer, straight from the layer's forward: E = Σ y ⊙ δ is linear in (w, b)
+    N, C, H, W = x.shape
+    D, Ho, Wo = delta.shape[1:]
+    kh, kw = H - Ho + 1, W - Wo + 1
+
+    def energy(w, b):
+        y = np.zeros((N, D, Ho, Wo)) + b[None, :, :, None]
+        for m in range(kh):
+            for n in range(kw):
+                y += w[None, :, m, n, None, None] * x[:, None, :, m : m + Ho, n : n + Wo].sum(axis=2)
+        return float(np.sum(y * delta))
+
+    w0, b0 = np.zeros((D, kh, kw)), np.zeros((D, Ho))
+    dw = cl.numerical_gradient(lambda w: energy(w, b0), w0)
+    db = cl.numerical_gradient(lambda b: energy(w0, b), b0)
+    return dw, db
+
+
+def test_right_answers_to_exercise_3_other_than_the_oracle_pass(capsys):
+    assert ch05.check_kernel_and_bias_grads(_shared_by_loops)
+    assert ch05.check_kernel_and_bias_grads(_shared_by_finite_differences)
+    assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_section_8s_formulas_used_as_they_are_name_both_sharings(capsys):
+    verdict = ch05.check_kernel_and_bias_grads(ch05.attempt_section_8)
+    assert not verdict and verdict.bugs == ("channel-sum", "bias")
+    out = capsys.readouterr().out
+    # the words name the mistake, not the sums of the answer
+    assert "shape (D, C, kh, kw)" in out and "sum δ over the images and the columns" not in out
 
 
 def test_two_attempts_with_one_id_each_print_their_own_words(capsys):
-    # both averaged bias gradients are "bias"; the one over the positions must not get the other's words
-    over_positions = ch05_exercises.KERNEL_BIAS_ATTEMPTS[-1]
-    first_bias = next(a for a in ch05_exercises.KERNEL_BIAS_ATTEMPTS if a.bug == "bias")
-    assert over_positions is not first_bias and over_positions.bug == "bias"
-    assert ch05.check_kernel_and_bias_grads(over_positions.answer).bugs == ("bias",)
+    # the bias summed everywhere and the bias averaged over the columns are both "bias": each its own words
+    first, second = [a for a in ch05_exercises.KERNEL_BIAS_ATTEMPTS if a.bug == "bias"]
+    assert ch05.check_kernel_and_bias_grads(second.answer).bugs == ("bias",)
     out = capsys.readouterr().out
-    assert over_positions.words in out and first_bias.words not in out
+    assert second.words in out and first.words not in out
 
 
-def test_kernel_and_bias_checker():
-    assert ch05.check_kernel_and_bias_grads(_kernel_and_bias_by_loops)
-    assert not ch05.check_kernel_and_bias_grads(lambda x, d: None)
+def test_each_wrong_kernel_and_bias_attempt_is_named_by_its_id():
     for attempt in ch05_exercises.KERNEL_BIAS_ATTEMPTS:
         verdict = ch05.check_kernel_and_bias_grads(attempt.answer)
         assert not verdict and verdict.bugs == tuple(b for b, _ in attempt.named()), attempt.bug
 
     def library(x, delta):
         kh, kw = x.shape[2] - delta.shape[2] + 1, x.shape[3] - delta.shape[3] + 1
-        return cl.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))[1:]
+        dw = cl.conv2d_backward(delta, x, np.zeros((delta.shape[1], x.shape[1], kh, kw)))[1]
+        return dw.sum(axis=1), delta.sum(axis=(0, 3))
 
     verdict = ch05.check_kernel_and_bias_grads(library)
     assert verdict.passed_cases == verdict.total and verdict.broken_rules == ("library-conv",)

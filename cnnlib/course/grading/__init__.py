@@ -18,18 +18,26 @@ attempt returns); a wrong answer equal to an attempt's on its failing cases is n
 "batch", "divisor", "divisible", "shape", "constant-factor", "zeros"); the others name an
 exercise's own mistake ("cut", "leftover-rows", "product-of-sums", "channel-sum", "sign",
 "floor", "negative", "sides", "off-by-one", "border", "corners", "phases-of-x",
-"empty-phase"). ``Verdict.bugs`` holds the ids
-named, so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's
-rules broken (``forbid_calls``, ``call_once``, ``limit_lines``).
+"empty-phase"); "planted-unchanged" says that a find-the-bug exercise's planted code came back
+unchanged (``planted_unchanged``), naming none of its bugs. ``Verdict.bugs`` holds the ids named,
+so tests match ids, not wording; ``Verdict.broken_rules`` the ids of the exercise's rules broken
+(``forbid_calls``, ``call_once``, ``limit_lines``).
 
 Modules: ``verdict`` (Verdict, the tally), ``compare`` (one case against the right answer),
-``attempts`` (WrongAttempt, naming the likely bug), ``checkers`` (``check``,
-``check_naming``), ``rules`` (``forbid_calls``, ``call_once``, ``limit_lines``,
-``library_check_with_rules``, ``check_refusing_calls``, ``library_functions``, ``library_gradients``,
-``check_refusing_library_gradients``).
+``attempts`` (WrongAttempt, naming the likely bug; ``planted_unchanged``, ``name_in_report``),
+``checkers`` (``check``, ``check_naming``), ``rules`` (``forbid_calls``, ``call_once``,
+``limit_lines``, ``library_check_with_rules``, ``check_refusing_calls``, ``library_functions``,
+``library_gradients``, ``check_refusing_library_gradients``).
 """
 
-from .attempts import WrongAttempt, combinations, likely_bugs
+from .attempts import (
+    PLANTED_UNCHANGED,
+    WrongAttempt,
+    combinations,
+    likely_bugs,
+    name_in_report,
+    planted_unchanged,
+)
 from .checkers import check, check_naming, random_conv_cases
 from .compare import compare_case, copies, describe, first_wrong, parts, run_case, same
 from .rules import (
@@ -45,6 +53,7 @@ from .rules import (
 from .verdict import Verdict, library_check, not_implemented, report
 
 __all__ = [
+    "PLANTED_UNCHANGED",
     "Verdict",
     "WrongAttempt",
     "call_once",
@@ -64,8 +73,10 @@ __all__ = [
     "library_functions",
     "library_gradients",
     "likely_bugs",
+    "name_in_report",
     "not_implemented",
     "parts",
+    "planted_unchanged",
     "random_conv_cases",
     "report",
     "run_case",

@@ -126,3 +126,82 @@ def likely_bugs(wrong, attempts):
                 text = f"your answer is {ratios[0]:.4g} times the right one: a constant factor"
                 named.append(("constant-factor", text))
     return named
+
+
+# --- the planted code of a find-the-bug exercise, pasted back unchanged ----------------------------
+
+PLANTED_UNCHANGED = "planted-unchanged"
+UNCHANGED_WORDS = (
+    "this is the planted code unchanged (it gives the mystery function's answers on every failing "
+    "case): find the bugs yourself first. Which output is wrong in which cases, and what do those "
+    "cases have in common?"
+)
+
+
+def planted_unchanged(planted, words=UNCHANGED_WORDS):
+    """A WrongAttempt that recognises a find-the-bug exercise's planted code, pasted back unchanged.
+
+    Put it FIRST in an exercise's attempts: the checker then says only that the code is the
+    planted one (id ``"planted-unchanged"``), not which bugs it holds, where the attempts that
+    follow (e.g. ``combinations``, whose all-bugs attempt is the planted code too) would name
+    every bug. ``name_in_report`` names it only when the learner's answers equal the planted
+    code's on every case, passing ones included; a copy with one bug fixed still gets the
+    remaining bugs named.
+    """
+    return WrongAttempt(PLANTED_UNCHANGED, words, planted)
+
+
+def name_in_report(report, attempts, arguments, fn=None):
+    """Name, in a ``cnnlib.check`` report, the first attempt that reproduces every failing case
+    (``planted_unchanged``'s: every case).
+
+    Its ids and words replace the report's diagnosis (which knows the classic loop bugs, not an
+    exercise's own forms of them); when no attempt explains every failing case, the report's
+    own diagnosis stands.
+
+    Parameters
+    ----------
+    report : cnnlib.check.Report
+    attempts : sequence of WrongAttempt
+        Each ``answer`` takes the exercise function's arguments and returns its outputs (a
+        tuple for several, as ``OUTPUTS`` orders them: dx, dw, db).
+    arguments : callable
+        ``arguments(case_result)``: the positional arguments of that case (from its
+        ``inputs`` and ``spec``).
+    fn : callable or None
+        The learner's function, run again on a failing case whose answer the report could
+        not keep (an output of the wrong shape); None: no attempt explains such a case.
+    """
+    failing = [c for c in report.ran if c.verdict == "fail"]
+    if not failing:
+        return report
+    # the planted code must match on EVERY case (a wrong answer can agree with it where it fails and
+    # differ where it passes: a bug that hides in the cases the other bug ruins); the others where it fails
+    compared = [c for c in report.ran if c.verdict in ("pass", "fail")]
+    got = []
+    for c in compared:
+        keys = [k for k in ("dx", "dw", "db", "y") if k in c.outputs]
+        if c.got_shapes and fn is not None:
+            try:
+                got.append(fn(*copies(arguments(c))))
+            except Exception:  # raises where it failed before: explained by no attempt
+                return report
+        elif c.got_shapes or not keys:  # nothing kept to compare (a wrong shape, None, not arrays)
+            return report
+        else:
+            got.append(tuple(c.outputs[k][0] for k in keys) if len(keys) > 1 else c.outputs[keys[0]][0])
+    for attempt in attempts:
+        every = attempt.bug == PLANTED_UNCHANGED
+        try:
+            hit = all(
+                same(g, attempt.answer(*copies(arguments(c))))
+                for g, c in zip(got, compared, strict=True)
+                if every or c.verdict == "fail"
+            )
+        except Exception:  # an attempt that cannot express a case does not explain it
+            hit = False
+        if hit:
+            report.diagnosis = [words for _, words in attempt.named()]
+            report.bugs = tuple(bug for bug, _ in attempt.named())
+            break
+    return report

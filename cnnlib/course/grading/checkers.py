@@ -85,8 +85,8 @@ def check_naming(
     wrong_attempts : sequence of WrongAttempt
         For each wrong output, the first attempt (in this order: put the specific ones first)
         whose answer equals the learner's (shape and values) in every case where that output
-        is wrong is named; for each case that raised, the first attempt that raises the same
-        exception with the same message there.
+        is wrong is named; when no wrong output named one, for each case that raised, the
+        first attempt that raises the same exception with the same message there.
     diagnose : bool
         False names no bug (the verdicts and rules only): for showing a find-the-bug
         exercise's planted code fail without giving its bugs away.
@@ -171,7 +171,9 @@ def check_naming(
                 for b, text in attempt.named():
                     named.setdefault(b, text or words[b])
                 break
-    for args, error in raised if diagnose else ():  # named by the first attempt raising the same error there
+    # a case that raised is named by the first attempt raising the same error there, unless the
+    # wrong outputs named a bug already (two slips rarely raise alike; one error text can)
+    for args, error in raised if diagnose and not named else ():
         for attempt in wrong_attempts:
             if run_case(attempt.answer, args)[1] == error:
                 for b, text in attempt.named():
