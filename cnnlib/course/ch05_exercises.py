@@ -64,7 +64,7 @@ def mystery_maxpool_backward(dy, x, size, stride):
     return dx
 
 
-def _offset_loop(
+def offset_loop_with_bugs(
     dy,
     x,
     size,
@@ -133,7 +133,7 @@ MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
                 "only the last visit; a pixel that wins several windows must receive the sum of their δ's.",
             ),
         },
-        _offset_loop,
+        offset_loop_with_bugs,
     ),
     WrongAttempt(
         ("tie", "accumulate"),
@@ -144,26 +144,26 @@ MAXPOOL_ATTEMPTS: tuple[WrongAttempt, ...] = (
             "+=: with a pixel flag, a pixel that holds one window's δ cannot take the δ of another window "
             "it also wins (overlapping windows); it must collect both.",
         ),
-        lambda *args: _offset_loop(*args, pixel_flag=True),
+        lambda *args: offset_loop_with_bugs(*args, pixel_flag=True),
     ),
     WrongAttempt(
         "tie",
         "tie: you split a tied window's δ equally among its maxima. That is what central differences "
         "report at a tie (§5), and a valid subgradient, but this exercise (like cnnlib and np.argmax) "
         "sends all of it to one maximum.",
-        lambda *args: _offset_loop(*args, split=True),
+        lambda *args: offset_loop_with_bugs(*args, split=True),
     ),
     WrongAttempt(
         "height-width",
         "height/width: the flat index of offset (m, n) in a window of kh rows and kw columns is "
         "m·kw + n (row-major); compared with m·kh + n, only square windows come out right.",
-        lambda *args: _offset_loop(*args, index_kh=True),
+        lambda *args: offset_loop_with_bugs(*args, index_kh=True),
     ),
     WrongAttempt(
         "stride",
         "stride: your slices step by 1, so entry (i, j) is x[i + m, j + n], a window placed at stride "
         "1; window (i, j) starts at (i·sh, j·sw): the slice of offset (m, n) steps by the stride.",
-        lambda *args: _offset_loop(*args, step_1=True),
+        lambda *args: offset_loop_with_bugs(*args, step_1=True),
     ),
 )
 

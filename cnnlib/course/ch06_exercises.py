@@ -215,7 +215,9 @@ def mystery_conv_backward(dy, x, w, stride, padding):
     return dx, dw, db
 
 
-def _through_a(dy, x, w, stride, padding, *, layout=False, all_axes=False, loop_kh=False, reached=False):
+def through_a_with_bugs(
+    dy, x, w, stride, padding, *, layout=False, all_axes=False, loop_kh=False, reached=False
+):
     """``mystery_conv_backward`` right, or with its bugs and the half-fixes of a learner's copy.
 
     layout: Aᵀδ, shape (C·kh·kw, D), reshaped to (D, C, kh, kw) untransposed; all_axes: the
@@ -279,7 +281,7 @@ MYSTERY_ATTEMPTS: tuple[WrongAttempt, ...] = (
                 "padded input's shape: the rows no window reads get 0.",
             ),
         },
-        _through_a,
+        through_a_with_bugs,
         exclusive=("layout", "all_axes"),
     ),
 )

@@ -101,9 +101,9 @@ def _same(got, want):
 def test_the_mystery_is_the_model_of_its_three_bugs_and_is_not_told_them(capsys):
     for case in _exercise_cases():
         args = _args(case)
-        planted = ch06_exercises._through_a(*args, layout=True, loop_kh=True, reached=True)
+        planted = ch06_exercises.through_a_with_bugs(*args, layout=True, loop_kh=True, reached=True)
         assert _same(ch06.mystery_conv_backward(*args), planted)
-        assert _same(ch06_exercises._through_a(*args), reference.conv2d_backward(*args))
+        assert _same(ch06_exercises.through_a_with_bugs(*args), reference.conv2d_backward(*args))
 
     def pasted(dy, x, w, stride, padding):  # the learner's own function, the mystery's body unchanged
         return ch06.mystery_conv_backward(dy, x, w, stride, padding)
@@ -124,14 +124,15 @@ def test_each_bug_shows_only_on_its_shapes():
         args, one_filter = _args(case), _args(case, D=1)
         right = reference.conv2d_backward(*args)
         assert _same(
-            ch06_exercises._through_a(*one_filter, layout=True), reference.conv2d_backward(*one_filter)
+            ch06_exercises.through_a_with_bugs(*one_filter, layout=True),
+            reference.conv2d_backward(*one_filter),
         )
-        assert not np.allclose(ch06_exercises._through_a(*args, layout=True)[1], right[1])
+        assert not np.allclose(ch06_exercises.through_a_with_bugs(*args, layout=True)[1], right[1])
         (kh, kw), (s, p) = (case.kh, case.kw), (case.stride[0], case.padding[0])
         leftover = (case.H + 2 * p - kh) % s > p or (case.W + 2 * p - kw) % s > p
-        got = ch06_exercises._through_a(*args, loop_kh=True)[0]
+        got = ch06_exercises.through_a_with_bugs(*args, loop_kh=True)[0]
         assert (kh == kw) == (got.shape == right[0].shape and np.allclose(got, right[0]))
-        got = ch06_exercises._through_a(*args, reached=True)[0]
+        got = ch06_exercises.through_a_with_bugs(*args, reached=True)[0]
         assert (not leftover) == (got.shape == right[0].shape and np.allclose(got, right[0]))
     report = ch06.check_conv_backward(ch06.mystery_conv_backward, diagnose=False)
     assert [c.number for c in report.cases if "dx" in c.wrong] == [4, 7]
@@ -147,7 +148,7 @@ def test_each_half_fixed_copy_is_named_by_its_ids(capsys):
         assert not report and report.bugs == wanted, attempt.bug
     # every planted bug, alone, by its id
     for flag, bug in (("layout", "transpose"), ("loop_kh", "height-width"), ("reached", "leftover-rows")):
-        fn = partial(ch06_exercises._through_a, **{flag: True})
+        fn = partial(ch06_exercises.through_a_with_bugs, **{flag: True})
         assert ch06.check_conv_backward(fn).bugs == (bug,)
 
 
