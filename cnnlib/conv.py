@@ -251,11 +251,14 @@ def conv2d_backward(
 
     Notes
     -----
-    ∂E/∂w[d, c, m, n] = Σ_N Σ_i Σ_j δ[d, i, j] · xp[c, i·s + m, j·s + n]   (xp ★ dilate(δ, s))
+    ∂E/∂w[d, c, m, n] = Σ_N Σ_i Σ_j δ[d, i, j] · xp[c, i·s + m, j·s + n]
     ∂E/∂b[d]          = Σ_N Σ_i Σ_j δ[d, i, j]
     ∂E/∂xp[c, i·s + m, j·s + n] += Σ_d δ[d, i, j] · w[d, c, m, n]  for every (m, n),
-    then ∂E/∂x = ∂E/∂xp with p cropped from each side; this equals the full
-    cross-correlation of dilate(δ, s) with rot180(w).
+    then ∂E/∂x = ∂E/∂xp with p cropped from each side. As correlations (dilation 1):
+    ∂E/∂w = xp[:(Ho−1)s + kh, :(Wo−1)s + kw] ★ dilate(δ, s), with xp cut first: its last
+    r = (H + 2p − kh) mod s rows (and columns likewise) meet no weight. ∂E/∂xp is the full
+    cross-correlation of dilate(δ, s) with rot180(w), then r zero rows (and columns) appended;
+    ∂E/∂x crops p from that.
     As matrices: dw = δ (D, N·Ho·Wq) @ im2col(xp)ᵀ and ∂E/∂xp = col2im(wᵀ @ δ).
     Dilated and grouped: m·d and n·d for m and n in the pixel index, channel g·C/G + c,
     one product per group. Stride and dilation trade places in ∂E/∂w: it is xp

@@ -36,7 +36,8 @@ def question_filter_gradient(dEdO, I, FS, s, p, *, as_printed=False):
 
     Notes
     -----
-    ∂E/∂F[i, j] = Σ_k Σ_h ∂E/∂O[k, h] · I[i + k·s − p, j + h·s − p], our ∂E/∂w = xp ★ dilate(δ, s).
+    ∂E/∂F[i, j] = Σ_k Σ_h ∂E/∂O[k, h] · I[i + k·s − p, j + h·s − p], our
+    ∂E/∂w = xp[:(Ho−1)s + k, :(Wo−1)s + k] ★ dilate(δ, s) (xp cut to the rows the windows read).
     Checked in notebooks/04_padding.ipynb, "4 · The equations of the stride-and-padding question, checked".
     """
     dEdO, I = np.asarray(dEdO, dtype=float), np.asarray(I, dtype=float)
