@@ -4,7 +4,9 @@ Used by notebooks/05_pooling_and_a_full_cnn.ipynb through ``ch05_pooling_and_a_f
 re-exports the checkers). The pooling checkers are ``cnnlib.check``'s (its ``report.bugs`` holds
 the ids of the bugs it names); exercise 1's names first the bugs of its loop over the window
 offsets (``MAXPOOL_ATTEMPTS``) and refuses a loop over the windows by counting lines of Python
-(``grading.limit_lines``); the kernel-and-bias checker names its own wrong attempts.
+(``grading.limit_lines``); exercise 2's refuses the same loop, and any number of
+``conv2d_backward`` calls but one (``grading.call_once``); the kernel-and-bias checker names its own
+wrong attempts.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from ..conv import conv2d_backward, rot180
 from ..shapes import as_pair
 from .grading import (
     WrongAttempt,
+    call_once,
     check_naming,
     combinations,
     forbid_calls,
     library_check_with_rules,
+    library_functions,
     limit_lines,
     name_in_report,
     planted_unchanged,
@@ -176,14 +180,14 @@ def _pool_arguments(case):
 LARGE_POOL_CASE = PoolCase(N=2, C=2, H=45, W=45, size=3, stride=2, seed=214)
 
 
-def _no_window_loop():
+def _no_window_loop(remedy):
     def positions(dy, *args, **kwargs):
         return np.shape(dy)[2] * np.shape(dy)[3]
 
     return (
         "window-loop",
         "on the 45×45 case your code ran a line of Python (or more) per window position: a loop over "
-        "the windows. Keep the offset loop, kh·kw passes that each handle every window at once.",
+        f"the windows. {remedy}",
         limit_lines(positions, when=lambda *args, **kwargs: positions(*args, **kwargs) >= 400),
     )
 
@@ -206,7 +210,10 @@ def check_maxpool_backward(fn, seed=0, diagnose=True):
             MAXPOOL_ATTEMPTS,
             _pool_arguments,
         ),
-        [_no_library_pool("max"), _no_window_loop()],
+        [
+            _no_library_pool("max"),
+            _no_window_loop("Keep the offset loop, kh·kw passes that each handle every window at once."),
+        ],
         diagnose,
     )
 
@@ -229,16 +236,31 @@ def check_avgpool_backward(fn, seed=0):
     """Exercise: fn(dy, x, size, stride) -> dx, average pooling backward (NCHW).
 
     ``cnnlib.check`` compares with ``cnnlib.avgpool2d_backward`` and names the bug
-    (``report.bugs``: "divisor", "accumulate", "channel", ...). Its cases are ``cnnlib.check``'s and one
-    with C > 1 at stride 1, so that a kernel mixing the channels is not taken for a stride bug.
+    (``report.bugs``: "divisor", "accumulate", "channel", ...). Its cases are ``cnnlib.check``'s, one
+    with C > 1 at stride 1, so that a kernel mixing the channels is not taken for a stride bug, and
+    ``LARGE_POOL_CASE``, on which a loop over the windows shows (rule "window-loop"). Every run must
+    call ``conv2d_backward`` exactly once (rule "one-call"): the exercise's point is that average
+    pooling IS one convolution.
     """
     # one more case, with several channels at stride 1: without it C > 1 comes only with stride > 1, and a
     # kernel mixing the channels would look like a stride bug
-    cases = (*POOL_CASES, PoolCase(N=2, C=3, H=5, W=5, size=2, stride=1, seed=213))
+    cases = (*POOL_CASES, PoolCase(N=2, C=3, H=5, W=5, size=2, stride=1, seed=213), LARGE_POOL_CASE)
+    one_call = (
+        "one-call",
+        "the exercise computes dx with exactly ONE call of cl.conv2d_backward, for every image and channel "
+        "at once; a loop of calls (or none) misses the one convolution that average pooling is.",
+        call_once(library_functions("conv2d_backward")),
+    )
     return library_check_with_rules(
         fn,
         lambda f: learner_check.avgpool_backward(f, convention="cnnlib", cases=cases),
-        [_no_library_pool("avg")],
+        [
+            _no_library_pool("avg"),
+            _no_window_loop(
+                "Average pooling is one convolution: one call of cl.conv2d_backward handles every window."
+            ),
+            one_call,
+        ],
     )
 
 

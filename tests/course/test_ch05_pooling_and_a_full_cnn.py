@@ -161,13 +161,40 @@ def test_pool_routing_explorer_rejects_non_2d():
 
 
 def test_checkers_accept_the_reference_loops_and_reject_stubs(capsys):
-    # loops written here, not the fast functions cnnlib.check compares with (calling the
+    # answers written here, not the fast functions cnnlib.check compares with (calling the
     # library's own backward is refused by the exercises' rule)
     assert ch05.check_maxpool_backward(_offset_loop_last_max)
-    assert ch05.check_avgpool_backward(_avgpool_by_windows)
+    assert ch05.check_avgpool_backward(_avgpool_grouped)
     assert "PASSED" in capsys.readouterr().out
     assert not ch05.check_maxpool_backward(lambda *a: None)
     assert "not implemented yet" in capsys.readouterr().out
+
+
+def _avgpool_grouped(dy, x, size, stride):
+    """Exercise 2 another way than its solution: one grouped convolution, a kernel per channel."""
+    kh, kw = (size, size) if np.isscalar(size) else size
+    C = x.shape[1]
+    w = np.full((C, 1, kh, kw), 1 / (kh * kw))
+    return cl.conv2d_backward(dy, x, w, size if stride is None else stride, groups=C)[0]
+
+
+def _avgpool_per_channel(dy, x, size, stride):
+    """Right values from one conv2d_backward call per channel: no window loop, but not ONE call."""
+    kh, kw = (size, size) if np.isscalar(size) else size
+    w, stride = np.full((1, 1, kh, kw), 1 / (kh * kw)), size if stride is None else stride
+    parts = [cl.conv2d_backward(dy[:, c : c + 1], x[:, c : c + 1], w, stride)[0] for c in range(x.shape[1])]
+    return np.concatenate(parts, axis=1)
+
+
+def _avgpool_by_offsets(dy, x, size, stride):
+    """Right values from kh·kw vectorised passes, exercise 1's way: no convolution at all."""
+    (kh, kw), (sh, sw) = _norm(size, stride)
+    Ho, Wo = dy.shape[2:]
+    dx = np.zeros_like(x)
+    for m in range(kh):
+        for n in range(kw):
+            dx[:, :, m : m + (Ho - 1) * sh + 1 : sh, n : n + (Wo - 1) * sw + 1 : sw] += dy / (kh * kw)
+    return dx
 
 
 def _avgpool_by_windows(dy, x, size, stride):
@@ -181,13 +208,14 @@ def _avgpool_by_windows(dy, x, size, stride):
 
 
 def test_calling_the_library_pooling_backward_is_refused():
-    for checker, library in [
-        (ch05.check_maxpool_backward, cl.maxpool2d_backward),
-        (ch05.check_avgpool_backward, cl.reference.avgpool2d_backward),
+    # (the library's average pooling calls no convolution, so exercise 2's one-call rule is broken too)
+    for checker, library, broken in [
+        (ch05.check_maxpool_backward, cl.maxpool2d_backward, ("library-pool",)),
+        (ch05.check_avgpool_backward, cl.reference.avgpool2d_backward, ("library-pool", "one-call")),
     ]:
         verdict = checker(library)
         assert verdict.passed_cases == verdict.total and not verdict
-        assert verdict.broken_rules == ("library-pool",)
+        assert verdict.broken_rules == broken
 
 
 def test_checkers_catch_tie_and_overlap_bugs(capsys):
@@ -294,6 +322,20 @@ def test_the_line_count_is_left_to_the_large_case_and_restores_a_tracer():
     finally:
         sys.settrace(None)
     assert broke()
+
+
+def test_exercise_2_refuses_a_loop_over_the_windows_and_any_number_of_calls_but_one(capsys):
+    # right values every time; only the rules fail them, each named by its id
+    for fn, broken in [
+        (_avgpool_by_windows, ("window-loop", "one-call")),
+        (_avgpool_per_channel, ("one-call",)),
+        (_avgpool_by_offsets, ("one-call",)),
+    ]:
+        verdict = ch05.check_avgpool_backward(fn)
+        assert not verdict and verdict.passed_cases == verdict.total == 12
+        assert verdict.broken_rules == broken, fn.__name__
+    out = capsys.readouterr().out
+    assert "rule broken (window-loop)" in out and "rule broken (one-call)" in out
 
 
 def test_a_kernel_of_ones_is_named_a_wrong_divisor():
