@@ -4,14 +4,16 @@
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
 - ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
-  strided copy and col2im kh·kw long ``+=``; the fast route for the usual shapes.
+  strided copy and col2im kh·kw long ``+=``; the fast route for the usual shapes. At
+  stride 1 its ∂E/∂x is itself a convolution, of δ with rot180(w) (``_grid_input_grad``).
 - ``windows.py``: the real windows only (``sliding_window_view``), for the shapes where
   the grid would be mostly garbage (a kernel as large as the input, a huge stride).
 
 ``route.py`` chooses between them (and lets tests force one); ``layout.py`` holds the
 sizes both read; ``products.py`` the grouped matrix products; ``workspace.py`` the
-work arrays kept between calls. Imports go one way: this module -> route -> grid,
-windows -> layout, products, workspace.
+work arrays kept between calls; ``parallel.py`` runs the grid's blocks on the cores the
+BLAS may use. Imports go one way: this module -> route -> grid, windows -> layout,
+products, workspace, parallel.
 
 Explained in notebooks/07_fast_convolution.ipynb.
 """
@@ -23,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import grid, windows
-from .layout import Layout, layout
+from .layout import Layout, layout, transposed
 from .route import Route, choose, forced
 
 __all__ = [
@@ -65,7 +67,7 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
         else:
             y = windows.forward(buf, w, g, route.block_bytes)
     else:
-        buf = grid.to_buffer(x.astype(dtype, copy=False), g)
+        buf = grid.to_buffer(x, g, dtype)
         y = grid.forward(buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape, route.block_bytes)
     if b is not None:
         # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
@@ -116,10 +118,11 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
             buf = windows.padded_input(x, g, dtype)
         return windows.backward(dy, buf, w, g, need_dx, route.block_bytes)
     if buf is None:
-        buf = grid.to_buffer(x.astype(dtype, copy=False), g, keep=False)
+        buf = grid.to_buffer(x, g, dtype, work="buf")
     w = w.astype(dtype, copy=False)
     with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
-        dx, dw = grid.backward(dy, buf, g, w.reshape(g.D, -1), need_dx, block_bytes=route.block_bytes)
+        dw = grid.weight_grad(dy, buf, g, route.block_bytes)
+        dx = _grid_input_grad(dy, w, g, route.block_bytes) if need_dx else None
     # The grid's garbage columns meet δ = 0 and, in ∂E/∂x, land on pixels no window
     # reads: harmless for finite numbers, but 0·inf = NaN. That can only show in dw
     # (an inf or NaN of xp in a garbage column) or, through wᵀδ, when w itself is not
@@ -143,6 +146,23 @@ def input_grad(dy, w, x_shape, stride, padding, out_shape):
     if not np.isfinite(w).all():  # the exact route: see ``backward``
         return windows.backward(dy, None, w, g)[0]
     with np.errstate(invalid="ignore"):
-        w2 = w.astype(dtype, copy=False).reshape(g.D, -1)
-        dx, _ = grid.backward(dy, None, g, w2, dtype=dtype, block_bytes=route.block_bytes)
-    return dx
+        return _grid_input_grad(dy, w.astype(dtype, copy=False), g, route.block_bytes)
+
+
+def _grid_input_grad(dy, w, g, block_bytes):
+    """∂E/∂x on the grid route, in w's dtype: as a convolution of δ at stride 1 when that is cheaper.
+
+    At stride 1, ∂E/∂x is δ correlated with rot180(w), channels swapped
+    (``layout.transposed``): the forward's im2col copy and product, on δ. Otherwise
+    the columns wᵀδ are added back onto the pixels they came from (col2im, kh·kw long
+    ``+=``). The copy costs D·kh·kw entries per position, the ``+=`` C·kh·kw entries
+    at about 1.5 copies each, and the convolution's product has the larger inner size
+    D·kh·kw: measured on one thread, the convolution took 0.5-0.75x col2im's time for
+    D <= C and 0.9x at D = 2C, and 1.5-3x for D >= 3C (a first layer: C = 1 or 3).
+    """
+    gt = transposed(g)
+    if g.sh == g.sw == 1 and g.D <= 2 * g.C and min(gt.ph, gt.pw) >= 0 and not gt.wasteful:
+        buf = grid.to_buffer(dy, gt, w.dtype, work="dbuf")
+        w_t = w.reshape(g.G, g.D // g.G, g.C // g.G, g.kh, g.kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        return grid.forward(buf, gt, w_t.reshape(g.C, -1), g.x_shape, block_bytes)
+    return grid.input_grad(dy, g, w.reshape(g.D, -1), block_bytes)

@@ -1,8 +1,8 @@
 """The grid route of the fast path: the work buffer, im2col/col2im on it, and the matrix products.
 
 ``cnnlib.conv`` validates the arguments; ``cnnlib._conv`` chooses this route (or the
-windows route) and calls ``forward``/``backward`` here with checked arrays. How it
-is fast (measured in benchmarks/bench_conv.py):
+windows route) and calls ``forward``, ``weight_grad`` and ``input_grad`` here with
+checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
 
 - Layout. The zero-padded batch is copied once into a flat, channel-major work
   buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
@@ -17,7 +17,8 @@ is fast (measured in benchmarks/bench_conv.py):
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``workspace.work_array``).
+  arrays are reused between calls (``workspace.work_array``). The blocks run side by
+  side on the cores the BLAS may use (``parallel.run``).
 - A stride s becomes stride 1 by splitting the rows into s "row phases"
   (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
   phase m mod s from row m // s, every s-th column.
@@ -37,9 +38,11 @@ Explained in notebooks/07_fast_convolution.ipynb.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
+from . import parallel
 from .products import group_matmul
 from .workspace import work_array
 
@@ -74,15 +77,16 @@ def _row_phases(buf, g):
     return out
 
 
-def to_buffer(x, g, keep=True):
+def to_buffer(x, g, dtype=None, work=None):
     """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
 
-    One copy per row phase, straight from x: padding, channel-major order and the
-    row split all happen in that single pass. keep=False returns a reused work array,
-    for callers that do not hand the buffer on.
+    One copy per row phase, straight from x: padding, channel-major order, the row
+    split and the conversion to ``dtype`` (None: x's) all happen in that single pass.
+    ``work`` names a reused work array to write into, for callers that do not hand the
+    buffer on; None makes a new array.
     """
-    shape = (g.buffer_size,)
-    buf = np.zeros(shape, dtype=x.dtype) if keep else work_array("buf", shape, x.dtype, zero=True)
+    shape, dtype = (g.buffer_size,), x.dtype if dtype is None else np.dtype(dtype)
+    buf = np.zeros(shape, dtype=dtype) if work is None else work_array(work, shape, dtype, zero=True)
     for phase, rows in _row_phases(buf, g):
         phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
     return buf
@@ -148,51 +152,75 @@ def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
     sources = _im2col_sources(buf, g)
     blocks, step = image_blocks(g, buf.itemsize, block_bytes)
-    cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
-    for first, stop in blocks:
+
+    def block(first, stop):
+        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)  # one per thread
         columns = _im2col(sources, first, stop, g, cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
         y_all = y_all.reshape(g.D, stop - first, g.Hc, g.Wq)
         y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
+
+    parallel.run(block, blocks)
     return y
 
 
-def backward(dy, buf, g, w2, need_dx=True, dtype=None, block_bytes=GRID_BLOCK_BYTES):
-    """(dx, dw) on the grid; buf None skips dw (dtype then given), need_dx False skips dx."""
-    dtype = buf.dtype if buf is not None else dtype
+def _delta_on_grid(dy, first, stop, g, step, dtype):
+    """δ of images first..stop-1 on the grid as ``dtype``, (G, D/G, (stop - first)·P): zero at the garbage.
+
+    With zeros at the garbage entries (i >= Ho or j >= Wo), the garbage columns add
+    nothing to dw and get exactly 0 gradient.
+    """
+    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype)  # one per thread
+    k = stop - first
+    delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
+    delta_all[:, :k, g.Ho :] = 0
+    delta_all[:, :k, : g.Ho, g.Wo :] = 0
+    return delta_all[:, :k].reshape(g.G, g.D // g.G, k * g.P)
+
+
+def weight_grad(dy, buf, g, block_bytes=GRID_BLOCK_BYTES):
+    """∂E/∂w (D, C/G, kh, kw) = δ @ (the columns of buf)ᵀ, summed over the blocks in their order."""
+    sources = _im2col_sources(buf, g)
+    blocks, step = image_blocks(g, buf.itemsize, block_bytes)
+    dw_t = np.zeros((g.G, g.K // g.G, g.D // g.G), dtype=buf.dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM
+
+    def block(first, stop):
+        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
+        columns = _im2col(sources, first, stop, g, cols).reshape(g.G, g.K // g.G, -1)
+        return group_matmul(columns, _delta_on_grid(dy, first, stop, g, step, buf.dtype).transpose(0, 2, 1))
+
+    def add(part):
+        dw_t[...] += part
+
+    parallel.run(block, blocks, gather=add)
+    return dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
+
+
+def input_grad(dy, g, w2, block_bytes=GRID_BLOCK_BYTES):
+    """∂E/∂x (N, C, H, W) in w2's dtype = col2im(w2ᵀ @ δ): each column entry added onto its pixel."""
+    dtype = w2.dtype
     blocks, step = image_blocks(g, dtype.itemsize, block_bytes)
     G, Dg = g.G, g.D // g.G
-    w3 = w2.reshape(G, Dg, -1)  # kernels by group: (G, D/G, Kg) with Kg = C/G·kh·kw
-    Kg = w3.shape[2]
-    # δ on the grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and never
-    # written, so the garbage columns add nothing to dw and get exactly 0 gradient
-    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype, zero=True)
-    if buf is not None:
-        sources = _im2col_sources(buf, g)
-        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), dtype)
-        dw_t = np.zeros((G, Kg, Dg), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
-    if need_dx:
-        dcols = work_array("dcols", (G, Kg, step * g.P), dtype)
-        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
-        targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
-    for first, stop in blocks:
+    w3t = w2.reshape(G, Dg, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
+    dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
+    targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
+    # A block's garbage entries (exact zeros: w is finite, see cnnlib._conv.backward) land
+    # past its last image, on the next block's first pixels: a += on them from two threads
+    # at once could lose a value, so one thread at a time adds. Only zeros cross blocks,
+    # so the order of the blocks does not change a sum.
+    scatter = threading.Lock()
+
+    def block(first, stop):
         k = stop - first
-        delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
-        delta = delta_all[:, :k].reshape(G, Dg, k * g.P)
-        if buf is not None:
-            columns = _im2col(sources, first, stop, g, cols).reshape(G, Kg, k * g.P)
-            dw_t += group_matmul(columns, delta.transpose(0, 2, 1))
-        if not need_dx:
-            continue
-        d = group_matmul(w3.transpose(0, 2, 1), delta, out=dcols[:, :, : k * g.P])
+        dcols = work_array("dcols", (G, w3t.shape[1], step * g.P), dtype)
+        d = group_matmul(w3t, _delta_on_grid(dy, first, stop, g, step, dtype), out=dcols[:, :, : k * g.P])
         d = d.reshape(g.C, g.kh, g.kw, k * g.P)
-        for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
-            # garbage entries hold exact zeros (w is finite, see backward), so it does not
-            # matter where they land
-            target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
-    dx = from_buffer(dbuf, g) if need_dx else None
-    dw = None if buf is None else dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
-    return dx, dw
+        with scatter:
+            for m, n, target in targets:
+                target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
+
+    parallel.run(block, blocks)
+    return from_buffer(dbuf, g)

@@ -102,3 +102,16 @@ def layout(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups
     (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
     Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
     return Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
+
+
+def transposed(g):
+    """The layout of ∂E/∂x of a stride-1 convolution g computed as a convolution of δ.
+
+    ∂E/∂x[c, r] = Σ_d Σ_m δ[d, r + p − m·dil] · w[d, c, m] is δ, zero-padded by
+    dil·(k − 1) − p, correlated with rot180(w) with the channels swapped (C kernels of
+    D/G channels each, group by group), at stride 1 and the same dilation: input
+    (N, D, Ho, Wo), output (N, C, H, W). Needs p <= dil·(k − 1) on both axes.
+    """
+    padding = (g.dil_h * (g.kh - 1) - g.ph, g.dil_w * (g.kw - 1) - g.pw)
+    w_shape = (g.C, g.D // g.G, g.kh, g.kw)
+    return layout((g.N, g.D, g.Ho, g.Wo), w_shape, (1, 1), padding, g.x_shape, g.dilation, g.G)
