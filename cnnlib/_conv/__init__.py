@@ -164,5 +164,7 @@ def _grid_input_grad(dy, w, g, block_bytes):
     if g.sh == g.sw == 1 and g.D <= 2 * g.C and min(gt.ph, gt.pw) >= 0 and not gt.wasteful:
         buf = grid.to_buffer(dy, gt, w.dtype, work="dbuf")
         w_t = w.reshape(g.G, g.D // g.G, g.C // g.G, g.kh, g.kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-        return grid.forward(buf, gt, w_t.reshape(g.C, -1), g.x_shape, block_bytes)
+        # a copy: a view with negative strides would send the products to NumPy's slow loops
+        w_t = np.ascontiguousarray(w_t).reshape(g.C, -1)
+        return grid.forward(buf, gt, w_t, g.x_shape, block_bytes)
     return grid.input_grad(dy, g, w.reshape(g.D, -1), block_bytes)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -55,10 +56,37 @@ from .workspace import work_array
 GRID_BLOCK_BYTES = 1 << 20
 
 
-def image_blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
-    """(first, stop) image ranges whose columns fill about ``block_bytes``, and the largest size."""
-    step = min(g.N, max(1, block_bytes // (g.K * g.P * itemsize)))
-    return [(i, min(i + step, g.N)) for i in range(0, g.N, step)], step
+class Block(NamedTuple):
+    """Images first..stop-1 and groups g0..g1-1: whose columns are made, and multiplied, at once."""
+
+    first: int
+    stop: int
+    g0: int
+    g1: int
+
+    def channels(self, g):
+        return slice(self.g0 * (g.C // g.G), self.g1 * (g.C // g.G))
+
+    def kernels(self, g):
+        return slice(self.g0 * (g.D // g.G), self.g1 * (g.D // g.G))
+
+
+def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
+    """The blocks whose columns fill about ``block_bytes``, and the largest one's (images, groups).
+
+    Whole images with all their groups; when one image's columns are larger than that,
+    one image and as many groups as fit (a depthwise 56 x 56 layer with 128 channels:
+    15 MiB of columns per image in float32, 8 channels per block). The groups' products
+    are independent, so a smaller block changes no sum, and its columns stay in the cache
+    (3x faster stacked products than on a whole image's columns).
+    """
+    per_image = g.K * g.P * itemsize
+    if per_image <= block_bytes or g.G == 1:
+        step = min(g.N, max(1, block_bytes // per_image))
+        return [Block(i, min(i + step, g.N), 0, g.G) for i in range(0, g.N, step)], (step, g.G)
+    per_block = min(g.G, max(1, block_bytes * g.G // per_image))
+    groups = [(h, min(h + per_block, g.G)) for h in range(0, g.G, per_block)]
+    return [Block(i, i + 1, g0, g1) for i in range(g.N) for g0, g1 in groups], (1, per_block)
 
 
 def _row_phases(buf, g):
@@ -120,7 +148,7 @@ def _shifted(buf, g, m, n):
 
 
 def _im2col_sources(buf, g):
-    """Per row phase: the rows (c, m, n) of the columns whose offsets m read it, as one strided view, no copy.
+    """Per row phase: the offsets m that read it, and their rows (c, m, n) of the columns as one strided view.
 
     Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
     (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
@@ -136,75 +164,76 @@ def _im2col_sources(buf, g):
         steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.Hq * g.Wr, g.sw)
         strides = [s * buf.itemsize for s in steps]
         view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
-        sources.append(((slice(None), slice(m0, None, t)), view))
+        sources.append((slice(m0, None, t), view))
     return sources
 
 
-def _im2col(sources, first, stop, g, out):
-    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that, P)."""
-    k = stop - first
-    for rows, view in sources:
-        out[rows + (slice(None), slice(0, k))] = view[..., first:stop, :]
-    return out[:, :, :, :k].reshape(g.K, k * g.P)
+def _im2col(sources, blk, g, out):
+    """Columns (groups, C/G·kh·kw, images·P) of block ``blk``, written into out (C, kh, kw, images, P)."""
+    k, ch = blk.stop - blk.first, blk.channels(g)
+    n_ch = ch.stop - ch.start
+    for m_rows, view in sources:
+        out[:n_ch, m_rows, :, :k] = view[ch, ..., blk.first : blk.stop, :]
+    return out[:n_ch, :, :, :k].reshape(blk.g1 - blk.g0, g.K // g.G, k * g.P)
 
 
 def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
     sources = _im2col_sources(buf, g)
-    blocks, step = image_blocks(g, buf.itemsize, block_bytes)
+    todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
 
-    def block(first, stop):
-        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)  # one per thread
-        columns = _im2col(sources, first, stop, g, cols)
+    def block(blk):
+        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype)  # one per thread
+        columns = _im2col(sources, blk, g, cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
-            y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
-        y_all = y_all.reshape(g.D, stop - first, g.Hc, g.Wq)
-        y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
+            y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
+        y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
+        y[blk.first : blk.stop, blk.kernels(g)] = y_all.transpose(1, 0, 2, 3)  # (N, D) order
 
-    parallel.run(block, blocks)
+    parallel.run(block, todo)
     return y
 
 
-def _delta_on_grid(dy, first, stop, g, step, dtype):
-    """δ of images first..stop-1 on the grid as ``dtype``, (G, D/G, (stop - first)·P): zero at the garbage.
+def _delta_on_grid(dy, blk, g, step, groups, dtype):
+    """δ of block ``blk`` on the grid as ``dtype``, (groups, D/G, images·P): zero at the garbage positions.
 
     With zeros at the garbage entries (i >= Ho or j >= Wo), the garbage columns add
     nothing to dw and get exactly 0 gradient.
     """
-    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype)  # one per thread
-    k = stop - first
-    delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
-    delta_all[:, :k, g.Ho :] = 0
-    delta_all[:, :k, : g.Ho, g.Wo :] = 0
-    return delta_all[:, :k].reshape(g.G, g.D // g.G, k * g.P)
+    delta_all = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype)  # one per thread
+    k, n_d = blk.stop - blk.first, (blk.g1 - blk.g0) * (g.D // g.G)
+    delta_all[:n_d, :k, : g.Ho, : g.Wo] = dy[blk.first : blk.stop, blk.kernels(g)].transpose(1, 0, 2, 3)
+    delta_all[:n_d, :k, g.Ho :] = 0
+    delta_all[:n_d, :k, : g.Ho, g.Wo :] = 0
+    return delta_all[:n_d, :k].reshape(blk.g1 - blk.g0, g.D // g.G, k * g.P)
 
 
 def weight_grad(dy, buf, g, block_bytes=GRID_BLOCK_BYTES):
-    """∂E/∂w (D, C/G, kh, kw) = δ @ (the columns of buf)ᵀ, summed over the blocks in their order."""
+    """∂E/∂w (D, C/G, kh, kw) = δ @ (the columns of buf)ᵀ, summed over the images in block order."""
     sources = _im2col_sources(buf, g)
-    blocks, step = image_blocks(g, buf.itemsize, block_bytes)
-    dw_t = np.zeros((g.G, g.K // g.G, g.D // g.G), dtype=buf.dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM
+    todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
+    dw_t = np.zeros((g.G, g.K // g.G, g.D // g.G), dtype=buf.dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
 
-    def block(first, stop):
-        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
-        columns = _im2col(sources, first, stop, g, cols).reshape(g.G, g.K // g.G, -1)
-        return group_matmul(columns, _delta_on_grid(dy, first, stop, g, step, buf.dtype).transpose(0, 2, 1))
+    def block(blk):
+        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype)
+        delta = _delta_on_grid(dy, blk, g, step, groups, buf.dtype)
+        return blk, group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
 
-    def add(part):
-        dw_t[...] += part
+    def add(result):
+        blk, part = result
+        dw_t[blk.g0 : blk.g1] += part
 
-    parallel.run(block, blocks, gather=add)
+    parallel.run(block, todo, gather=add)
     return dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
 
 
 def input_grad(dy, g, w2, block_bytes=GRID_BLOCK_BYTES):
     """∂E/∂x (N, C, H, W) in w2's dtype = col2im(w2ᵀ @ δ): each column entry added onto its pixel."""
     dtype = w2.dtype
-    blocks, step = image_blocks(g, dtype.itemsize, block_bytes)
-    G, Dg = g.G, g.D // g.G
-    w3t = w2.reshape(G, Dg, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
+    todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
+    w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
     dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
     targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
     # A block's garbage entries (exact zeros: w is finite, see cnnlib._conv.backward) land
@@ -213,14 +242,15 @@ def input_grad(dy, g, w2, block_bytes=GRID_BLOCK_BYTES):
     # so the order of the blocks does not change a sum.
     scatter = threading.Lock()
 
-    def block(first, stop):
-        k = stop - first
-        dcols = work_array("dcols", (G, w3t.shape[1], step * g.P), dtype)
-        d = group_matmul(w3t, _delta_on_grid(dy, first, stop, g, step, dtype), out=dcols[:, :, : k * g.P])
-        d = d.reshape(g.C, g.kh, g.kw, k * g.P)
+    def block(blk):
+        k, ch = blk.stop - blk.first, blk.channels(g)
+        dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
+        delta = _delta_on_grid(dy, blk, g, step, groups, dtype)
+        d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
+        d = d.reshape(ch.stop - ch.start, g.kh, g.kw, k * g.P)
         with scatter:
             for m, n, target in targets:
-                target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
+                target[ch, blk.first : blk.stop] += d[:, m, n].reshape(-1, k, g.P)
 
-    parallel.run(block, blocks)
+    parallel.run(block, todo)
     return from_buffer(dbuf, g)

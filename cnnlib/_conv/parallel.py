@@ -74,11 +74,9 @@ def _one_blas_thread() -> Iterator[None]:
 
 
 def run(
-    work: Callable[[int, int], Any],
-    blocks: Sequence[tuple[int, int]],
-    gather: Callable[[Any], None] | None = None,
+    work: Callable[[Any], Any], blocks: Sequence[Any], gather: Callable[[Any], None] | None = None
 ) -> None:
-    """Call ``work(first, stop)`` for every block, on as many threads as the BLAS may use.
+    """Call ``work(block)`` for every block, on as many threads as the BLAS may use.
 
     The calling thread is one of them; the others come from a pool kept between calls.
     Each thread takes the next block not yet taken, so a thread that the machine slows
@@ -97,7 +95,7 @@ def run(
                 i = next(todo, None)
             if i is None:
                 return
-            result = work(*blocks[i])
+            result = work(blocks[i])
             if gather is None:
                 continue
             with taken:
