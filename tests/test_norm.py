@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from strategies import EXACT_TOL, FD_TOL, SEEDS, fast_settings
+from threadpoolctl import threadpool_limits
 
 import cnnlib as cl
 from cnnlib import reference
@@ -149,6 +150,28 @@ def test_the_conv_bias_before_batch_norm_gets_zero_gradient(case, K):
         axis=(0, 2, 3)
     )
     assert np.all(np.abs(conv.grads["b"]) <= 1e-12 * scale)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_large_inputs_in_blocks_of_channels_match_the_loops_on_any_number_of_threads(training):
+    """An input large enough to be split into blocks of channels (normalised side by side on the
+    BLAS's threads) gives the loops' result, and the same bits on one BLAS thread."""
+    x, gamma, beta, dy = bn_arrays((6, 5, 48, 48, 3))
+    stats = {} if training else dict(zip(("mean", "var"), running_stats(5, 3), strict=True))
+
+    def forward_backward():
+        y, cache = cl.batchnorm2d_forward(x, gamma, beta, **stats)
+        return (y, *cl.batchnorm2d_backward(dy, cache)), cache
+
+    got, cache = forward_backward()
+    with threadpool_limits(1):
+        one_thread, _ = forward_backward()
+    y_ref, cache_ref = reference.batchnorm2d_forward(x, gamma, beta, **stats)
+    dx_ref, dgamma_ref, dbeta_ref = reference.batchnorm2d_backward(dy, cache_ref)
+    assert cl.rel_error(got[0], y_ref) < EXACT_TOL and dx_error(got[1], dx_ref, gamma, cache, dy) < EXACT_TOL
+    assert cl.rel_error(got[2], dgamma_ref) < EXACT_TOL and cl.rel_error(got[3], dbeta_ref) < EXACT_TOL
+    for a, a1 in zip(got, one_thread, strict=True):
+        np.testing.assert_array_equal(a1, a)
 
 
 # --- edges and bad input ---------------------------------------------------------------------------

@@ -11,9 +11,9 @@
 
 ``route.py`` chooses between them (and lets tests force one); ``layout.py`` holds the
 sizes both read; ``products.py`` the grouped matrix products; ``workspace.py`` the
-work arrays kept between calls; ``parallel.py`` runs the grid's blocks on the cores the
-BLAS may use. Imports go one way: this module -> route -> grid, windows -> layout,
-products, workspace, parallel.
+work arrays kept between calls; ``cnnlib._parallel`` runs the grid's blocks on the cores
+the BLAS may use. Imports go one way: this module -> route -> grid, windows -> layout,
+products, workspace (-> cnnlib._parallel).
 
 Explained in notebooks/07_fast_convolution.ipynb.
 """

@@ -18,7 +18,7 @@ checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
   arrays are reused between calls (``workspace.work_array``). The blocks run side by
-  side on the cores the BLAS may use (``parallel.run``).
+  side on the cores the BLAS may use (``cnnlib._parallel.run``).
 - A stride s becomes stride 1 by splitting the rows into s "row phases"
   (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
   phase m mod s from row m // s, every s-th column.
@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import parallel
+from .. import _parallel as parallel
 from .products import group_matmul
 from .workspace import work_array
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .parallel import blas_on_one_thread
+from .._parallel import blas_on_one_thread
 
 # OpenBLAS runs a GEMM of m·n·k ≤ 65536·4 multiply-adds on one thread (interface/gemm.c,
 # SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD) and splits a larger one over its threads. Just
@@ -12,7 +12,7 @@ from .parallel import blas_on_one_thread
 # took 25 ms threaded and 0.06 ms as six one-thread pieces (notebook 09 trains 8-channel nets on
 # 8×8 digits: every product is of that size). Products up to SPLIT_MAX_MNK are run as pieces of at
 # most ONE_THREAD_MNK, cut along the rows of a or the columns of b (never along k: each entry is
-# still one dot product); larger ones, where threads pay, go to BLAS whole. Inside ``parallel.run``'s
+# still one dot product); larger ones, where threads pay, go to BLAS whole. Inside ``cnnlib._parallel.run``'s
 # threads the BLAS already runs on one thread, and every product goes to it whole.
 ONE_THREAD_MNK = 65536 * 4
 SPLIT_MAX_MNK = 1 << 22

@@ -1,14 +1,15 @@
-"""The blocks of one convolution, spread over the cores the BLAS may use (private).
+"""Independent blocks of one computation, spread over the cores the BLAS may use (private).
 
-The grid route makes its columns one block of images at a time (``grid.py``), and the
-blocks are independent: each reads its own images and writes its own rows of the result.
-NumPy releases the GIL in its copies and matrix products, so Python threads run them
-side by side. The cores come from the BLAS: while a convolution runs its blocks on n
-threads, the BLAS runs on one thread, and n is the number of threads the BLAS was allowed
-(``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there means one
-here). One parallel region per convolution, not one per product: under load, BLAS's
-threads waiting for each other at every product of every block were what made the
-products slow (benchmarks/README.md).
+A convolution's grid route makes its columns one block of images at a time
+(``cnnlib._conv.grid``), batch normalisation treats its channels apart (``cnnlib.norm``):
+each block reads its own part of the input and writes its own part of the result. NumPy
+releases the GIL in its copies, element-wise loops and matrix products, so Python
+threads run them side by side. The cores come from the BLAS: while blocks run on n
+threads, the BLAS runs on one thread, and n is the number of threads the BLAS was
+allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there
+means one here). One parallel region per call, not one per matrix product: under load,
+BLAS's threads waiting for each other at every product of every block were what made the
+convolution's products slow (benchmarks/README.md).
 
 The results do not depend on the number of threads: blocks write disjoint outputs, and
 ``run`` hands the per-block results to ``gather`` in block order, so a sum over blocks is
