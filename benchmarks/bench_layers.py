@@ -1,7 +1,7 @@
-"""Cases A, B, C and three real-size layers: time vs PyTorch beside the fraction of the GEMM rate.
+"""Cases A, B, C and four real-size layers: time vs PyTorch beside the fraction of the GEMM rate.
 
-    python benchmarks/bench_layers.py [--repeats 5] [--cases A,B,C,R32,L64,DW128,T64] [--dtypes float32,float64]
-                                      [--train]
+    python benchmarks/bench_layers.py [--repeats 5] [--cases A,B,C,R32,L64,DW128,T64]
+                                      [--dtypes float32,float64] [--train]
 
 For each case and dtype, one forward + backward of cnnlib and of PyTorch (2 threads) are
 timed in interleaved rounds (``_bench.interleaved_medians``), after checking that they agree,

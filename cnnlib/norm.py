@@ -121,6 +121,7 @@ def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     3-6x faster than ``np.einsum`` or ``(a * b).sum`` over (0, 2, 3), as accurate, and
     each channel's sum is the same whatever block of channels it is computed in.
     """
+
     def rows(t):  # (N, C, H·W); not -1: N may be 0
         return t.reshape(t.shape[0], t.shape[1], t.shape[2] * t.shape[3])
 
