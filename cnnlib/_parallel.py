@@ -75,17 +75,28 @@ def _one_blas_thread() -> Iterator[None]:
 
 
 def run(
-    work: Callable[[Any], Any], blocks: Sequence[Any], gather: Callable[[Any], None] | None = None
-) -> None:
+    work: Callable[[Any], Any],
+    blocks: Sequence[Any],
+    gather: Callable[[Any], None] | None = None,
+    alone: bool = False,
+):
     """Call ``work(block)`` for every block, on as many threads as the BLAS may use.
 
     The calling thread is one of them; the others come from a pool kept between calls.
     Each thread takes the next block not yet taken, so a thread that the machine slows
     down takes fewer. ``gather``, if given, receives each block's result in block order
-    (under a lock, as soon as the blocks before it are done). Raises what ``work`` raised,
+    (under a lock, as soon as the blocks before it are done). ``alone`` keeps every block
+    in the calling thread: for work too small to pay for waking another one (0.1-0.2 ms
+    on the 2-core virtual machine of benchmarks/README.md). Raises what ``work`` raised,
     after every thread has stopped.
     """
-    n = min(len(blocks), _threads()) if len(blocks) > 1 else 1
+    n = 1 if alone or len(blocks) < 2 else min(len(blocks), _threads())
+    if n == 1:
+        for blk in blocks:
+            result = work(blk)
+            if gather is not None:
+                gather(result)
+        return
     results: dict[int, Any] = {}
     todo = iter(range(len(blocks)))
     taken, gathered = threading.Lock(), [0]
@@ -105,13 +116,10 @@ def run(
                     gather(results.pop(gathered[0]))
                     gathered[0] += 1
 
-    if n == 1:
-        worker()
-        return
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(thread_name_prefix="cnnlib-conv")
+            _pool = ThreadPoolExecutor(thread_name_prefix="cnnlib")
     with _one_blas_thread():
         # each thread runs in a copy of the caller's context: NumPy's errstate, a forced route
         contexts = [contextvars.copy_context() for _ in range(n - 1)]

@@ -55,6 +55,15 @@ from .workspace import work_array
 # again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
 GRID_BLOCK_BYTES = 1 << 20
 
+# Below this many multiply-adds per product pass (~1 ms of products in float32) the blocks
+# run in the calling thread: waking another costs more than it saves (bench_conv.py's case
+# A and notebook 09's 8-channel layers ran 1.3-1.7x slower on two threads).
+PARALLEL_MIN_MACS = 1 << 25
+
+
+def _alone(g):
+    return g.N * g.P * g.K * (g.D // g.G) < PARALLEL_MIN_MACS
+
 
 class Block(NamedTuple):
     """Images first..stop-1 and groups g0..g1-1: whose columns are made, and multiplied, at once."""
@@ -177,80 +186,109 @@ def _im2col(sources, blk, g, out):
     return out[:n_ch, :, :, :k].reshape(blk.g1 - blk.g0, g.K // g.G, k * g.P)
 
 
+def _per_thread(make):
+    """A function returning ``make()``, made once in each thread: a call's work arrays in its threads."""
+    made = {}
+
+    def mine():
+        thread = threading.get_ident()
+        if thread not in made:
+            made[thread] = make()
+        return made[thread]
+
+    mine.made = made
+    return mine
+
+
 def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
     sources = _im2col_sources(buf, g)
     todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
+    cols = _per_thread(lambda: work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype))
 
     def block(blk):
-        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype)  # one per thread
-        columns = _im2col(sources, blk, g, cols)
+        columns = _im2col(sources, blk, g, cols())
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
         y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
         y[blk.first : blk.stop, blk.kernels(g)] = y_all.transpose(1, 0, 2, 3)  # (N, D) order
 
-    parallel.run(block, todo)
+    parallel.run(block, todo, alone=_alone(g))
     return y
 
 
-def _delta_on_grid(dy, blk, g, step, groups, dtype):
-    """δ of block ``blk`` on the grid as ``dtype``, (groups, D/G, images·P): zero at the garbage positions.
+def _delta_on_grid(dy, blk, g, delta_all):
+    """δ of block ``blk`` on the grid, (groups, D/G, images·P), written into ``delta_all``.
 
-    With zeros at the garbage entries (i >= Ho or j >= Wo), the garbage columns add
-    nothing to dw and get exactly 0 gradient.
+    delta_all (≥ its kernels, ≥ its images, Hc, Wq) is zero at the garbage entries
+    (i >= Ho or j >= Wo), which are never written: the garbage columns add nothing to dw
+    and get exactly 0 gradient.
     """
-    delta_all = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype)  # one per thread
     k, n_d = blk.stop - blk.first, (blk.g1 - blk.g0) * (g.D // g.G)
     delta_all[:n_d, :k, : g.Ho, : g.Wo] = dy[blk.first : blk.stop, blk.kernels(g)].transpose(1, 0, 2, 3)
-    delta_all[:n_d, :k, g.Ho :] = 0
-    delta_all[:n_d, :k, : g.Ho, g.Wo :] = 0
     return delta_all[:n_d, :k].reshape(blk.g1 - blk.g0, g.D // g.G, k * g.P)
 
 
-def weight_grad(dy, buf, g, block_bytes=GRID_BLOCK_BYTES):
-    """∂E/∂w (D, C/G, kh, kw) = δ @ (the columns of buf)ᵀ, summed over the images in block order."""
-    sources = _im2col_sources(buf, g)
-    todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
-    dw_t = np.zeros((g.G, g.K // g.G, g.D // g.G), dtype=buf.dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
+    """(dx, dw) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ).
+
+    buf None skips dw, need_dx False skips dx. dw is summed over the blocks in block
+    order. For dx each thread adds the column entries onto the pixels they came from in
+    its own ∂E/∂xp, and they are summed at the end: a block's garbage entries (exact
+    zeros: w is finite, see cnnlib._conv.backward) land past its last image, on another
+    block's pixels, where a += from two threads at once could lose a value. A pixel gets
+    its real values from one block and zeros from the others: the sum is exact, whichever
+    thread ran which block.
+    """
+    dtype = w2.dtype
+    todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
+    w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
+    sources = None if buf is None else _im2col_sources(buf, g)
+    dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+
+    def work_arrays():
+        delta = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype, zero=True)
+        cols_shape = (groups * g.C // g.G, g.kh, g.kw, step, g.P)
+        cols = None if buf is None else work_array("cols", cols_shape, dtype)
+        if not need_dx:
+            return delta, cols, None, None, None
+        dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
+        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)  # ∂E/∂xp; its view under each offset:
+        return delta, cols, dcols, dbuf, [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
+
+    mine = _per_thread(work_arrays)
 
     def block(blk):
-        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype)
-        delta = _delta_on_grid(dy, blk, g, step, groups, buf.dtype)
-        return blk, group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
+        delta_all, cols, dcols, _, targets = mine()
+        k, ch = blk.stop - blk.first, blk.channels(g)
+        delta = _delta_on_grid(dy, blk, g, delta_all)
+        part = None
+        if sources is not None:
+            part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
+        if need_dx:
+            d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
+            d = d.reshape(ch.stop - ch.start, g.kh * g.kw, k * g.P)
+            for i, target in enumerate(targets):
+                target[ch, blk.first : blk.stop] += d[:, i].reshape(-1, k, g.P)
+        return blk, part
 
     def add(result):
         blk, part = result
         dw_t[blk.g0 : blk.g1] += part
 
-    parallel.run(block, todo, gather=add)
-    return dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
-
-
-def input_grad(dy, g, w2, block_bytes=GRID_BLOCK_BYTES):
-    """∂E/∂x (N, C, H, W) in w2's dtype = col2im(w2ᵀ @ δ): each column entry added onto its pixel."""
-    dtype = w2.dtype
-    todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
-    w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
-    dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
-    targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
-    # A block's garbage entries (exact zeros: w is finite, see cnnlib._conv.backward) land
-    # past its last image, on the next block's first pixels: a += on them from two threads
-    # at once could lose a value, so one thread at a time adds. Only zeros cross blocks,
-    # so the order of the blocks does not change a sum.
-    scatter = threading.Lock()
-
-    def block(blk):
-        k, ch = blk.stop - blk.first, blk.channels(g)
-        dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
-        delta = _delta_on_grid(dy, blk, g, step, groups, dtype)
-        d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
-        d = d.reshape(ch.stop - ch.start, g.kh, g.kw, k * g.P)
-        with scatter:
-            for m, n, target in targets:
-                target[ch, blk.first : blk.stop] += d[:, m, n].reshape(-1, k, g.P)
-
-    parallel.run(block, todo)
-    return from_buffer(dbuf, g)
+    # col2im is kh·kw += per block: below ~8K entries each (a few µs, about what the
+    # interpreter spends on one), a second core does not pay (bench_conv.py's case B,
+    # 3 channels x 2 images x 36 x 36 per +=, took 1.2x as long on two threads)
+    small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
+    parallel.run(block, todo, gather=None if dw_t is None else add, alone=_alone(g) or small_scatter)
+    dx = dw = None
+    if need_dx:
+        total, *others = (arrays[3] for arrays in mine.made.values())
+        for other in others:
+            total += other
+        dx = from_buffer(total, g)
+    if dw_t is not None:
+        dw = dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
+    return dx, dw
