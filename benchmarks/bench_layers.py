@@ -1,7 +1,7 @@
-"""Cases A, B, C and three real-size layers: time vs PyTorch beside the fraction of the GEMM rate.
+"""Cases A, B, C and four real-size layers: time vs PyTorch beside the fraction of the GEMM rate.
 
-    python benchmarks/bench_layers.py [--repeats 5] [--cases A,B,C,L64,DW128,T64] [--dtypes float32,float64]
-                                      [--train]
+    python benchmarks/bench_layers.py [--repeats 5] [--cases A,B,C,R32,L64,DW128,T64]
+                                      [--dtypes float32,float64] [--train]
 
 For each case and dtype, one forward + backward of cnnlib and of PyTorch (2 threads) are
 timed in interleaved rounds (``_bench.interleaved_medians``), after checking that they agree,
@@ -14,7 +14,8 @@ and the line gives
   elsewhere hits it alike); for cnnlib and for torch. A report, not a goal: a depthwise
   layer does 9 multiply-adds per pixel read, so memory, not the product, bounds it.
 
-The cases (N, C, H, W, D, k, stride, padding, groups): A, B, C of bench_conv.py; L64 a
+The cases (N, C, H, W, D, k, stride, padding, groups): A, B, C of bench_conv.py; R32 the
+3 x 3 convolution of the modern block (bench_modern.py: 32 channels, 28 x 28); L64 a
 64-channel 56 x 56 3 x 3 layer; DW128 its depthwise twin with 128 channels (groups = C = D);
 T64 a transposed convolution 32 x 32 -> 64 x 64, k = 4, s = 2, C = D = 64 (``conv_transpose2d``).
 ``--train`` adds the training step of bench_train.py (digits net, batch 64).
@@ -35,6 +36,7 @@ import cnnlib as cl
 CASES = {letter: (*case, 1, False) for letter, case in CONV_CASES.items()}
 CASES.update(
     {
+        "R32": (64, 32, 28, 28, 32, 3, 1, 1, 1, False),
         "L64": (64, 64, 56, 56, 64, 3, 1, 1, 1, False),
         "DW128": (64, 128, 56, 56, 128, 3, 1, 1, 128, False),
         "T64": (32, 64, 32, 32, 64, 4, 2, 1, 1, True),

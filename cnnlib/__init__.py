@@ -2,8 +2,9 @@
 
 Arrays are NCHW: x (N, C, H, W), w (D, C, kh, kw), b (D,), y (N, D, Ho, Wo).
 Loop versions that read like the equations live in ``cnnlib.reference``. The maths needs
-NumPy only: the teaching toolkit (matplotlib, ipywidgets) is ``cnnlib.course``, imported
-by the notebooks, never by ``import cnnlib``.
+NumPy only (and threadpoolctl, for the convolution's threads): the teaching toolkit
+(matplotlib, ipywidgets) is ``cnnlib.course``, imported by the notebooks, never by
+``import cnnlib``.
 """
 
 from . import activations, check, curvature, data, gradcheck, losses, nesting, reference, shapes

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._parallel import run as run_in_parallel
 from .shapes import as_float_array, validate_dy, validate_ndim
 
 
@@ -113,6 +114,38 @@ def _channel(a: np.ndarray) -> np.ndarray:
     return a.reshape(1, -1, 1, 1)
 
 
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_{n,i,j} a[n, c, i, j] · b[n, c, i, j] for each channel c: shape (C,).
+
+    One dot product per (image, channel) row of H·W values, then a sum over the images:
+    3-6x faster than ``np.einsum`` or ``(a * b).sum`` over (0, 2, 3), as accurate, and
+    each channel's sum is the same whatever block of channels it is computed in.
+    """
+
+    def rows(t):  # (N, C, H·W); not -1: N may be 0
+        return t.reshape(t.shape[0], t.shape[1], t.shape[2] * t.shape[3])
+
+    return np.vecdot(rows(a), rows(b)).sum(axis=0)
+
+
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Σ_{n,i,j} a[n, c, i, j] for each channel c (``_channel_dot`` with ones)."""
+    return _channel_dot(a, np.ones((1, 1) + a.shape[2:], a.dtype))
+
+
+# Each channel is normalised apart from the others, so blocks of channels run side by side
+# (cnnlib._parallel); an array smaller than this (~1 ms of work) stays one block: waking a
+# thread costs 0.1-0.2 ms.
+PARALLEL_ENTRIES = 1 << 20
+
+
+def _channel_blocks(a: np.ndarray) -> list[slice]:
+    """Up to 4 blocks of the channels of a; the results are the same bits in any blocks."""
+    C = a.shape[1]
+    n = 1 if a.size < PARALLEL_ENTRIES else min(C, 4)
+    return [slice(C * i // n, C * (i + 1) // n) for i in range(n)]
+
+
 def batchnorm2d_forward(
     x: ArrayLike,
     gamma: ArrayLike,
@@ -149,23 +182,30 @@ def batchnorm2d_forward(
     """
     x, gamma, beta, eps, given_mean, given_var = validate_batchnorm_args(x, gamma, beta, eps, mean, var)
     dtype = np.result_type(x, gamma, beta)
-    x = x.astype(dtype, copy=False)
+    x, gamma, beta = x.astype(dtype, copy=False), gamma.astype(dtype), beta.astype(dtype)
     training = given_mean is None
+    C, M = x.shape[1], x.shape[0] * x.shape[2] * x.shape[3]
+    x_hat, y, inv_std = np.empty(x.shape, dtype), np.empty(x.shape, dtype), np.empty(C, dtype)
     if given_mean is None or given_var is None:
-        mu = x.mean(axis=(0, 2, 3))
-        x_hat = x - _channel(mu)
-        # two passes (mean, then squares of x − μ) and not E[x²] − μ²: no cancellation
-        sigma2 = np.einsum("nchw,nchw->c", x_hat, x_hat) / (x.size // x.shape[1])
+        mu, sigma2 = np.empty(C, dtype), np.empty(C, dtype)
     else:
         mu, sigma2 = given_mean.astype(dtype), given_var.astype(dtype)
-        x_hat = x - _channel(mu)
-    inv_std = 1 / np.sqrt(sigma2 + dtype.type(eps))
-    x_hat *= _channel(inv_std)
-    y = x_hat * _channel(gamma.astype(dtype, copy=False))
-    y += _channel(beta.astype(dtype, copy=False))
-    return y, BatchNormCache(
-        x_hat, gamma.astype(dtype), inv_std, mu, sigma2.astype(dtype, copy=False), training
-    )
+
+    def channels(cs):
+        xs, hs, ys = x[:, cs], x_hat[:, cs], y[:, cs]
+        if training:
+            mu[cs] = _channel_sum(xs) / M
+        np.subtract(xs, _channel(mu[cs]), out=hs)
+        if training:
+            # two passes (mean, then squares of x − μ) and not E[x²] − μ²: no cancellation
+            sigma2[cs] = _channel_dot(hs, hs) / M
+        inv_std[cs] = 1 / np.sqrt(sigma2[cs] + dtype.type(eps))
+        hs *= _channel(inv_std[cs])
+        np.multiply(hs, _channel(gamma[cs]), out=ys)
+        ys += _channel(beta[cs])
+
+    run_in_parallel(channels, _channel_blocks(x))
+    return y, BatchNormCache(x_hat, gamma, inv_std, mu, sigma2, training)
 
 
 def batchnorm2d_backward(dy: ArrayLike, cache: BatchNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,19 +237,24 @@ def batchnorm2d_backward(dy: ArrayLike, cache: BatchNormCache) -> tuple[np.ndarr
         raise TypeError(
             f"cache must be the BatchNormCache batchnorm2d_forward returned, got {type(cache).__name__}"
         )
-    x_hat = cache.x_hat
     dy = as_float_array(dy, "dy")
-    validate_dy(dy, x_hat.shape)
-    dtype = np.result_type(dy, x_hat)
-    dy = dy.astype(dtype, copy=False)
-    dbeta = dy.sum(axis=(0, 2, 3))
-    dgamma = np.einsum("nchw,nchw->c", dy, x_hat.astype(dtype, copy=False))
+    validate_dy(dy, cache.x_hat.shape)
+    dtype = np.result_type(dy, cache.x_hat)
+    dy, x_hat = dy.astype(dtype, copy=False), cache.x_hat.astype(dtype, copy=False)
+    C, M = x_hat.shape[1], x_hat.shape[0] * x_hat.shape[2] * x_hat.shape[3]
     scale = (cache.gamma * cache.inv_std).astype(dtype, copy=False)
-    if not cache.training:
-        return dy * _channel(scale), dgamma, dbeta
-    M = x_hat.size // x_hat.shape[1]
-    dx = x_hat * _channel(-dgamma / M)
-    dx -= _channel(dbeta / M)
-    dx += dy
-    dx *= _channel(scale)
+    dx, dgamma, dbeta = np.empty(x_hat.shape, dtype), np.empty(C, dtype), np.empty(C, dtype)
+
+    def channels(cs):
+        d, h, out = dy[:, cs], x_hat[:, cs], dx[:, cs]
+        dbeta[cs], dgamma[cs] = _channel_sum(d), _channel_dot(d, h)
+        if not cache.training:
+            np.multiply(d, _channel(scale[cs]), out=out)
+            return
+        np.multiply(h, _channel(-dgamma[cs] / M), out=out)
+        out -= _channel(dbeta[cs] / M)
+        out += d
+        out *= _channel(scale[cs])
+
+    run_in_parallel(channels, _channel_blocks(dy))
     return dx, dgamma, dbeta

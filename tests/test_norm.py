@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from strategies import EXACT_TOL, FD_TOL, SEEDS, fast_settings
+from threadpoolctl import threadpool_limits
 
 import cnnlib as cl
 from cnnlib import reference
@@ -149,6 +150,34 @@ def test_the_conv_bias_before_batch_norm_gets_zero_gradient(case, K):
         axis=(0, 2, 3)
     )
     assert np.all(np.abs(conv.grads["b"]) <= 1e-12 * scale)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_large_inputs_in_blocks_of_channels_match_the_formulas_on_any_number_of_threads(training):
+    """An input large enough to be split into blocks of channels (normalised side by side on the
+    BLAS's threads) gives the formulas' result, written out in NumPy over the whole array, and the
+    same bits on one BLAS thread."""
+    x, gamma, beta, dy = bn_arrays((8, 7, 150, 150, 3))  # 1.26 M values: four blocks of channels
+    mean, var = running_stats(7, 3)
+    stats = {} if training else {"mean": mean, "var": var}
+
+    def forward_backward():
+        y, cache = cl.batchnorm2d_forward(x, gamma, beta, **stats)
+        return (y, *cl.batchnorm2d_backward(dy, cache)), cache
+
+    got, cache = forward_backward()
+    with threadpool_limits(1):
+        one_thread, _ = forward_backward()
+    axes, ch = (0, 2, 3), (lambda a: a.reshape(1, -1, 1, 1))
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    x_hat = (x - ch(mean)) / ch(np.sqrt(var + 1e-5))
+    dgamma, dbeta = (dy * x_hat).sum(axis=axes), dy.sum(axis=axes)
+    dx = ch(gamma / np.sqrt(var + 1e-5)) * (dy - training * (ch(dbeta) + x_hat * ch(dgamma)) / (x.size / 7))
+    for a, want in zip(got, (ch(gamma) * x_hat + ch(beta), dx, dgamma, dbeta), strict=True):
+        assert cl.rel_error(a, want) < EXACT_TOL
+    for a, a1 in zip(got, one_thread, strict=True):
+        np.testing.assert_array_equal(a1, a)
 
 
 # --- edges and bad input ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The grid route of the fast path: the work buffer, im2col/col2im on it, and the matrix products.
 
 ``cnnlib.conv`` validates the arguments; ``cnnlib._conv`` chooses this route (or the
-windows route) and calls ``forward``/``backward`` here with checked arrays. How it
-is fast (measured in benchmarks/bench_conv.py):
+windows route) and calls ``forward``, ``weight_grad`` and ``input_grad`` here with
+checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
 
 - Layout. The zero-padded batch is copied once into a flat, channel-major work
   buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
@@ -17,7 +17,8 @@ is fast (measured in benchmarks/bench_conv.py):
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``workspace.work_array``).
+  arrays are reused between calls (``workspace.work_array``). The blocks run side by
+  side on the cores the BLAS may use (``cnnlib._parallel.run``).
 - A stride s becomes stride 1 by splitting the rows into s "row phases"
   (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
   phase m mod s from row m // s, every s-th column.
@@ -37,9 +38,12 @@ Explained in notebooks/07_fast_convolution.ipynb.
 from __future__ import annotations
 
 import math
+import threading
+from typing import NamedTuple
 
 import numpy as np
 
+from .. import _parallel as parallel
 from .products import group_matmul
 from .workspace import work_array
 
@@ -51,11 +55,47 @@ from .workspace import work_array
 # again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
 GRID_BLOCK_BYTES = 1 << 20
 
+# Below this many multiply-adds per product pass (~1 ms of products in float32) the blocks
+# run in the calling thread: waking another costs more than it saves (bench_conv.py's case
+# A and notebook 09's 8-channel layers ran 1.3-1.7x slower on two threads).
+PARALLEL_MIN_MACS = 1 << 25
 
-def image_blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
-    """(first, stop) image ranges whose columns fill about ``block_bytes``, and the largest size."""
-    step = min(g.N, max(1, block_bytes // (g.K * g.P * itemsize)))
-    return [(i, min(i + step, g.N)) for i in range(0, g.N, step)], step
+
+def _alone(g):
+    return g.N * g.P * g.K * (g.D // g.G) < PARALLEL_MIN_MACS
+
+
+class Block(NamedTuple):
+    """Images first..stop-1 and groups g0..g1-1: whose columns are made, and multiplied, at once."""
+
+    first: int
+    stop: int
+    g0: int
+    g1: int
+
+    def channels(self, g):
+        return slice(self.g0 * (g.C // g.G), self.g1 * (g.C // g.G))
+
+    def kernels(self, g):
+        return slice(self.g0 * (g.D // g.G), self.g1 * (g.D // g.G))
+
+
+def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
+    """The blocks whose columns fill about ``block_bytes``, and the largest one's (images, groups).
+
+    Whole images with all their groups; when one image's columns are larger than that,
+    one image and as many groups as fit (a depthwise 56 x 56 layer with 128 channels:
+    15 MiB of columns per image in float32, 8 channels per block). The groups' products
+    are independent, so a smaller block changes no sum, and its columns stay in the cache
+    (3x faster stacked products than on a whole image's columns).
+    """
+    per_image = g.K * g.P * itemsize
+    if per_image <= block_bytes or g.G == 1:
+        step = min(g.N, max(1, block_bytes // per_image))
+        return [Block(i, min(i + step, g.N), 0, g.G) for i in range(0, g.N, step)], (step, g.G)
+    per_block = min(g.G, max(1, block_bytes * g.G // per_image))
+    groups = [(h, min(h + per_block, g.G)) for h in range(0, g.G, per_block)]
+    return [Block(i, i + 1, g0, g1) for i in range(g.N) for g0, g1 in groups], (1, per_block)
 
 
 def _row_phases(buf, g):
@@ -74,15 +114,16 @@ def _row_phases(buf, g):
     return out
 
 
-def to_buffer(x, g, keep=True):
+def to_buffer(x, g, dtype=None, work=None):
     """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
 
-    One copy per row phase, straight from x: padding, channel-major order and the
-    row split all happen in that single pass. keep=False returns a reused work array,
-    for callers that do not hand the buffer on.
+    One copy per row phase, straight from x: padding, channel-major order, the row
+    split and the conversion to ``dtype`` (None: x's) all happen in that single pass.
+    ``work`` names a reused work array to write into, for callers that do not hand the
+    buffer on; None makes a new array.
     """
-    shape = (g.buffer_size,)
-    buf = np.zeros(shape, dtype=x.dtype) if keep else work_array("buf", shape, x.dtype, zero=True)
+    shape, dtype = (g.buffer_size,), x.dtype if dtype is None else np.dtype(dtype)
+    buf = np.zeros(shape, dtype=dtype) if work is None else work_array(work, shape, dtype, zero=True)
     for phase, rows in _row_phases(buf, g):
         phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
     return buf
@@ -116,7 +157,7 @@ def _shifted(buf, g, m, n):
 
 
 def _im2col_sources(buf, g):
-    """Per row phase: the rows (c, m, n) of the columns whose offsets m read it, as one strided view, no copy.
+    """Per row phase: the offsets m that read it, and their rows (c, m, n) of the columns as one strided view.
 
     Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
     (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
@@ -132,67 +173,122 @@ def _im2col_sources(buf, g):
         steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.Hq * g.Wr, g.sw)
         strides = [s * buf.itemsize for s in steps]
         view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
-        sources.append(((slice(None), slice(m0, None, t)), view))
+        sources.append((slice(m0, None, t), view))
     return sources
 
 
-def _im2col(sources, first, stop, g, out):
-    """Columns (K, (stop - first)·P) of images first..stop-1, written into out (C, kh, kw, ≥ that, P)."""
-    k = stop - first
-    for rows, view in sources:
-        out[rows + (slice(None), slice(0, k))] = view[..., first:stop, :]
-    return out[:, :, :, :k].reshape(g.K, k * g.P)
+def _im2col(sources, blk, g, out):
+    """Columns (groups, C/G·kh·kw, images·P) of block ``blk``, written into out (C, kh, kw, images, P)."""
+    k, ch = blk.stop - blk.first, blk.channels(g)
+    n_ch = ch.stop - ch.start
+    for m_rows, view in sources:
+        out[:n_ch, m_rows, :, :k] = view[ch, ..., blk.first : blk.stop, :]
+    return out[:n_ch, :, :, :k].reshape(blk.g1 - blk.g0, g.K // g.G, k * g.P)
+
+
+def _per_thread(make):
+    """A function returning ``make()``, made once in each thread: a call's work arrays in its threads."""
+    made = {}
+
+    def mine():
+        thread = threading.get_ident()
+        if thread not in made:
+            made[thread] = make()
+        return made[thread]
+
+    mine.made = made
+    return mine
 
 
 def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
     sources = _im2col_sources(buf, g)
-    blocks, step = image_blocks(g, buf.itemsize, block_bytes)
-    cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), buf.dtype)
+    todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = np.empty(out_shape, dtype=buf.dtype)
-    for first, stop in blocks:
-        columns = _im2col(sources, first, stop, g, cols)
+    cols = _per_thread(lambda: work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype))
+
+    def block(blk):
+        columns = _im2col(sources, blk, g, cols())
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
-            y_all = group_matmul(w3, columns.reshape(g.G, w3.shape[2], -1))
-        y_all = y_all.reshape(g.D, stop - first, g.Hc, g.Wq)
-        y[first:stop] = y_all[:, :, : g.Ho, : g.Wo].transpose(1, 0, 2, 3)  # drop the garbage, (N, D) order
+            y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
+        y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
+        y[blk.first : blk.stop, blk.kernels(g)] = y_all.transpose(1, 0, 2, 3)  # (N, D) order
+
+    parallel.run(block, todo, alone=_alone(g))
     return y
 
 
-def backward(dy, buf, g, w2, need_dx=True, dtype=None, block_bytes=GRID_BLOCK_BYTES):
-    """(dx, dw) on the grid; buf None skips dw (dtype then given), need_dx False skips dx."""
-    dtype = buf.dtype if buf is not None else dtype
-    blocks, step = image_blocks(g, dtype.itemsize, block_bytes)
-    G, Dg = g.G, g.D // g.G
-    w3 = w2.reshape(G, Dg, -1)  # kernels by group: (G, D/G, Kg) with Kg = C/G·kh·kw
-    Kg = w3.shape[2]
-    # δ on the grid; its garbage entries (i >= Ho or j >= Wo) are zeroed once and never
-    # written, so the garbage columns add nothing to dw and get exactly 0 gradient
-    delta_all = work_array("delta", (g.D, step, g.Hc, g.Wq), dtype, zero=True)
-    if buf is not None:
-        sources = _im2col_sources(buf, g)
-        cols = work_array("cols", (g.C, g.kh, g.kw, step, g.P), dtype)
-        dw_t = np.zeros((G, Kg, Dg), dtype=dtype)  # dwᵀ: (K, ·) @ (·, D) is the faster GEMM shape here
-    if need_dx:
-        dcols = work_array("dcols", (G, Kg, step * g.P), dtype)
-        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)
-        targets = [(m, n, _shifted(dbuf, g, m, n)) for m in range(g.kh) for n in range(g.kw)]
-    for first, stop in blocks:
-        k = stop - first
-        delta_all[:, :k, : g.Ho, : g.Wo] = dy[first:stop].transpose(1, 0, 2, 3)
-        delta = delta_all[:, :k].reshape(G, Dg, k * g.P)
-        if buf is not None:
-            columns = _im2col(sources, first, stop, g, cols).reshape(G, Kg, k * g.P)
-            dw_t += group_matmul(columns, delta.transpose(0, 2, 1))
+def _delta_on_grid(dy, blk, g, delta_all):
+    """δ of block ``blk`` on the grid, (groups, D/G, images·P), written into ``delta_all``.
+
+    delta_all (≥ its kernels, ≥ its images, Hc, Wq) is zero at the garbage entries
+    (i >= Ho or j >= Wo), which are never written: the garbage columns add nothing to dw
+    and get exactly 0 gradient.
+    """
+    k, n_d = blk.stop - blk.first, (blk.g1 - blk.g0) * (g.D // g.G)
+    delta_all[:n_d, :k, : g.Ho, : g.Wo] = dy[blk.first : blk.stop, blk.kernels(g)].transpose(1, 0, 2, 3)
+    return delta_all[:n_d, :k].reshape(blk.g1 - blk.g0, g.D // g.G, k * g.P)
+
+
+def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
+    """(dx, dw) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ).
+
+    buf None skips dw, need_dx False skips dx. dw is summed over the blocks in block
+    order. For dx each thread adds the column entries onto the pixels they came from in
+    its own ∂E/∂xp, and they are summed at the end: a block's garbage entries (exact
+    zeros: w is finite, see cnnlib._conv.backward) land past its last image, on another
+    block's pixels, where a += from two threads at once could lose a value. A pixel gets
+    its real values from one block and zeros from the others: the sum is exact, whichever
+    thread ran which block.
+    """
+    dtype = w2.dtype
+    todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
+    w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
+    sources = None if buf is None else _im2col_sources(buf, g)
+    dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+
+    def work_arrays():
+        delta = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype, zero=True)
+        cols_shape = (groups * g.C // g.G, g.kh, g.kw, step, g.P)
+        cols = None if buf is None else work_array("cols", cols_shape, dtype)
         if not need_dx:
-            continue
-        d = group_matmul(w3.transpose(0, 2, 1), delta, out=dcols[:, :, : k * g.P])
-        d = d.reshape(g.C, g.kh, g.kw, k * g.P)
-        for m, n, target in targets:  # col2im: every column entry back onto the pixel it came from
-            # garbage entries hold exact zeros (w is finite, see backward), so it does not
-            # matter where they land
-            target[:, first:stop] += d[:, m, n].reshape(g.C, k, g.P)
-    dx = from_buffer(dbuf, g) if need_dx else None
-    dw = None if buf is None else dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
+            return delta, cols, None, None, None
+        dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
+        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)  # ∂E/∂xp; its view under each offset:
+        return delta, cols, dcols, dbuf, [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
+
+    mine = _per_thread(work_arrays)
+
+    def block(blk):
+        delta_all, cols, dcols, _, targets = mine()
+        k, ch = blk.stop - blk.first, blk.channels(g)
+        delta = _delta_on_grid(dy, blk, g, delta_all)
+        part = None
+        if sources is not None:
+            part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
+        if need_dx:
+            d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
+            d = d.reshape(ch.stop - ch.start, g.kh * g.kw, k * g.P)
+            for i, target in enumerate(targets):
+                target[ch, blk.first : blk.stop] += d[:, i].reshape(-1, k, g.P)
+        return blk, part
+
+    def add(result):
+        blk, part = result
+        dw_t[blk.g0 : blk.g1] += part
+
+    # col2im is kh·kw += per block: below ~8K entries each (a few µs, about what the
+    # interpreter spends on one), a second core does not pay (bench_conv.py's case B,
+    # 3 channels x 2 images x 36 x 36 per +=, took 1.2x as long on two threads)
+    small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
+    parallel.run(block, todo, gather=None if dw_t is None else add, alone=_alone(g) or small_scatter)
+    dx = dw = None
+    if need_dx:
+        total, *others = (arrays[3] for arrays in mine.made.values())
+        for other in others:
+            total += other
+        dx = from_buffer(total, g)
+    if dw_t is not None:
+        dw = dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
     return dx, dw

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._parallel import blas_on_one_thread
+
 # OpenBLAS runs a GEMM of m·n·k ≤ 65536·4 multiply-adds on one thread (interface/gemm.c,
 # SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD) and splits a larger one over its threads. Just
 # above that, the split costs more than it saves: on two busy cores an (8, 72) @ (72, 2560) product
 # took 25 ms threaded and 0.06 ms as six one-thread pieces (notebook 09 trains 8-channel nets on
 # 8×8 digits: every product is of that size). Products up to SPLIT_MAX_MNK are run as pieces of at
 # most ONE_THREAD_MNK, cut along the rows of a or the columns of b (never along k: each entry is
-# still one dot product); larger ones, where threads pay, go to BLAS whole.
+# still one dot product); larger ones, where threads pay, go to BLAS whole. Inside ``cnnlib._parallel.run``'s
+# threads the BLAS already runs on one thread, and every product goes to it whole.
 ONE_THREAD_MNK = 65536 * 4
 SPLIT_MAX_MNK = 1 << 22
 
@@ -19,7 +22,7 @@ def _matmul_2d(a, b, out=None):
     """a (r, k) @ b (k, c), in one-thread pieces when the product is small (see ONE_THREAD_MNK)."""
     (r, k), c = a.shape, b.shape[1]
     mnk = r * k * c
-    if mnk <= ONE_THREAD_MNK or mnk > SPLIT_MAX_MNK:
+    if mnk <= ONE_THREAD_MNK or mnk > SPLIT_MAX_MNK or blas_on_one_thread.get():
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((r, c), dtype=np.result_type(a, b))

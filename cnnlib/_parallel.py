@@ -1,0 +1,137 @@
+"""Independent blocks of one computation, spread over the cores the BLAS may use (private).
+
+A convolution's grid route makes its columns one block of images at a time
+(``cnnlib._conv.grid``), batch normalisation treats its channels apart (``cnnlib.norm``):
+each block reads its own part of the input and writes its own part of the result. NumPy
+releases the GIL in its copies, element-wise loops and matrix products, so Python
+threads run them side by side. The cores come from the BLAS: while blocks run on n
+threads, the BLAS runs on one thread, and n is the number of threads the BLAS was
+allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there
+means one here). One parallel region per call, not one per matrix product: under load,
+BLAS's threads waiting for each other at every product of every block were what made the
+convolution's products slow (benchmarks/README.md).
+
+The results do not depend on the number of threads: blocks write disjoint outputs, and
+``run`` hands the per-block results to ``gather`` in block order, so a sum over blocks is
+added in the same order as on one thread.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from threadpoolctl import ThreadpoolController
+
+# True inside ``run``'s threads: the BLAS runs on one thread there (products.py reads it)
+blas_on_one_thread: contextvars.ContextVar[bool] = contextvars.ContextVar("blas_on_one_thread", default=False)
+
+_lock = threading.Lock()  # guards everything below
+_blas: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
+_limited = 0  # convolutions running with the BLAS on one thread (in several caller threads)
+_limiter: Any = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def _forget_pool() -> None:
+    # a child process made by fork has none of the parent's threads: it starts its own pool
+    global _pool, _limited, _limiter
+    _pool, _limited, _limiter = None, 0, None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _threads() -> int:
+    """How many threads the BLAS may use now (1 when it cannot be told to use one)."""
+    global _blas
+    with _lock:
+        if _blas is None:
+            _blas = ThreadpoolController().select(user_api="blas")
+        counts = [lib.num_threads for lib in _blas.lib_controllers]
+    return max(counts) if counts else 1
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """The BLAS on one thread while the block holds, also when convolutions overlap in several threads."""
+    global _limited, _limiter
+    with _lock:
+        if _limited == 0:
+            _limiter = _blas.limit(limits=1)
+        _limited += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _limited -= 1
+            if _limited == 0:
+                _limiter.restore_original_limits()
+
+
+def run(
+    work: Callable[[Any], Any],
+    blocks: Sequence[Any],
+    gather: Callable[[Any], None] | None = None,
+    alone: bool = False,
+):
+    """Call ``work(block)`` for every block, on as many threads as the BLAS may use.
+
+    The calling thread is one of them; the others come from a pool kept between calls.
+    Each thread takes the next block not yet taken, so a thread that the machine slows
+    down takes fewer. ``gather``, if given, receives each block's result in block order
+    (under a lock, as soon as the blocks before it are done). ``alone`` keeps every block
+    in the calling thread: for work too small to pay for waking another one (0.1-0.2 ms
+    on the 2-core virtual machine of benchmarks/README.md). Raises what ``work`` raised,
+    after every thread has stopped.
+    """
+    n = 1 if alone or len(blocks) < 2 else min(len(blocks), _threads())
+    if n == 1:
+        for blk in blocks:
+            result = work(blk)
+            if gather is not None:
+                gather(result)
+        return
+    results: dict[int, Any] = {}
+    todo = iter(range(len(blocks)))
+    taken, gathered = threading.Lock(), [0]
+
+    def worker() -> None:
+        while True:
+            with taken:
+                i = next(todo, None)
+            if i is None:
+                return
+            result = work(blocks[i])
+            if gather is None:
+                continue
+            with taken:
+                results[i] = result
+                while gathered[0] in results:
+                    gather(results.pop(gathered[0]))
+                    gathered[0] += 1
+
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(thread_name_prefix="cnnlib")
+    with _one_blas_thread():
+        # each thread runs in a copy of the caller's context: NumPy's errstate, a forced route
+        contexts = [contextvars.copy_context() for _ in range(n - 1)]
+        for ctx in contexts:
+            ctx.run(blas_on_one_thread.set, True)
+        futures: list[Future] = [_pool.submit(ctx.run, worker) for ctx in contexts]
+        token = blas_on_one_thread.set(True)
+        try:
+            worker()
+        finally:
+            blas_on_one_thread.reset(token)
+            for f in futures:  # wait for all before raising: they write into the caller's arrays
+                f.exception()
+        for f in futures:
+            f.result()

@@ -1,0 +1,89 @@
+"""The grid route's blocks run side by side on the BLAS's threads: the results are the loops', the
+same bits on one thread as on several, also when convolutions run at once in several threads, and
+the BLAS gets its threads back."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given
+from strategies import EXACT_TOL, fast_settings
+from test_conv_family import family_cases, with_examples
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import cnnlib as cl
+from cnnlib import reference
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def forward_backward(x, w, b, dy, *args):
+    y, cache = cl.conv2d_forward_with_cache(x, w, b, *args)
+    return (y, *cl.conv2d_backward(dy, None, w, *args, cache=cache))
+
+
+@fast_settings(40)
+@with_examples
+@given(case=family_cases())
+def test_blocks_of_one_image_and_one_group_match_the_loops_on_any_number_of_threads(case):
+    """Forced onto the grid with the smallest blocks (one image, one group each; ∂E/∂x both as a
+    convolution of δ at stride 1 and by col2im otherwise), y and the gradients equal the loops',
+    and one BLAS thread gives the same bits as the default (these small layers run their blocks
+    in the calling thread: the layers below are large enough for the threads)."""
+    x, w, b, dy = case.arrays()
+    with cl.conv.forced_route("grid", block_bytes=1):
+        got = forward_backward(x, w, b, dy, *case.args)
+        with threadpool_limits(1):
+            one_thread = forward_backward(x, w, b, dy, *case.args)
+    want = (reference.conv2d_forward(x, w, b, *case.args), *reference.conv2d_backward(dy, x, w, *case.args))
+    for a, r, a1 in zip(got, want, one_thread, strict=True):
+        assert cl.rel_error(a, r) < EXACT_TOL
+        np.testing.assert_array_equal(a1, a)
+
+
+@pytest.mark.parametrize(("stride", "groups"), [(1, 1), (2, 1), (1, 8), (2, 4), (1, 32)])
+def test_blocks_on_threads_match_the_windows_route_and_one_thread(stride, groups):
+    """A layer large enough for its blocks to run on the BLAS's threads (∂E/∂x as a convolution
+    of δ at stride 1, by col2im at stride 2; whole groups and, depthwise, some groups per block)
+    equals the windows route (the loops' products) and gives the same bits on one thread."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((8, 32, 32, 32)), rng.standard_normal((32, 32 // groups, 3, 3))
+    b = rng.standard_normal(32)
+    dy = rng.standard_normal(cl.conv2d_forward(x, w, b, stride, 1, groups=groups).shape)
+    args = (stride, 1, 1, groups)
+    with cl.conv.forced_route("grid", block_bytes=1 << 16):
+        got = forward_backward(x, w, b, dy, *args)
+        with threadpool_limits(1):
+            one_thread = forward_backward(x, w, b, dy, *args)
+    with cl.conv.forced_route("windows"):
+        want = forward_backward(x, w, b, dy, *args)
+    for a, r, a1 in zip(got, want, one_thread, strict=True):
+        assert cl.rel_error(a, r) < EXACT_TOL
+        np.testing.assert_array_equal(a1, a)
+
+
+@pytest.mark.parametrize(("stride", "groups"), [(1, 1), (2, 1), (1, 8), (2, 4)])
+def test_convolutions_at_once_in_several_threads_give_the_same_bits(stride, groups):
+    """Six convolutions at once from three threads (the BLAS held on one thread while any runs)
+    equal the same calls made one after another, and the BLAS's thread count comes back."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((8, 32, 32, 32)), rng.standard_normal((32, 32 // groups, 3, 3))
+    b = rng.standard_normal(32)
+    dy = rng.standard_normal(cl.conv2d_forward(x, w, b, stride, 1, groups=groups).shape)
+    before = blas_threads()
+
+    def run(_):
+        with cl.conv.forced_route("grid", block_bytes=1 << 16):
+            return forward_backward(x, w, b, dy, stride, 1, 1, groups)
+
+    one_by_one = [run(i) for i in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        at_once = list(pool.map(run, range(6)))
+    for got, want in zip(at_once, one_by_one, strict=True):
+        for a, r in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, r)
+    assert blas_threads() == before
