@@ -2,7 +2,7 @@
 
 Arrays are NCHW: x (N, C, H, W), w (D, C, kh, kw), b (D,), y (N, D, Ho, Wo).
 Loop versions that read like the equations live in ``cnnlib.reference``. The maths needs
-NumPy only (and threadpoolctl, for the convolution's threads): the teaching toolkit
+NumPy only (threadpoolctl, when installed, lets a convolution's blocks share the cores): the teaching toolkit
 (matplotlib, ipywidgets) is ``cnnlib.course``, imported by the notebooks, never by
 ``import cnnlib``.
 """

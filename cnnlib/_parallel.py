@@ -9,7 +9,9 @@ threads, the BLAS runs on one thread, and n is the number of threads the BLAS wa
 allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there
 means one here). One parallel region per call, not one per matrix product: under load,
 BLAS's threads waiting for each other at every product of every block were what made the
-convolution's products slow (benchmarks/README.md).
+convolution's products slow (benchmarks/README.md). threadpoolctl is optional (cnnlib needs
+NumPy only): without it every block runs in the calling thread, each product on the BLAS's
+own threads, as before blocks had threads.
 
 The results do not depend on the number of threads: blocks write disjoint outputs, and
 ``run`` hands the per-block results to ``gather`` in block order, so a sum over blocks is
@@ -26,7 +28,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from threadpoolctl import ThreadpoolController
+try:  # optional: without it every block runs in the calling thread, the BLAS on its own threads
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - the NumPy-only venv of .ci/run takes this branch
+    ThreadpoolController = None
 
 # True inside ``run``'s threads: the BLAS runs on one thread there (products.py reads it)
 blas_on_one_thread: contextvars.ContextVar[bool] = contextvars.ContextVar("blas_on_one_thread", default=False)
@@ -50,6 +55,8 @@ os.register_at_fork(after_in_child=_forget_pool)
 def _threads() -> int:
     """How many threads the BLAS may use now (1 when it cannot be told to use one)."""
     global _blas
+    if ThreadpoolController is None:
+        return 1
     with _lock:
         if _blas is None:
             _blas = ThreadpoolController().select(user_api="blas")

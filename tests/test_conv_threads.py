@@ -11,10 +11,13 @@ import pytest
 from hypothesis import given
 from strategies import EXACT_TOL, fast_settings
 from test_conv_family import family_cases, with_examples
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import cnnlib as cl
 from cnnlib import reference
+
+# optional for cnnlib: without it (the NumPy-only venv) the blocks run one after another
+threadpoolctl = pytest.importorskip("threadpoolctl")
+threadpool_info, threadpool_limits = threadpoolctl.threadpool_info, threadpoolctl.threadpool_limits
 
 
 def blas_threads():
