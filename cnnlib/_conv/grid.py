@@ -10,9 +10,9 @@ checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
   Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
   the pixels under kernel offset (m, n) for ALL windows of all images of a channel
   are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
-- im2col is then one copy of a strided view (``_im2col_sources``) and col2im is
-  kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop cost (~1 µs for an
-  in-place ufunc) per run, not per row of Wo.
+- im2col is then one copy of a strided view per row phase (``_im2col_sources``: one
+  at stride 1) and col2im is kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop
+  cost (~1 µs for an in-place ufunc) per run, not per row of Wo.
 - Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
