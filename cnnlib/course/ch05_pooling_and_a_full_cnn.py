@@ -35,7 +35,7 @@ from .draw import (
     symmetric_limit,
     text_colour,
 )
-from .explore import explorer_figures
+from .explore import changes_only, explorer_figures
 
 
 def channel_grid(
@@ -252,7 +252,12 @@ def pool_routing_explorer(x, size=2, stride=None):
 
     update()
     fig.subplots_adjust(left=0.06, right=0.92, top=0.76, bottom=0.11, wspace=0.42)
-    return fig, update
+    # a slider move redraws the maps, their numbers and colour bars, the windows and the title;
+    # the axes (ticks, labels, titles) are drawn once
+    spines = [spine for ax in axes for spine in ax.spines.values()]
+    bars = [im_max.colorbar.ax, im_avg.colorbar.ax]
+    changing = [im_max, im_avg, win0, win1, *spines, *texts_max, *texts_avg, *bars, title]  # back to front
+    return fig, changes_only(update, changing)
 
 
 def _fake_history(seed, epochs=3):

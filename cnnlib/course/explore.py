@@ -11,7 +11,10 @@ Every explorer of the course is a function ``explorer(...) -> (fig, update)``:
 numbers the picture shows). Settings have the same name for the same idea in every
 chapter: ``input_size``, ``kernel_size``, ``stride``, ``padding``, ``row``, ``col``.
 Rebuilding a figure with colour bars costs several times more than updating it, which
-is why a redraw fits the 150 ms a slider move may take.
+is why a redraw fits the 150 ms a slider move may take. In a busy figure most of the cost
+is drawing the text (every number, tick label and title) and encoding the PNG: an
+explorer whose update changes a few artists only names them (``changes_only``), and a
+slider move then draws just those over the rest of the figure, drawn once (``Redraw``).
 
 A plain call of ``update`` with fixed settings is the figure the notebook stores and
 nbval checks; ``explore`` adds the sliders (their cell's output is not compared). Before
@@ -46,14 +49,94 @@ def output_size_or_reason(input_size, kernel_size, stride, padding):
 
 
 def render_png(fig) -> bytes:
-    """Render ``fig`` to PNG bytes the way the inline backend does (what a redraw costs)."""
+    """Render ``fig`` to PNG bytes the way the inline backend does (the figure an explorer stores)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
 
 
+def changes_only(update, artists):
+    """Declare the artists ``update`` changes, so that a slider move redraws only them.
+
+    ``artists`` in drawing order (back to front): everything any setting can change (data,
+    colours, text, visibility, a colour bar's axes when its limits move), plus whatever is
+    drawn over them where they overlap (e.g. the spines around a changing image). The rest
+    of the figure must look the same at every setting, and its layout be fixed (margins set,
+    no layout engine); tests/course/test_explorers.py checks that the redraw equals a full
+    drawing. Returns ``update``.
+    """
+    update.changing = tuple(artists)
+    return update
+
+
+class Redraw:
+    """A slider move: ``redraw(**settings)`` runs update(**settings) and returns the figure as PNG.
+
+    With ``changes_only``: the figure without the changing artists is drawn once (here) and
+    kept as a pixel buffer; each move restores it and draws the changing artists over it.
+    Without: the whole figure, each time. Either way the PNG is encoded fast (zlib level 1,
+    RGB when opaque): it goes to the browser, while ``render_png`` writes what a notebook stores.
+    """
+
+    def __init__(self, fig, update):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.fig, self.update = fig, update
+        self.changing = tuple(getattr(update, "changing", ()))
+        # One Agg canvas for every move: a figure closed for pyplot (as ``explore`` does) is left
+        # with a bare canvas, and savefig would then build a new Agg canvas and renderer each time,
+        # measuring every text again.
+        if not isinstance(fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(fig)  # becomes fig.canvas
+        self.canvas = fig.canvas
+        self._background, self._size = None, None
+        if self.changing:
+            self._keep_background()
+
+    def _keep_background(self):
+        canvas = self.canvas
+        shown = [a.get_visible() for a in self.changing]
+        for a in self.changing:
+            a.set_visible(False)
+        canvas.draw()
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
+        self._size = canvas.get_width_height(physical=True)
+        for a, visible in zip(self.changing, shown, strict=True):
+            a.set_visible(visible)
+
+    def png(self) -> bytes:
+        """The figure as it stands, as PNG bytes."""
+        canvas = self.canvas
+        if not self.changing:
+            canvas.draw()
+        else:
+            if canvas.get_width_height(physical=True) != self._size:  # resized or new dpi
+                self._keep_background()
+            canvas.restore_region(self._background)
+            renderer = canvas.get_renderer()
+            for a in self.changing:
+                a.draw(renderer)
+        return _fast_png(canvas)
+
+    def __call__(self, **settings) -> bytes:
+        self.update(**settings)
+        return self.png()
+
+
+def _fast_png(canvas) -> bytes:
+    from PIL import Image
+
+    rgba = np.asarray(canvas.buffer_rgba())
+    image = Image.fromarray(rgba)
+    if rgba[..., 3].min() == 255:  # opaque: three channels are a quarter less to compress
+        image = image.convert("RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
 def redraw_ms(fig, update, settings, repeats=3):
-    """Median time in milliseconds of update(**s) + PNG render over the given settings.
+    """Median time in milliseconds of a slider move (``Redraw``: update(**s) + PNG) over the settings.
 
     Parameters
     ----------
@@ -66,12 +149,12 @@ def redraw_ms(fig, update, settings, repeats=3):
     -----
     Machine-dependent: printed by tests/course/test_explorers.py, never stored in a notebook.
     """
+    redraw = Redraw(fig, update)
     times = []
     for _ in range(repeats):
         for s in settings:
             t0 = time.perf_counter()
-            update(**s)
-            render_png(fig)
+            redraw(**s)
             times.append(1e3 * (time.perf_counter() - t0))
     return float(np.median(times))
 
@@ -155,10 +238,10 @@ def explore(fig, update, **sliders):
     # the two race, and one run in a few then waited forever after an explorer cell (nbclient
     # issue 312). Nothing goes into the Output widget now, so nothing is sent back.
     image = widgets.Image(value=png, format="png")
+    redraw = Redraw(fig, update)
 
     def show(**settings):
-        update(**settings)
-        image.value = render_png(fig)
+        image.value = redraw(**settings)
 
     ui = widgets.interactive(show, **sliders)
     ui.children = (*ui.children, image)

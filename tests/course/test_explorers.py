@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import io
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from cnnlib.course import ch05_pooling_and_a_full_cnn as ch05
 from cnnlib.course import ch06_debugging_backprop as ch06
 from cnnlib.course import ch07_fast_convolution as ch07
 from cnnlib.course import ch09_the_modern_block as ch09
-from cnnlib.course.explore import HINT, explore, redraw_ms
+from cnnlib.course.explore import HINT, Redraw, explore, redraw_ms, render_png
 
 rng = np.random.default_rng(0)
 # name -> (build the explorer, two slider positions as the notebook's sliders give them)
@@ -98,6 +99,32 @@ def test_every_explorer_keeps_the_contract(name):
                 assert drawn[key] == value, (name, key, drawn[key], value)
     assert [len(ax.get_children()) for ax in fig.axes] == n_artists, f"{name}: a redraw added artists"
     print(f"\n{name}: redraw {redraw_ms(fig, update, positions, repeats=3):.0f} ms (update + PNG render)")
+
+
+# explorers that redraw only what changes (explore.changes_only): every slider position a learner can reach
+EVERY_POSITION = {
+    "ch01 backward accumulation": [dict(step=t) for t in (*range(10), 3)],
+    "ch05 pool routing": [dict(size=k, stride=s) for k in range(1, 5) for s in range(1, 5)],
+}
+
+
+def pixels(png):
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_a_slider_move_draws_what_a_full_drawing_draws(name):
+    # a redraw of the changing artists over the figure drawn once must be the figure, pixel for pixel
+    build, positions = EXPLORERS[name]
+    fig, update = build()
+    redraw = Redraw(fig, update)
+    for settings in EVERY_POSITION.get(name, positions + positions[::-1]):
+        moved = pixels(redraw(**settings))
+        np.testing.assert_array_equal(moved, pixels(render_png(fig)), err_msg=f"{name} at {settings}")
+    if name in EVERY_POSITION:
+        assert redraw.changing, f"{name}: expected to redraw only what changes"
 
 
 def test_an_explorer_shows_its_figure_and_a_hint_before_the_kernel_runs():
