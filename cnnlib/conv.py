@@ -10,7 +10,7 @@ convolution of the padded δ with rot180(w) instead). Both are checked against
 ``cnnlib.reference`` and finite differences.
 
 The machinery that makes them fast is the private package ``cnnlib._conv``: a work
-buffer laid out so that im2col is one copy per row phase (the "grid" route), or, for
+buffer laid out so that im2col is one copy per phase (the "grid" route), or, for
 shapes where that grid would be mostly wasted (a kernel as large as the input, a stride
 far beyond it), only the real windows (the "windows" route), so that time and memory
 follow N·D·Ho·Wo·C·kh·kw. ``route_of`` says which route a convolution takes and

@@ -4,7 +4,7 @@
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
 - ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
-  strided copy per row phase and col2im kh·kw long ``+=``; the fast route for the usual
+  strided copy per phase and col2im kh·kw long ``+=``; the fast route for the usual
   shapes. At stride 1 its ∂E/∂x is itself a convolution, of δ with rot180(w)
   (``_input_grad_by_convolution``).
 - ``windows.py``: the real windows only (``sliding_window_view``), for the shapes where
