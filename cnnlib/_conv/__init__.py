@@ -4,9 +4,10 @@
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
 - ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
-  strided copy per phase and col2im kh·kw long ``+=``; the fast route for the usual
-  shapes. At stride 1 its ∂E/∂x is itself a convolution, of δ with rot180(w)
-  (``_input_grad_by_convolution``).
+  strided copy per phase read and col2im kh·kw long ``+=``; the fast route for the usual
+  shapes. At stride 1, with D <= 2C and padding p <= dil·(k − 1), its ∂E/∂x is itself a
+  convolution, of δ with rot180(w) (``_input_grad_is_a_convolution``,
+  ``_input_grad_by_convolution``).
 - ``windows.py``: the real windows only (``sliding_window_view``), for the shapes where
   the grid would be mostly garbage (a kernel as large as the input, a huge stride).
 

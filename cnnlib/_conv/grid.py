@@ -8,10 +8,11 @@ checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
   buffer, split into phases (sh, sw, C, N, Hq, Wq) (see the stride below). Output
   position (img, i, j) is given the column img·P + i·Wq + j of an Hc x Wq grid per
   image; the grid is a little larger than Ho x Wo, and its extra "garbage" entries are
-  computed and thrown away. In exchange, the pixels under kernel offset (m, n) for ALL
-  windows of all images of a channel are one contiguous run in the buffer (``_shifted``).
-- im2col is then one copy of a strided view per phase (``_im2col_sources``: one at
-  stride 1) and col2im is kh·kw ``+=`` on long contiguous runs: NumPy pays its
+  computed and thrown away. In exchange, the pixels under kernel offset (m, n) for all
+  windows of an image are one contiguous run per channel in the buffer (of all images of
+  the channel when the grid keeps every row, Hc = Hq) (``_shifted``).
+- im2col is then one copy of a strided view per phase that some offset reads
+  (``_im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs: NumPy pays its
   per-inner-loop cost (~1 µs for an in-place ufunc) per run, not per row of Wo, and
   copies and adds run at memory speed (a run with a step of 2 took 3-4x as long).
 - Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
