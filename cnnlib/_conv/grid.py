@@ -5,7 +5,8 @@ windows route) and calls ``forward``, ``weight_grad`` and ``input_grad`` here wi
 checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
 
 - Layout. The zero-padded batch is copied once into a flat, channel-major work
-  buffer, split into phases (sh, sw, C, N, Hq, Wq) (see the stride below). Output
+  buffer, split into phases (sh, sw, C, N, Hq, Wq) (see the stride below), each block
+  of images by the thread that makes its columns (``lay_out``). Output
   position (img, i, j) is given the column img·P + i·Wq + j of an Hc x Wq grid per
   image; the grid is a little larger than Ho x Wo, and its extra "garbage" entries are
   computed and thrown away. In exchange, the pixels under kernel offset (m, n) for all
@@ -19,8 +20,9 @@ checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``workspace.work_array``). The blocks run side by
-  side on the cores the BLAS may use (``cnnlib._parallel.run``).
+  arrays are reused between calls (``workspace.work_array``), the large results too once
+  nobody holds them (``cnnlib._memory.new_array``). The blocks run side by side on the
+  cores the BLAS may use (``cnnlib._parallel.run``).
 - A stride s becomes stride 1 by splitting the padded input into sh·sw phases
   xp[a::sh, b::sw]: since i·s + m = (i + m // s)·s + m mod s, offset (m, n) reads phase
   (m mod sh, n mod sw) from its row m // sh and column n // sw on, with step 1.
@@ -46,6 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _parallel as parallel
+from .._memory import new_array
 from .products import group_matmul
 from .workspace import work_array
 
@@ -54,8 +57,10 @@ from .workspace import work_array
 # copy that makes them and the matrix products that read them; one buffer is reused
 # for every block. A full batch of columns (22 MB for benchmarks/bench_conv.py's case B in float32, 44 MB in
 # float64) would go out to memory and back, and a fresh array that large is paid for
-# again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
-GRID_BLOCK_BYTES = 1 << 20
+# again in page faults on every call. 2 MiB was the fastest of 1-4 MiB on every case of
+# benchmarks/bench_layers.py (A-C, R32, L64: 0.9-1.0x the time of 1 MiB; DW128 0.75x; B 0.7x,
+# whose col2im blocks of 1 MiB were too small for two threads), 1 MiB of 128 KiB .. 8 MiB before.
+GRID_BLOCK_BYTES = 1 << 21
 
 # Below this many multiply-adds per product pass (~1 ms of products in float32) the blocks
 # run in the calling thread: waking another costs more than it saves (bench_conv.py's case
@@ -123,24 +128,33 @@ def _phases(buf, g):
     return out
 
 
-def to_buffer(x, g, dtype=None, work=None):
-    """Zero-pad x and lay it out as the flat work buffer: phases (sh, sw, C, N, Hq, Wq), then a zero tail.
+def zero_buffer(g, dtype, work=None):
+    """The flat work buffer of layout g, all zeros: phases (sh, sw, C, N, Hq, Wq), then a zero tail.
 
-    One copy per phase, straight from x: padding, channel-major order, the phase
-    split and the conversion to ``dtype`` (None: x's) all happen in that single pass.
     ``work`` names a reused work array to write into, for callers that do not hand the
     buffer on; None makes a new array.
     """
-    shape, dtype = (g.buffer_size,), x.dtype if dtype is None else np.dtype(dtype)
-    buf = np.zeros(shape, dtype=dtype) if work is None else work_array(work, shape, dtype, zero=True)
-    for phase, (rows, cols) in _phases(buf, g):
-        phase[...] = x[:, :, rows, cols].transpose(1, 0, 2, 3)
+    shape, dtype = (g.buffer_size,), np.dtype(dtype)
+    if work is not None:
+        return work_array(work, shape, dtype, zero=True)
+    buf = new_array(shape, dtype)
+    buf.fill(0)
     return buf
 
 
+def lay_out(x, phases, images=slice(None), channels=slice(None)):
+    """Copy x[images, channels] into the buffer whose ``_phases`` are given; padding and tail stay zero.
+
+    One copy per phase, straight from x: padding, channel-major order, the phase split
+    and the conversion to the buffer's dtype all happen in that single pass.
+    """
+    for phase, (rows, cols) in phases:
+        phase[channels, images] = x[images, channels][:, :, rows, cols].transpose(1, 0, 2, 3)
+
+
 def from_buffer(buf, g):
-    """Inverse of ``to_buffer``: the (N, C, H, W) image inside the padding, as a new array."""
-    x = np.empty((g.N, g.C, g.H, g.W), dtype=buf.dtype)
+    """Inverse of ``lay_out``: the (N, C, H, W) image inside the padding, as a new array."""
+    x = new_array((g.N, g.C, g.H, g.W), buf.dtype)
     for phase, (rows, cols) in _phases(buf, g):
         x[:, :, rows, cols] = phase.transpose(1, 0, 2, 3)
     return x
@@ -209,15 +223,22 @@ def _per_thread(make):
     return mine
 
 
-def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
-    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
-    sources = _im2col_sources(buf, g)
+def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
+    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, without the bias.
+
+    buf is all zeros (``zero_buffer``) and each block first lays out its own images of x
+    (``lay_out``) on its own thread: the copy runs on every core, and a block's columns
+    read its own images only (its garbage columns may read another's, half written:
+    thrown away). buf then holds all of x, for the backward.
+    """
+    sources, phases = _im2col_sources(buf, g), _phases(buf, g)
     todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
-    y = np.empty(out_shape, dtype=buf.dtype)
+    y = new_array(out_shape, buf.dtype)
     cols = _per_thread(lambda: work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype))
 
     def block(blk):
+        lay_out(x, phases, slice(blk.first, blk.stop), blk.channels(g))
         columns = _im2col(sources, blk, g, cols())
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
@@ -240,10 +261,11 @@ def _delta_on_grid(dy, blk, g, delta_all):
     return delta_all[:n_d, :k].reshape(blk.g1 - blk.g0, g.D // g.G, k * g.P)
 
 
-def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
+def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None):
     """(dx, dw) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ).
 
-    buf None skips dw, need_dx False skips dx. dw is summed over the blocks in block
+    buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
+    lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
     order. For dx each thread adds the column entries onto the pixels they came from in
     its own ∂E/∂xp, and they are summed at the end: a block's garbage entries (exact
     zeros: w is finite, see cnnlib._conv.backward) land past its last image, on another
@@ -255,6 +277,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
     w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
     sources = None if buf is None else _im2col_sources(buf, g)
+    phases = None if x is None else _phases(buf, g)
     dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
 
     def work_arrays():
@@ -274,6 +297,8 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
         k, ch = blk.stop - blk.first, blk.channels(g)
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
+        if phases is not None:
+            lay_out(x, phases, slice(blk.first, blk.stop), ch)
         if sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:

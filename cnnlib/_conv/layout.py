@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# Columns of one image (entries) from which the grid's blocks (1 MiB) hold one image in float32
+# Columns of one image (entries), 512 KiB in float32, from which the grid computes only the output rows
 ONE_IMAGE_COLUMNS = 1 << 17
 
 
@@ -55,8 +55,8 @@ class Layout(NamedTuple):
         added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
         channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
         dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
-        the grid, or when an image's columns fill half a block (``ONE_IMAGE_COLUMNS``):
-        the blocks then hold one image each, and have that loop anyway (bench_modern.py's
+        the grid, or when an image's columns are large (``ONE_IMAGE_COLUMNS``): the
+        blocks then hold a few images each, and loop over them anyway (bench_modern.py's
         3x3 convolution: 0.88x the time in float32, 0.93x in float64).
         """
         one_image = self.K * self.Hq * self.Wq >= ONE_IMAGE_COLUMNS
