@@ -33,6 +33,7 @@ class Layout(NamedTuple):
     dil_h: int = 1  # dilation: offset (m, n) reads padded row i·sh + m·dil_h, column j·sw + n·dil_w
     dil_w: int = 1
     G: int = 1  # groups: channels and kernels in G blocks, kernel d reading only its block's channels
+    Hc: int = 0  # rows of window positions computed per image (``computed_rows``), set by ``layout``
 
     @property
     def x_shape(self):
@@ -46,21 +47,6 @@ class Layout(NamedTuple):
     @property
     def dilation(self):
         return (self.dil_h, self.dil_w)
-
-    @property
-    def Hc(self):
-        """Rows of window positions computed per image: Hq, or only the Ho output rows.
-
-        With all Hq rows the windows of all images are one run per channel, copied and
-        added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
-        channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
-        dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
-        the grid, or when an image's columns are large (``ONE_IMAGE_COLUMNS``): the
-        blocks then hold a few images each, and loop over them anyway (bench_modern.py's
-        3x3 convolution: 0.88x the time in float32, 0.93x in float64).
-        """
-        one_image = self.K * self.Hq * self.Wq >= ONE_IMAGE_COLUMNS
-        return self.Ho if self.dil_h > 1 or 4 * (self.Hq - self.Ho) > self.Hq or one_image else self.Hq
 
     @property
     def P(self):
@@ -101,10 +87,27 @@ class Layout(NamedTuple):
         return phase * self.phase_size + (r // self.sh) * self.Wq + q // self.sw
 
 
+def computed_rows(g):
+    """Rows of window positions computed per image: Hq, or only the Ho output rows.
+
+    With all Hq rows the windows of all images are one run per channel, copied and
+    added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
+    channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
+    dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
+    the grid, or when an image's columns are large (``ONE_IMAGE_COLUMNS``): the
+    blocks then hold a few images each, and loop over them anyway (bench_modern.py's
+    3x3 convolution: 0.88x the time in float32, 0.93x in float64).
+    """
+    one_image = g.K * g.Hq * g.Wq >= ONE_IMAGE_COLUMNS
+    return g.Ho if g.dil_h > 1 or 4 * (g.Hq - g.Ho) > g.Hq or one_image else g.Hq
+
+
 def layout(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    """The Layout of a convolution of these checked sizes (Hc included: read in every loop)."""
     (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
     Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
-    return Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
+    g = Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
+    return g._replace(Hc=computed_rows(g))
 
 
 def transposed(g):
