@@ -5,6 +5,13 @@ Rules, from measuring on a noisy 2-core machine:
   load from elsewhere hits all of them alike; report medians;
 - pause ~0.2 s before timing each library: BLAS and OpenMP worker threads keep
   spinning for a while after a call and would steal a core from the next library;
+- then warm up: run the library for as long as one sample, untimed, before timing it.
+  On the 2-core virtual machine these numbers come from, a CPU that was idle for the
+  pause runs slowly for the next ~50-100 ms (its wake-ups go through the hypervisor),
+  and that hits cnnlib's Python threads, which sleep between blocks, more than
+  PyTorch's spinning OpenMP threads: a training loop, which calls layers back to back,
+  never sees it. ``--cold`` in bench_layers.py and bench_modern.py skips the warm-up,
+  to measure that cost too (benchmarks/README.md gives both);
 - time several calls per sample, enough to last ~``SAMPLE_S``, so the clock's
   resolution and Python's call overhead do not matter.
 """
@@ -55,7 +62,7 @@ def _calls_per_sample(f):
     return max(1, math.ceil(SAMPLE_S / max(once, 1e-6)))
 
 
-def interleaved_medians(funcs, repeats, calls=None):
+def interleaved_medians(funcs, repeats, calls=None, warm=True):
     """Median seconds per call of each function, timed in interleaved, rotated rounds.
 
     Parameters
@@ -65,6 +72,8 @@ def interleaved_medians(funcs, repeats, calls=None):
         Samples per function; each sample times several calls (see module doc).
     calls : dict of name -> int, optional
         Calls per sample; by default enough for ~SAMPLE_S seconds (1 for slow functions).
+    warm : bool
+        Run each sample's calls once untimed after the pause, before timing them.
 
     Returns
     -------
@@ -79,6 +88,8 @@ def interleaved_medians(funcs, repeats, calls=None):
             name = names[(r + k) % len(names)]
             time.sleep(PAUSE_S)
             f, c = funcs[name], calls[name]
+            for _ in range(c if warm else 0):
+                f()
             t = time.perf_counter()
             for _ in range(c):
                 f()

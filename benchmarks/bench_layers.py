@@ -94,6 +94,7 @@ def gemm_probe(dtype):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="interleaved samples of each")
+    ap.add_argument("--cold", action="store_true", help="no untimed warm-up after each pause (_bench.py)")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--train", action="store_true", help="add the digits training step (bench_train.py)")
@@ -102,7 +103,9 @@ def main(argv=None):
     print("forward + backward: cnnlib / torch, and each one's fraction of NumPy's GEMM rate")
     print(machine_note())
     print(torch_note(torch, why_not))
-    print(f"{args.repeats} interleaved rounds; 'med' from the medians, 'min' from the fastest samples\n")
+    warm = "cold: no warm-up after the pauses" if args.cold else "each sample after a warm-up"
+    print(f"{args.repeats} interleaved rounds ({warm});")
+    print("'med' from the medians, 'min' from the fastest samples\n")
     print(f"{'case':<7}{'dtype':<9}{'cnnlib ms':>10}  {'vs torch med / min':<20}"
           f"{'cnnlib of GEMM med / min':<26}{'torch of GEMM med / min':<24}")  # fmt: skip
     for dtype in args.dtypes.split(","):
@@ -115,7 +118,7 @@ def main(argv=None):
                 for got, want in zip(funcs["cnnlib"](), funcs["torch"](), strict=True):
                     err = cl.rel_error(got, want.detach().numpy())
                     assert err < TOL[dtype], f"{name}: cnnlib disagrees with torch ({err:.1e}): not timing it"
-            t = interleaved_medians(funcs, args.repeats)
+            t = interleaved_medians(funcs, args.repeats, warm=not args.cold)
             rate = {s: 2 * 1024**3 / f(t["gemm"]) for s, f in (("med", np.median), ("min", np.min))}
 
             def frac(lib, t=t, rate=rate, macs=macs):
@@ -143,7 +146,7 @@ def main(argv=None):
                 "cnnlib": bt.cnnlib_step(bt.digits_net(dtype), x, labels),
                 "torch": bt.torch_step(torch, bt.digits_net(dtype), x, labels)[0],
             }
-            t = interleaved_medians(funcs, 3 * args.repeats)
+            t = interleaved_medians(funcs, 3 * args.repeats, warm=not args.cold)
             med = np.median(t["cnnlib"]) / np.median(t["torch"])
             print(f"{'step':<7}{np.dtype(dtype).name:<9}{1e3 * np.median(t['cnnlib']):10.1f}  "
                   f"{med:5.2f}x / {np.min(t['cnnlib']) / np.min(t['torch']):5.2f}x", flush=True)  # fmt: skip

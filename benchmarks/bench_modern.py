@@ -155,12 +155,14 @@ def conv_runs(torch, dtype):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--cold", action="store_true", help="no untimed warm-up after each pause (_bench.py)")
     parser.add_argument("--dtypes", default="float32,float64")
     opts = parser.parse_args(argv)
     torch, why_not = import_torch()
     print(machine_note())
     print(torch_note(torch, why_not))
     print(f"N={N}, C={C}, {H}x{H}, training mode")
+    print("cold: no warm-up after the pauses" if opts.cold else "each sample after a warm-up (_bench.py)")
     for dtype in opts.dtypes.split(","):
         dtype = np.dtype(dtype)
         print(f"\n{dtype}: forward + backward, median time and ratio to torch")
@@ -179,7 +181,7 @@ def main(argv=None):
                 for got, want in zip(run(), trun(), strict=True):
                     err = cl.rel_error(got, want.detach().numpy())
                     assert err < tol, f"{name}: cnnlib disagrees with torch ({err:.1e}): not timing it"
-            t = interleaved_medians(funcs, opts.repeats)
+            t = interleaved_medians(funcs, opts.repeats, warm=not opts.cold)
             if trun is None:
                 print(f"{name:16s} {1e3 * np.median(t['cnnlib']):9.2f} {'-':>9s}  -")
                 continue

@@ -2,15 +2,16 @@
 
 The helpers are the operations the derivations name: ``pad``, ``dilate``, ``rot180``.
 ``conv2d_forward`` lays the input out as im2col columns and multiplies them by the
-kernels in one matrix product; ``conv2d_backward`` computes ∂E/∂w as the same product
-transposed and ∂E/∂x as the kernels' transpose times δ, whose columns are added back
-(col2im) into the positions each kernel offset (m, n) touched (at stride 1, with at most
-twice as many kernels as channels, the grid route below computes it as the forward
-convolution of the padded δ with rot180(w) instead). Both are checked against
+kernels, one matrix product per block of images; ``conv2d_backward`` computes ∂E/∂w as
+the same product transposed and ∂E/∂x as the kernels' transpose times δ, whose columns
+are added back (col2im) into the positions each kernel offset (m, n) touched (at stride
+1, with at most twice as many kernels as channels and padding at most dil·(k − 1), the
+grid route below computes it as the forward convolution of the padded δ with rot180(w)
+instead). Both are checked against
 ``cnnlib.reference`` and finite differences.
 
 The machinery that makes them fast is the private package ``cnnlib._conv``: a work
-buffer laid out so that im2col is one copy per row phase (the "grid" route), or, for
+buffer laid out so that im2col is one copy per phase (the "grid" route), or, for
 shapes where that grid would be mostly wasted (a kernel as large as the input, a stride
 far beyond it), only the real windows (the "windows" route), so that time and memory
 follow N·D·Ho·Wo·C·kh·kw. ``route_of`` says which route a convolution takes and

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._memory import new_array
 from ._parallel import run as run_in_parallel
 from .shapes import as_float_array, validate_dy, validate_ndim
 
@@ -185,7 +186,7 @@ def batchnorm2d_forward(
     x, gamma, beta = x.astype(dtype, copy=False), gamma.astype(dtype), beta.astype(dtype)
     training = given_mean is None
     C, M = x.shape[1], x.shape[0] * x.shape[2] * x.shape[3]
-    x_hat, y, inv_std = np.empty(x.shape, dtype), np.empty(x.shape, dtype), np.empty(C, dtype)
+    x_hat, y, inv_std = new_array(x.shape, dtype), new_array(x.shape, dtype), np.empty(C, dtype)
     if given_mean is None or given_var is None:
         mu, sigma2 = np.empty(C, dtype), np.empty(C, dtype)
     else:
@@ -243,7 +244,7 @@ def batchnorm2d_backward(dy: ArrayLike, cache: BatchNormCache) -> tuple[np.ndarr
     dy, x_hat = dy.astype(dtype, copy=False), cache.x_hat.astype(dtype, copy=False)
     C, M = x_hat.shape[1], x_hat.shape[0] * x_hat.shape[2] * x_hat.shape[3]
     scale = (cache.gamma * cache.inv_std).astype(dtype, copy=False)
-    dx, dgamma, dbeta = np.empty(x_hat.shape, dtype), np.empty(C, dtype), np.empty(C, dtype)
+    dx, dgamma, dbeta = new_array(x_hat.shape, dtype), np.empty(C, dtype), np.empty(C, dtype)
 
     def channels(cs):
         d, h, out = dy[:, cs], x_hat[:, cs], dx[:, cs]

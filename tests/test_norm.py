@@ -246,3 +246,23 @@ def test_backward_errors():
         cl.batchnorm2d_backward(np.zeros((2, 2, 2)), cache)
     with pytest.raises(TypeError, match=r"cache must be the BatchNormCache"):
         cl.batchnorm2d_backward(np.zeros_like(y), (1, 2, 3))
+
+
+def test_results_never_share_memory_with_a_live_array():
+    """Large results are made in reused memory (cnnlib keeps a few buffers to spare the page faults
+    of fresh ones): never in memory that a result still alive, or a view of one, uses."""
+    x, gamma, beta, dy = bn_arrays((16, 8, 96, 96, 11))  # 9.4 MB per array in float64
+    y1, cache1 = cl.batchnorm2d_forward(x, gamma, beta)
+    dx1 = cl.batchnorm2d_backward(dy, cache1)[0]
+    part_of_y1 = y1[3:, 2]  # only a view of y1 is kept alive
+    want = part_of_y1.copy()
+    del y1
+    conv_y = cl.conv2d_forward(x, np.ones((8, 8, 3, 3)), None, 1, 1)
+    for _ in range(3):  # results made and dropped: their memory is free for the next ones
+        y2, cache2 = cl.batchnorm2d_forward(x + 1, gamma, beta)
+        dx2 = cl.batchnorm2d_backward(dy, cache2)[0]
+        live = [part_of_y1, cache1.x_hat, dx1, conv_y, y2, cache2.x_hat, dx2]
+        for i, a in enumerate(live):
+            for b in live[i + 1 :]:
+                assert not np.shares_memory(a, b)
+    np.testing.assert_array_equal(part_of_y1, want)

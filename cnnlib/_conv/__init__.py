@@ -4,9 +4,10 @@
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
 - ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
-  strided copy per row phase and col2im kh·kw long ``+=``; the fast route for the usual
-  shapes. At stride 1 its ∂E/∂x is itself a convolution, of δ with rot180(w)
-  (``_input_grad_by_convolution``).
+  strided copy per phase read and col2im kh·kw long ``+=``; the fast route for the usual
+  shapes. At stride 1, with D <= 2C and padding p <= dil·(k − 1), its ∂E/∂x is itself a
+  convolution, of δ with rot180(w) (``_input_grad_is_a_convolution``,
+  ``_input_grad_by_convolution``).
 - ``windows.py``: the real windows only (``sliding_window_view``), for the shapes where
   the grid would be mostly garbage (a kernel as large as the input, a huge stride).
 
@@ -68,8 +69,8 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
         else:
             y = windows.forward(buf, w, g, route.block_bytes)
     else:
-        buf = grid.to_buffer(x, g, dtype)
-        y = grid.forward(buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape, route.block_bytes)
+        buf = grid.zero_buffer(g, dtype)  # each block lays out its images of x
+        y = grid.forward(x, buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape, route.block_bytes)
     if b is not None:
         # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
         # fusing it into the copy of each block would cost one (slower) ufunc loop per row of Wo
@@ -118,12 +119,15 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
         if buf is None:
             buf = windows.padded_input(x, g, dtype)
         return windows.backward(dy, buf, w, g, need_dx, route.block_bytes)
-    if buf is None:
-        buf = grid.to_buffer(x, g, dtype, work="buf")
+    x_to_lay_out = None
+    if buf is None:  # each block lays out its images of x
+        buf, x_to_lay_out = grid.zero_buffer(g, dtype, work="buf"), x
     w = w.astype(dtype, copy=False)
     by_convolution, block = need_dx and _input_grad_is_a_convolution(g), route.block_bytes
     with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
-        dx, dw = grid.backward(dy, buf, g, w.reshape(g.D, -1), need_dx and not by_convolution, block)
+        dx, dw = grid.backward(
+            dy, buf, g, w.reshape(g.D, -1), need_dx and not by_convolution, block, x_to_lay_out
+        )
         if by_convolution:
             dx = _input_grad_by_convolution(dy, w, g, block)
     # The grid's garbage columns meet δ = 0 and, in ∂E/∂x, land on pixels no window
@@ -174,8 +178,8 @@ def _input_grad_is_a_convolution(g):
 def _input_grad_by_convolution(dy, w, g, block_bytes):
     """∂E/∂x = pad(δ) ★ rot180(w) with the channels swapped (stride 1), in w's dtype."""
     gt = transposed(g)
-    buf = grid.to_buffer(dy, gt, w.dtype, work="delta_buf")
+    buf = grid.zero_buffer(gt, w.dtype, work="delta_buf")
     w_t = w.reshape(g.G, g.D // g.G, g.C // g.G, g.kh, g.kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
     # a copy: a view with negative strides would send the products to NumPy's slow loops
     w_t = np.ascontiguousarray(w_t).reshape(g.C, -1)
-    return grid.forward(buf, gt, w_t, g.x_shape, block_bytes)
+    return grid.forward(dy, buf, gt, w_t, g.x_shape, block_bytes)

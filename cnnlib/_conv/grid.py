@@ -5,23 +5,27 @@ windows route) and calls ``forward``, ``weight_grad`` and ``input_grad`` here wi
 checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
 
 - Layout. The zero-padded batch is copied once into a flat, channel-major work
-  buffer (row phases, C, N, Hq, Wr) (see the stride below). Output position (img, i, j) is given the column
-  img·P + i·Wq + j of an Hc x Wq grid per image; the grid is a little larger than
-  Ho x Wo, and its extra "garbage" entries are computed and thrown away. In exchange,
-  the pixels under kernel offset (m, n) for ALL windows of all images of a channel
-  are one run of constant step in the buffer, starting at m·Wr + n (``_shifted``).
-- im2col is then one copy of a strided view per row phase (``_im2col_sources``: one
-  at stride 1) and col2im is kh·kw ``+=`` on long runs: NumPy pays its per-inner-loop
-  cost (~1 µs for an in-place ufunc) per run, not per row of Wo.
+  buffer, split into phases (sh, sw, C, N, Hq, Wq) (see the stride below), each block
+  of images by the thread that makes its columns (``lay_out``). Output
+  position (img, i, j) is given the column img·P + i·Wq + j of an Hc x Wq grid per
+  image; the grid is a little larger than Ho x Wo, and its extra "garbage" entries are
+  computed and thrown away. In exchange, the pixels under kernel offset (m, n) for all
+  windows of an image are one contiguous run per channel in the buffer (of all images of
+  the channel when the grid keeps every row, Hc = Hq) (``_shifted``).
+- im2col is then one copy of a strided view per phase that some offset reads
+  (``_im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs: NumPy pays its
+  per-inner-loop cost (~1 µs for an in-place ufunc) per run, not per row of Wo, and
+  copies and adds run at memory speed (a run with a step of 2 took 3-4x as long).
 - Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``workspace.work_array``). The blocks run side by
-  side on the cores the BLAS may use (``cnnlib._parallel.run``).
-- A stride s becomes stride 1 by splitting the rows into s "row phases"
-  (xp[a::s]) and making each buffer row Wr = Wq·s wide: offset (m, n) then reads
-  phase m mod s from row m // s, every s-th column.
+  arrays are reused between calls (``workspace.work_array``), the large results too once
+  nobody holds them (``cnnlib._memory.new_array``). The blocks run side by side on the
+  cores the BLAS may use (``cnnlib._parallel.run``).
+- A stride s becomes stride 1 by splitting the padded input into sh·sw phases
+  xp[a::sh, b::sw]: since i·s + m = (i + m // s)·s + m mod s, offset (m, n) reads phase
+  (m mod sh, n mod sw) from its row m // sh and column n // sw on, with step 1.
 - Dilation d only moves where offset (m, n) starts reading: padded row m·d, column
   n·d (``Layout.start``): the same copies and products per grid position as the
   plain convolution. The d(k − 1) rows a dilated kernel reaches past the last output
@@ -44,6 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _parallel as parallel
+from .._memory import new_array
 from .products import group_matmul
 from .workspace import work_array
 
@@ -52,8 +57,10 @@ from .workspace import work_array
 # copy that makes them and the matrix products that read them; one buffer is reused
 # for every block. A full batch of columns (22 MB for benchmarks/bench_conv.py's case B in float32, 44 MB in
 # float64) would go out to memory and back, and a fresh array that large is paid for
-# again in page faults on every call. 1 MiB was the fastest of 128 KiB .. 8 MiB.
-GRID_BLOCK_BYTES = 1 << 20
+# again in page faults on every call. 2 MiB was the fastest of 1-4 MiB on every case of
+# benchmarks/bench_layers.py (A-C, R32, L64: 0.9-1.0x the time of 1 MiB; DW128 0.75x; B 0.7x,
+# whose col2im blocks of 1 MiB were too small for two threads), 1 MiB of 128 KiB .. 8 MiB before.
+GRID_BLOCK_BYTES = 1 << 21
 
 # Below this many multiply-adds per product pass (~1 ms of products in float32) the blocks
 # run in the calling thread: waking another costs more than it saves (bench_conv.py's case
@@ -98,42 +105,58 @@ def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
     return [Block(i, i + 1, g0, g1) for i in range(g.N) for g0, g1 in groups], (1, per_block)
 
 
-def _row_phases(buf, g):
-    """For each row phase a: (view (C, N, rows, W) of the buffer, the rows of x it holds).
+def _phases(buf, g):
+    """For each phase (a, b): (view (C, N, rows, cols) of the buffer, the rows and columns of x it holds).
 
-    Phase a holds the padded rows a, a + sh, ...: its row u is padded row u·sh + a, i.e.
-    row u·sh + a - ph of x; the first one inside x is u0 = ceil((ph - a)/sh).
+    Phase (a, b) holds the padded pixels (u·sh + a, v·sw + b): its row u is row
+    u·sh + a - ph of x, and the first one inside x is u0 = ceil((ph - a)/sh); the same
+    for its columns.
     """
-    phases = buf[: g.sh * g.phase_size].reshape(g.sh, g.C, g.N, g.Hq, g.Wr)
+    phases = buf[: g.sh * g.sw * g.phase_size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
+
+    def inside(a, s, p, size):  # (slice of the phase, slice of x) along one axis
+        u0 = -((a - p) // s)
+        first = u0 * s + a - p
+        return slice(u0, u0 + len(range(first, size, s))), slice(first, size, s)
+
     out = []
     for a in range(g.sh):
-        u0 = -((a - g.ph) // g.sh)
-        r0 = u0 * g.sh + a - g.ph
-        rows = range(r0, g.H, g.sh)
-        out.append((phases[a, :, :, u0 : u0 + len(rows), g.pw : g.pw + g.W], slice(r0, g.H, g.sh)))
+        rows, x_rows = inside(a, g.sh, g.ph, g.H)
+        for b in range(g.sw):
+            cols, x_cols = inside(b, g.sw, g.pw, g.W)
+            out.append((phases[a, b, :, :, rows, cols], (x_rows, x_cols)))
     return out
 
 
-def to_buffer(x, g, dtype=None, work=None):
-    """Zero-pad x and lay it out as the flat work buffer: row phases (sh, C, N, Hq, Wr), then a zero tail.
+def zero_buffer(g, dtype, work=None):
+    """The flat work buffer of layout g, all zeros: phases (sh, sw, C, N, Hq, Wq), then a zero tail.
 
-    One copy per row phase, straight from x: padding, channel-major order, the row
-    split and the conversion to ``dtype`` (None: x's) all happen in that single pass.
     ``work`` names a reused work array to write into, for callers that do not hand the
     buffer on; None makes a new array.
     """
-    shape, dtype = (g.buffer_size,), x.dtype if dtype is None else np.dtype(dtype)
-    buf = np.zeros(shape, dtype=dtype) if work is None else work_array(work, shape, dtype, zero=True)
-    for phase, rows in _row_phases(buf, g):
-        phase[...] = x[:, :, rows].transpose(1, 0, 2, 3)
+    shape, dtype = (g.buffer_size,), np.dtype(dtype)
+    if work is not None:
+        return work_array(work, shape, dtype, zero=True)
+    buf = new_array(shape, dtype)
+    buf.fill(0)
     return buf
 
 
+def lay_out(x, phases, images=slice(None), channels=slice(None)):
+    """Copy x[images, channels] into the buffer whose ``_phases`` are given; padding and tail stay zero.
+
+    One copy per phase, straight from x: padding, channel-major order, the phase split
+    and the conversion to the buffer's dtype all happen in that single pass.
+    """
+    for phase, (rows, cols) in phases:
+        phase[channels, images] = x[images, channels][:, :, rows, cols].transpose(1, 0, 2, 3)
+
+
 def from_buffer(buf, g):
-    """Inverse of ``to_buffer``: the (N, C, H, W) image inside the padding, as a new array."""
-    x = np.empty((g.N, g.C, g.H, g.W), dtype=buf.dtype)
-    for phase, rows in _row_phases(buf, g):
-        x[:, :, rows] = phase.transpose(1, 0, 2, 3)
+    """Inverse of ``lay_out``: the (N, C, H, W) image inside the padding, as a new array."""
+    x = new_array((g.N, g.C, g.H, g.W), buf.dtype)
+    for phase, (rows, cols) in _phases(buf, g):
+        x[:, :, rows, cols] = phase.transpose(1, 0, 2, 3)
     return x
 
 
@@ -141,39 +164,39 @@ def _shifted(buf, g, m, n):
     """View (C, N, P) of the work buffer under kernel offset (m, n), no copy.
 
     Entry [c, img, i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
-    (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in row phase m mod sh, that
-    pixel is row i + m//sh, column j·sw + n of image img, at flat index
-    img·Hq·Wr + (i + m//sh)·Wr + j·sw + n, i.e. start(m, n) + img·Hq·Wr + sw·(i·Wq + j)
-    since Wr = sw·Wq. So the windows of one image form ONE run of constant step sw per
-    channel (of all images, when Hc = Hq: NumPy then merges the two axes), and copies
-    and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would cost one
-    inner loop per row of Wo, several times slower). The other entries (i >= Ho or
-    j >= Wo) are garbage: they read the next row or image, and what they compute is
-    thrown away.
+    (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in phase (m mod sh, n mod sw),
+    that pixel is row i + m//sh, column j + n//sw of image img, at flat index
+    start(m, n) + img·Hq·Wq + i·Wq + j. So the windows of one image form ONE contiguous
+    run per channel (of all images, when Hc = Hq: NumPy then merges the two axes), and
+    copies and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would
+    cost one inner loop per row of Wo, several times slower). The other entries
+    (i >= Ho or j >= Wo) are garbage: they read the next row or image, and what they
+    compute is thrown away.
     """
     start = g.start(m, n)
-    image = buf[start : start + g.phase_size].reshape(g.C, g.N, g.Hq * g.Wr)
-    return image[:, :, : g.Hc * g.Wr : g.sw]
+    image = buf[start : start + g.phase_size].reshape(g.C, g.N, g.Hq * g.Wq)
+    return image[:, :, : g.Hc * g.Wq]
 
 
 def _im2col_sources(buf, g):
-    """Per row phase: the offsets m that read it, and their rows (c, m, n) of the columns as one strided view.
+    """Per phase: the offsets (m, n) reading it, and their rows (c, m, n) of the columns as one strided view.
 
-    Within one row phase, offsets (m, n) only move the start of ``_shifted``'s view by
-    (m//sh)·Wr + n, so the views of all of them are one array with two extra axes,
-    of steps Wr and 1: shape (C, #m, kw, N, P). One copy of it fills all those rows.
-    Dilated, offset m reads phase (m·dil_h) mod sh; the offsets of one phase are
-    m0, m0 + t, ... with t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart, and n steps
-    dil_w columns (t = sh, one row and one column when dil = 1).
+    Within one phase, offsets (m, n) only move the start of ``_shifted``'s view by
+    (m//sh)·Wq + n//sw, so the views of all of them are one array with two extra axes:
+    shape (C, #m, #n, N, P). One copy of it fills all those rows. Dilated, offset m
+    reads row phase (m·dil_h) mod sh; the offsets of one phase are m0, m0 + t, ... with
+    t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart (t = sh, one row, when dil = 1);
+    the same for n along the columns.
     """
-    t = g.sh // math.gcd(g.sh, g.dil_h)
+    th, tw = g.sh // math.gcd(g.sh, g.dil_h), g.sw // math.gcd(g.sw, g.dil_w)
     sources = []
-    for m0 in range(min(t, g.kh)):
-        shape = (g.C, len(range(m0, g.kh, t)), g.kw, g.N, g.P)
-        steps = (g.N * g.Hq * g.Wr, t * g.dil_h // g.sh * g.Wr, g.dil_w, g.Hq * g.Wr, g.sw)
-        strides = [s * buf.itemsize for s in steps]
-        view = np.lib.stride_tricks.as_strided(buf[g.start(m0) :], shape, strides, writeable=False)
-        sources.append((slice(m0, None, t), view))
+    for m0 in range(min(th, g.kh)):
+        for n0 in range(min(tw, g.kw)):
+            shape = (g.C, len(range(m0, g.kh, th)), len(range(n0, g.kw, tw)), g.N, g.P)
+            steps = (g.N * g.Hq * g.Wq, th * g.dil_h // g.sh * g.Wq, tw * g.dil_w // g.sw, g.Hq * g.Wq, 1)
+            strides = [s * buf.itemsize for s in steps]
+            view = np.lib.stride_tricks.as_strided(buf[g.start(m0, n0) :], shape, strides, writeable=False)
+            sources.append((slice(m0, None, th), slice(n0, None, tw), view))
     return sources
 
 
@@ -181,8 +204,8 @@ def _im2col(sources, blk, g, out):
     """Columns (groups, C/G·kh·kw, images·P) of block ``blk``, written into out (C, kh, kw, images, P)."""
     k, ch = blk.stop - blk.first, blk.channels(g)
     n_ch = ch.stop - ch.start
-    for m_rows, view in sources:
-        out[:n_ch, m_rows, :, :k] = view[ch, ..., blk.first : blk.stop, :]
+    for m_rows, n_cols, view in sources:
+        out[:n_ch, m_rows, n_cols, :k] = view[ch, ..., blk.first : blk.stop, :]
     return out[:n_ch, :, :, :k].reshape(blk.g1 - blk.g0, g.K // g.G, k * g.P)
 
 
@@ -200,15 +223,22 @@ def _per_thread(make):
     return mine
 
 
-def forward(buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
-    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of buf, without the bias; buf from ``to_buffer``."""
-    sources = _im2col_sources(buf, g)
+def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
+    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, without the bias.
+
+    buf is all zeros (``zero_buffer``) and each block first lays out its own images of x
+    (``lay_out``) on its own thread: the copy runs on every core, and a block's columns
+    read its own images only (its garbage columns may read another's, half written:
+    thrown away). buf then holds all of x, for the backward.
+    """
+    sources, phases = _im2col_sources(buf, g), _phases(buf, g)
     todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
-    y = np.empty(out_shape, dtype=buf.dtype)
+    y = new_array(out_shape, buf.dtype)
     cols = _per_thread(lambda: work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype))
 
     def block(blk):
+        lay_out(x, phases, slice(blk.first, blk.stop), blk.channels(g))
         columns = _im2col(sources, blk, g, cols())
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
@@ -231,10 +261,11 @@ def _delta_on_grid(dy, blk, g, delta_all):
     return delta_all[:n_d, :k].reshape(blk.g1 - blk.g0, g.D // g.G, k * g.P)
 
 
-def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
+def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None):
     """(dx, dw) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ).
 
-    buf None skips dw, need_dx False skips dx. dw is summed over the blocks in block
+    buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
+    lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
     order. For dx each thread adds the column entries onto the pixels they came from in
     its own ∂E/∂xp, and they are summed at the end: a block's garbage entries (exact
     zeros: w is finite, see cnnlib._conv.backward) land past its last image, on another
@@ -246,6 +277,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
     w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
     sources = None if buf is None else _im2col_sources(buf, g)
+    phases = None if x is None else _phases(buf, g)
     dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
 
     def work_arrays():
@@ -265,6 +297,8 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES):
         k, ch = blk.stop - blk.first, blk.channels(g)
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
+        if phases is not None:
+            lay_out(x, phases, slice(blk.first, blk.stop), ch)
         if sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:

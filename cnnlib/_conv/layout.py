@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# Columns of one image (entries) from which the grid's blocks (1 MiB) hold one image in float32
+# Columns of one image (entries), 512 KiB in float32, from which the grid computes only the output rows
 ONE_IMAGE_COLUMNS = 1 << 17
 
 
 class Layout(NamedTuple):
-    """Sizes of a convolution and of its channel-major, row-phase work buffer."""
+    """Sizes of a convolution and of its channel-major, phase-split work buffer."""
 
     N: int
     C: int
@@ -28,20 +28,16 @@ class Layout(NamedTuple):
     pw: int
     Ho: int
     Wo: int
-    Hq: int  # rows of one row phase: ceil((H + 2ph) / sh)
-    Wq: int  # ceil((W + 2pw) / sw): output columns computed per row (j < Wo are kept)
+    Hq: int  # rows of one phase: ceil((H + 2ph) / sh)
+    Wq: int  # columns of one phase, ceil((W + 2pw) / sw): output columns computed per row (j < Wo are kept)
     dil_h: int = 1  # dilation: offset (m, n) reads padded row i·sh + m·dil_h, column j·sw + n·dil_w
     dil_w: int = 1
     G: int = 1  # groups: channels and kernels in G blocks, kernel d reading only its block's channels
+    Hc: int = 0  # rows of window positions computed per image (``computed_rows``), set by ``layout``
 
     @property
     def x_shape(self):
         return (self.N, self.C, self.H, self.W)
-
-    @property
-    def Wr(self):
-        """Width of a buffer row: the padded width rounded up to a multiple of sw."""
-        return self.Wq * self.sw
 
     @property
     def K(self):
@@ -53,35 +49,20 @@ class Layout(NamedTuple):
         return (self.dil_h, self.dil_w)
 
     @property
-    def Hc(self):
-        """Rows of window positions computed per image: Hq, or only the Ho output rows.
-
-        With all Hq rows the windows of all images are one run per channel, copied and
-        added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
-        channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
-        dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
-        the grid, or when an image's columns fill half a block (``ONE_IMAGE_COLUMNS``):
-        the blocks then hold one image each, and have that loop anyway (bench_modern.py's
-        3x3 convolution: 0.88x the time in float32, 0.93x in float64).
-        """
-        one_image = self.K * self.Hq * self.Wq >= ONE_IMAGE_COLUMNS
-        return self.Ho if self.dil_h > 1 or 4 * (self.Hq - self.Ho) > self.Hq or one_image else self.Hq
-
-    @property
     def P(self):
         """Columns per image: Hc rows of Wq window positions; only i < Ho, j < Wo are outputs."""
         return self.Hc * self.Wq
 
     @property
     def phase_size(self):
-        """Entries of one row phase: (C, N, Hq, Wr)."""
-        return self.C * self.N * self.Hq * self.Wr
+        """Entries of one phase: (C, N, Hq, Wq)."""
+        return self.C * self.N * self.Hq * self.Wq
 
     @property
     def buffer_size(self):
-        # the shifted view of the last row phase runs past its end by at most
+        # the shifted view of the last phase runs past its end by at most
         # (kh-1)·dil_h//sh rows and a row's width: a zero tail keeps it inside the buffer
-        return self.sh * self.phase_size + ((self.kh - 1) * self.dil_h // self.sh + 1) * self.Wr
+        return self.sh * self.sw * self.phase_size + ((self.kh - 1) * self.dil_h // self.sh + 1) * self.Wq
 
     @property
     def wasteful(self):
@@ -93,22 +74,40 @@ class Layout(NamedTuple):
         alone are faster (crossover 1.8x-2.6x measured on 32x32 inputs, 5x5 to 23x23 kernels).
         """
         padded = (self.H + 2 * self.ph) * (self.W + 2 * self.pw)
-        return self.P > 2 * self.Ho * self.Wo or self.sh * self.Hq * self.Wr > 2 * padded
+        return self.P > 2 * self.Ho * self.Wo or self.sh * self.Hq * self.sw * self.Wq > 2 * padded
 
     def start(self, m, n=0):
         """Flat index, in the work buffer, of the first pixel kernel offset (m, n) reads.
 
-        That pixel is padded row m·dil_h, column n·dil_w: row (m·dil_h) // sh of row
-        phase (m·dil_h) mod sh.
+        That pixel is padded row r = m·dil_h, column q = n·dil_w: row r // sh, column
+        q // sw of phase (r mod sh, q mod sw).
         """
-        r = m * self.dil_h
-        return (r % self.sh) * self.phase_size + (r // self.sh) * self.Wr + n * self.dil_w
+        r, q = m * self.dil_h, n * self.dil_w
+        phase = (r % self.sh) * self.sw + q % self.sw
+        return phase * self.phase_size + (r // self.sh) * self.Wq + q // self.sw
+
+
+def computed_rows(g):
+    """Rows of window positions computed per image: Hq, or only the Ho output rows.
+
+    With all Hq rows the windows of all images are one run per channel, copied and
+    added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
+    channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
+    dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
+    the grid, or when an image's columns are large (``ONE_IMAGE_COLUMNS``): the
+    blocks then hold a few images each, and loop over them anyway (bench_modern.py's
+    3x3 convolution: 0.88x the time in float32, 0.93x in float64).
+    """
+    one_image = g.K * g.Hq * g.Wq >= ONE_IMAGE_COLUMNS
+    return g.Ho if g.dil_h > 1 or 4 * (g.Hq - g.Ho) > g.Hq or one_image else g.Hq
 
 
 def layout(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
+    """The Layout of a convolution of these checked sizes (Hc included: read in every loop)."""
     (N, C, H, W), (D, _, kh, kw), (sh, sw), (ph, pw) = x_shape, w_shape, stride, padding
     Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)  # ceil
-    return Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
+    g = Layout(N, C, H, W, D, kh, kw, sh, sw, ph, pw, *out_shape[2:], Hq, Wq, *dilation, groups)
+    return g._replace(Hc=computed_rows(g))
 
 
 def transposed(g):
