@@ -99,6 +99,9 @@ def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
     per_image = g.K * g.P * itemsize
     if per_image <= block_bytes or g.G == 1:
         step = min(g.N, max(1, block_bytes // per_image))
+        n = -(-g.N // step)
+        if n % 2 and n > 1 and not _alone(g):  # even, for two threads: with three blocks one idles a third
+            step = -(-g.N // (n + 1))
         return [Block(i, min(i + step, g.N), 0, g.G) for i in range(0, g.N, step)], (step, g.G)
     per_block = min(g.G, max(1, block_bytes * g.G // per_image))
     groups = [(h, min(h + per_block, g.G)) for h in range(0, g.G, per_block)]
