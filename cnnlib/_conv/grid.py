@@ -155,11 +155,16 @@ def lay_out(x, phases, images=slice(None), channels=slice(None)):
         phase[channels, images] = x[images, channels][:, :, rows, cols].transpose(1, 0, 2, 3)
 
 
+def take_out(phases, out, images=slice(None), channels=slice(None)):
+    """Inverse of ``lay_out``: out[images, channels] = the part of the buffer inside the padding."""
+    for phase, (rows, cols) in phases:
+        out[images, channels][:, :, rows, cols] = phase[channels, images].transpose(1, 0, 2, 3)
+
+
 def from_buffer(buf, g):
-    """Inverse of ``lay_out``: the (N, C, H, W) image inside the padding, as a new array."""
+    """The (N, C, H, W) image inside the padding of buffer buf, as a new array."""
     x = new_array((g.N, g.C, g.H, g.W), buf.dtype)
-    for phase, (rows, cols) in _phases(buf, g):
-        x[:, :, rows, cols] = phase.transpose(1, 0, 2, 3)
+    take_out(_phases(buf, g), x)
     return x
 
 
@@ -270,11 +275,11 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
     lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
     order. For dx each thread adds the column entries onto the pixels they came from in
-    its own ∂E/∂xp, and they are summed at the end: a block's garbage entries (exact
-    zeros: w is finite, see cnnlib._conv.backward) land past its last image, on another
-    block's pixels, where a += from two threads at once could lose a value. A pixel gets
-    its real values from one block and zeros from the others: the sum is exact, whichever
-    thread ran which block.
+    its own ∂E/∂xp: a block's garbage entries (exact zeros: w is finite, see
+    cnnlib._conv.backward) land past its last image, on another block's pixels, where a
+    += from two threads at once could lose a value. A pixel gets its real values from
+    its own block only, so each block takes its images out of its thread's ∂E/∂xp as
+    soon as it is done: the zeros other blocks may add later change nothing.
     """
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
@@ -291,12 +296,14 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
             return delta, cols, None, None, None
         dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
         dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)  # ∂E/∂xp; its view under each offset:
-        return delta, cols, dcols, dbuf, [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
+        targets = [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
+        return delta, cols, dcols, _phases(dbuf, g), targets
 
     mine = _per_thread(work_arrays)
+    dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, _, targets = mine()
+        delta_all, cols, dcols, dbuf_phases, targets = mine()
         k, ch = blk.stop - blk.first, blk.channels(g)
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
@@ -309,6 +316,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
             d = d.reshape(ch.stop - ch.start, g.kh * g.kw, k * g.P)
             for i, target in enumerate(targets):
                 target[ch, blk.first : blk.stop] += d[:, i].reshape(-1, k, g.P)
+            take_out(dbuf_phases, dx, slice(blk.first, blk.stop), ch)
         return blk, part
 
     def add(result):
@@ -320,12 +328,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     # 3 channels x 2 images x 36 x 36 per +=, took 1.2x as long on two threads)
     small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
     parallel.run(block, todo, gather=None if dw_t is None else add, alone=_alone(g) or small_scatter)
-    dx = dw = None
-    if need_dx:
-        total, *others = (arrays[3] for arrays in mine.made.values())
-        for other in others:
-            total += other
-        dx = from_buffer(total, g)
+    dw = None
     if dw_t is not None:
         dw = dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
     return dx, dw
