@@ -73,7 +73,7 @@ def main(argv=None):
         total, zero = cl.shapes.dilated_route_counts(Ho, Ho, 3, 3, s)
         ratio = np.median(t["rot180"]) / np.median(t["accumulate"])
         print(f" {s}   {zero / total:21.0%}   {ratio:8.1f}x")
-    print("\n(cnnlib.conv_backward also computes dw and db: the accumulation route's share is smaller still)")
+    print("\n(cnnlib.conv2d_backward also computes dw and db: its own route's share is smaller still)")
 
 
 if __name__ == "__main__":

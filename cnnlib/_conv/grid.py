@@ -55,10 +55,10 @@ from .workspace import work_array
 # Columns are made and consumed one block of images at a time, so that the block's
 # columns (and in the backward their gradient) stay in the CPU's cache between the
 # copy that makes them and the matrix products that read them; one buffer is reused
-# for every block. A full batch of columns (22 MB for benchmarks/bench_conv.py's case B in float32, 44 MB in
+# for every block. A full batch of columns (25 MB for benchmarks/bench_conv.py's case B in float32, 50 MB in
 # float64) would go out to memory and back, and a fresh array that large is paid for
 # again in page faults on every call. 2 MiB was the fastest of 1-4 MiB on every case of
-# benchmarks/bench_layers.py (A-C, R32, L64: 0.9-1.0x the time of 1 MiB; DW128 0.75x; B 0.7x,
+# benchmarks/bench_layers.py (A, C, R32, L64: 0.9-1.0x the time of 1 MiB; DW128 0.75x; B 0.7x,
 # whose col2im blocks of 1 MiB were too small for two threads), 1 MiB of 128 KiB .. 8 MiB before.
 GRID_BLOCK_BYTES = 1 << 21
 
@@ -92,7 +92,7 @@ def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
 
     Whole images with all their groups; when one image's columns are larger than that,
     one image and as many groups as fit (a depthwise 56 x 56 layer with 128 channels:
-    15 MiB of columns per image in float32, 8 channels per block). The groups' products
+    14 MiB of columns per image in float32, 17 channels per block). The groups' products
     are independent, so a smaller block changes no sum, and its columns stay in the cache
     (3x faster stacked products than on a whole image's columns).
     """
@@ -325,7 +325,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
 
     # col2im is kh·kw += per block: below ~8K entries each (a few µs, about what the
     # interpreter spends on one), a second core does not pay (bench_conv.py's case B,
-    # 3 channels x 2 images x 36 x 36 per +=, took 1.2x as long on two threads)
+    # 3 channels x 2 images x 36 x 36 per += in 1 MiB blocks, took 1.2x as long on two threads)
     small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
     parallel.run(block, todo, gather=None if dw_t is None else add, alone=_alone(g) or small_scatter)
     dw = None

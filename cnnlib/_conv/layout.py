@@ -93,7 +93,7 @@ def computed_rows(g):
     With all Hq rows the windows of all images are one run per channel, copied and
     added in C long NumPy loops; skipping rows i >= Ho costs a loop per image and
     channel (+20% on bench_conv.py's case A) and saves their products: worth it for a
-    dilated kernel (d(k − 1) rows past the last output), when they are a quarter of
+    dilated kernel (d(k − 1) rows past the last output), when they are more than a quarter of
     the grid, or when an image's columns are large (``ONE_IMAGE_COLUMNS``): the
     blocks then hold a few images each, and loop over them anyway (bench_modern.py's
     3x3 convolution: 0.88x the time in float32, 0.93x in float64).
