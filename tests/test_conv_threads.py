@@ -52,7 +52,8 @@ def test_blocks_of_one_image_and_one_group_match_the_loops_on_any_number_of_thre
 def test_blocks_on_threads_match_the_windows_route_and_one_thread(stride, groups):
     """A layer large enough for its blocks to run on the BLAS's threads (∂E/∂x as a convolution
     of δ at stride 1, by col2im at stride 2; whole groups and, depthwise, some groups per block)
-    equals the windows route (the loops' products) and gives the same bits on one thread."""
+    equals the windows route (the loops' products) and gives the same bits on one thread; so does
+    the backward without the forward's cache, whose blocks lay their own images of x out."""
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((8, 32, 32, 32)), rng.standard_normal((32, 32 // groups, 3, 3))
     b = rng.standard_normal(32)
@@ -60,6 +61,7 @@ def test_blocks_on_threads_match_the_windows_route_and_one_thread(stride, groups
     args = (stride, 1, 1, groups)
     with cl.conv.forced_route("grid", block_bytes=1 << 16):
         got = forward_backward(x, w, b, dy, *args)
+        no_cache = cl.conv2d_backward(dy, x, w, *args)
         with threadpool_limits(1):
             one_thread = forward_backward(x, w, b, dy, *args)
     with cl.conv.forced_route("windows"):
@@ -67,6 +69,8 @@ def test_blocks_on_threads_match_the_windows_route_and_one_thread(stride, groups
     for a, r, a1 in zip(got, want, one_thread, strict=True):
         assert cl.rel_error(a, r) < EXACT_TOL
         np.testing.assert_array_equal(a1, a)
+    for a, a_cached in zip(no_cache, got[1:], strict=True):
+        np.testing.assert_array_equal(a, a_cached)
 
 
 @pytest.mark.parametrize(("stride", "groups"), [(1, 1), (2, 1), (1, 8), (2, 4)])
