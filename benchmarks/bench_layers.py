@@ -18,7 +18,8 @@ The cases (N, C, H, W, D, k, stride, padding, groups): A, B, C of bench_conv.py;
 3 x 3 convolution of the modern block (bench_modern.py: 32 channels, 28 x 28); L64 a
 64-channel 56 x 56 3 x 3 layer; DW128 its depthwise twin with 128 channels (groups = C = D);
 T64 a transposed convolution 32 x 32 -> 64 x 64, k = 4, s = 2, C = D = 64 (``conv_transpose2d``).
-``--train`` adds the training step of bench_train.py (digits net, batch 64).
+``--train`` adds the training step of bench_train.py (digits net, batch 64), against torch's step
+and against torch's step computing ∂E/∂x of the first layer too, as ``cl.Sequential.backward`` does.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def main(argv=None):
     if args.train and torch is not None:
         import bench_train as bt
 
-        print("\ntraining step of bench_train.py (digits net, batch 64): cnnlib / torch")
+        print("\ntraining step of bench_train.py (digits net, batch 64): cnnlib / torch, med / min; then")
+        print("cnnlib / torch computing ∂E/∂x of the first layer too, as cl.Sequential.backward does")
         rng = np.random.default_rng(0)
         for dtype in (getattr(np, d) for d in args.dtypes.split(",")):
             x = rng.standard_normal((bt.BATCH, 1, 28, 28)).astype(dtype)
@@ -145,11 +147,15 @@ def main(argv=None):
             funcs = {
                 "cnnlib": bt.cnnlib_step(bt.digits_net(dtype), x, labels),
                 "torch": bt.torch_step(torch, bt.digits_net(dtype), x, labels)[0],
+                "torch_dx": bt.torch_step(torch, bt.digits_net(dtype), x, labels, input_grad=True)[0],
             }
             t = interleaved_medians(funcs, 3 * args.repeats, warm=not args.cold)
-            med = np.median(t["cnnlib"]) / np.median(t["torch"])
-            print(f"{'step':<7}{np.dtype(dtype).name:<9}{1e3 * np.median(t['cnnlib']):10.1f}  "
-                  f"{med:5.2f}x / {np.min(t['cnnlib']) / np.min(t['torch']):5.2f}x", flush=True)  # fmt: skip
+            c = t["cnnlib"]
+            ratios = "   ".join(
+                f"{np.median(c) / np.median(t[k]):5.2f}x / {np.min(c) / np.min(t[k]):5.2f}x"
+                for k in ("torch", "torch_dx")
+            )
+            print(f"{'step':<7}{np.dtype(dtype).name:<9}{1e3 * np.median(c):10.1f}  {ratios}", flush=True)
 
 
 if __name__ == "__main__":
