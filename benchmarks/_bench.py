@@ -5,9 +5,9 @@ Rules, from measuring on a noisy 2-core machine:
   load from elsewhere hits all of them alike; report medians;
 - pause ~0.2 s before timing each library: BLAS and OpenMP worker threads keep
   spinning for a while after a call and would steal a core from the next library;
-- then warm up: run the library for as long as one sample, untimed, before timing it.
-  On the 2-core virtual machine these numbers come from, a CPU that was idle for the
-  pause runs slowly for the next ~50-100 ms (its wake-ups go through the hypervisor),
+- then warm up: run the library for ``WARM_S``, untimed, before timing it. On the
+  2-core virtual machine these numbers come from, a CPU that was idle for the pause
+  runs slowly for the next ~50-100 ms (its wake-ups go through the hypervisor),
   and that hits cnnlib's Python threads, which sleep between blocks, more than
   PyTorch's spinning OpenMP threads: a training loop, which calls layers back to back,
   never sees it. ``--cold`` in bench_layers.py and bench_modern.py skips the warm-up,
@@ -26,6 +26,7 @@ import numpy as np
 
 PAUSE_S = 0.2
 SAMPLE_S = 0.05
+WARM_S = 0.2
 TORCH_THREADS = 2
 
 
@@ -73,7 +74,7 @@ def interleaved_medians(funcs, repeats, calls=None, warm=True):
     calls : dict of name -> int, optional
         Calls per sample; by default enough for ~SAMPLE_S seconds (1 for slow functions).
     warm : bool
-        Run each sample's calls once untimed after the pause, before timing them.
+        Run the function for ``WARM_S`` untimed after the pause, before timing it.
 
     Returns
     -------
@@ -88,7 +89,8 @@ def interleaved_medians(funcs, repeats, calls=None, warm=True):
             name = names[(r + k) % len(names)]
             time.sleep(PAUSE_S)
             f, c = funcs[name], calls[name]
-            for _ in range(c if warm else 0):
+            start = time.perf_counter()
+            while warm and time.perf_counter() - start < WARM_S:
                 f()
             t = time.perf_counter()
             for _ in range(c):
