@@ -7,7 +7,12 @@ For each case and dtype, one forward + backward of cnnlib and of PyTorch (2 thre
 timed in interleaved rounds (``_bench.interleaved_medians``), after checking that they agree,
 and the line gives
 
-- vs torch: cnnlib / torch time, median of the rounds and ratio of the minima;
+- vs torch: cnnlib / torch time, median of the rounds and ratio of the minima, for the
+  functions ``conv2d_forward`` then ``conv2d_backward(dy, x, w, ...)`` (the backward lays x
+  out again);
+- layer vs torch: the same for what a layer (``cl.Conv2D``) runs, ``conv2d_forward_with_cache``
+  then ``conv2d_backward(..., cache=cache)``, which reuses the forward's laid-out x, as torch's
+  autograd reuses its saved x (not for the transposed case: its functions take no cache);
 - of GEMM: the useful work, 3 · 2·(multiply-adds of one product) flops (forward, ∂E/∂w,
   ∂E/∂x), per second of the fastest (min) and the median sample, over NumPy's own rate on a
   1024 x 1024 product of the same dtype, measured in the same rounds (so that load from
@@ -71,6 +76,11 @@ def cnnlib_run(transposed, x, w, b, dy, args):
     return (cl.conv2d_forward(x, w, b, *args), *cl.conv2d_backward(dy, x, w, *args))
 
 
+def cnnlib_layer_run(x, w, b, dy, args):
+    y, cache = cl.conv2d_forward_with_cache(x, w, b, *args)
+    return (y, *cl.conv2d_backward(dy, None, w, *args, cache=cache))
+
+
 def torch_run(torch, transposed, x, w, b, dy, args):
     f = torch.nn.functional
     tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
@@ -107,18 +117,21 @@ def main(argv=None):
     warm = "cold: no warm-up after the pauses" if args.cold else "each sample after a warm-up"
     print(f"{args.repeats} interleaved rounds ({warm});")
     print("'med' from the medians, 'min' from the fastest samples\n")
-    print(f"{'case':<7}{'dtype':<9}{'cnnlib ms':>10}  {'vs torch med / min':<20}"
+    print(f"{'case':<7}{'dtype':<9}{'cnnlib ms':>10}  {'vs torch med / min':<20}{'layer vs torch':<20}"
           f"{'cnnlib of GEMM med / min':<26}{'torch of GEMM med / min':<24}")  # fmt: skip
     for dtype in args.dtypes.split(","):
         for name in args.cases.split(","):
             case = CASES[name]
             x, w, b, dy, a, macs = make(case, np.dtype(dtype))
             funcs = {"cnnlib": partial(cnnlib_run, case[-1], x, w, b, dy, a), "gemm": gemm_probe(dtype)}
+            if not case[-1]:
+                funcs["layer"] = partial(cnnlib_layer_run, x, w, b, dy, a)
             if torch is not None:
                 funcs["torch"] = torch_run(torch, case[-1], x, w, b, dy, a)
-                for got, want in zip(funcs["cnnlib"](), funcs["torch"](), strict=True):
-                    err = cl.rel_error(got, want.detach().numpy())
-                    assert err < TOL[dtype], f"{name}: cnnlib disagrees with torch ({err:.1e}): not timing it"
+                for lib in [lib for lib in ("cnnlib", "layer") if lib in funcs]:
+                    for got, want in zip(funcs[lib](), funcs["torch"](), strict=True):
+                        err = cl.rel_error(got, want.detach().numpy())
+                        assert err < TOL[dtype], f"{name}: {lib} disagrees with torch ({err:.1e}): not timed"
             t = interleaved_medians(funcs, args.repeats, warm=not args.cold)
             rate = {s: 2 * 1024**3 / f(t["gemm"]) for s, f in (("med", np.median), ("min", np.min))}
 
@@ -129,11 +142,15 @@ def main(argv=None):
 
             line = f"{name:<7}{dtype:<9}{1e3 * np.median(t['cnnlib']):10.1f}  "
             if torch is not None:
-                med = np.median(t["cnnlib"]) / np.median(t["torch"])
-                line += f"{med:5.2f}x / {np.min(t['cnnlib']) / np.min(t['torch']):5.2f}x     "
+                for lib in ("cnnlib", "layer"):
+                    if lib in t:
+                        med = np.median(t[lib]) / np.median(t["torch"])
+                        line += f"{med:5.2f}x / {np.min(t[lib]) / np.min(t['torch']):5.2f}x     "
+                    else:
+                        line += f"{'-':<20}"
                 line += f"{frac('cnnlib'):<26}{frac('torch'):<24}"
             else:
-                line += f"{'-':<20}{frac('cnnlib'):<26}"
+                line += f"{'-':<20}{'-':<20}{frac('cnnlib'):<26}"
             print(line, flush=True)
     if args.train and torch is not None:
         import bench_train as bt

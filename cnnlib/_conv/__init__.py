@@ -70,9 +70,12 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
             y = windows.forward(buf, w, g, route.block_bytes)
     else:
         buf = grid.zero_buffer(g, dtype)  # each block lays out its images of x
-        y = grid.forward(x, buf, g, w.astype(dtype, copy=False).reshape(D, -1), out_shape, route.block_bytes)
+        w2 = w.astype(dtype, copy=False).reshape(D, -1)
+        b = None if b is None else b.astype(dtype, copy=False)
+        y = grid.forward(x, buf, g, w2, out_shape, route.block_bytes, b)  # the bias added block by block
+        return y, ConvCache(buf, g, x.dtype, route.name)
     if b is not None:
-        # once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
+        # (windows route) once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
         # fusing it into the copy of each block would cost one (slower) ufunc loop per row of Wo
         y += b.reshape(1, D, 1, 1)
     return y, ConvCache(buf, g, x.dtype, route.name)

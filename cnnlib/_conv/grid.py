@@ -145,6 +145,13 @@ def zero_buffer(g, dtype, work=None):
     return buf
 
 
+def _region(buf, g, images, channels):
+    """View (sh·sw, channels, images·Hq·Wq) of a flat buffer: the part of every phase holding these images."""
+    per_image = g.Hq * g.Wq
+    phases = buf[: g.sh * g.sw * g.phase_size].reshape(g.sh * g.sw, g.C, g.N * per_image)
+    return phases[:, channels, images.start * per_image : images.stop * per_image]
+
+
 def lay_out(x, phases, images=slice(None), channels=slice(None)):
     """Copy x[images, channels] into the buffer whose ``_phases`` are given; padding and tail stay zero.
 
@@ -231,13 +238,14 @@ def _per_thread(make):
     return mine
 
 
-def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
-    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, without the bias.
+def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
+    """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, + b (D,) if given.
 
     buf is all zeros (``zero_buffer``) and each block first lays out its own images of x
     (``lay_out``) on its own thread: the copy runs on every core, and a block's columns
     read its own images only (its garbage columns may read another's, half written:
-    thrown away). buf then holds all of x, for the backward.
+    thrown away). buf then holds all of x, for the backward. The bias is added block by
+    block, on y's part that is still in the cache.
     """
     sources, phases = _im2col_sources(buf, g), _phases(buf, g)
     todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
@@ -252,6 +260,8 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES):
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
         y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
         y[blk.first : blk.stop, blk.kernels(g)] = y_all.transpose(1, 0, 2, 3)  # (N, D) order
+        if b is not None:
+            y[blk.first : blk.stop, blk.kernels(g)] += b[blk.kernels(g), None, None]
 
     parallel.run(block, todo, alone=_alone(g))
     return y
@@ -275,11 +285,12 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
     lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
     order. For dx each thread adds the column entries onto the pixels they came from in
-    its own ∂E/∂xp: a block's garbage entries (exact zeros: w is finite, see
-    cnnlib._conv.backward) land past its last image, on another block's pixels, where a
-    += from two threads at once could lose a value. A pixel gets its real values from
+    its own ∂E/∂xp, whose part for the block's images it zeroes first (one fill, not the
+    whole ∂E/∂xp in every thread): a block's garbage entries (exact zeros: w is finite,
+    see cnnlib._conv.backward) land past its last image, on another block's pixels, where
+    a += from two threads at once could lose a value. A pixel gets its real values from
     its own block only, so each block takes its images out of its thread's ∂E/∂xp as
-    soon as it is done: the zeros other blocks may add later change nothing.
+    soon as it is done: what other blocks add there (zeros), before or after, is never read.
     """
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
@@ -293,30 +304,31 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
         cols_shape = (groups * g.C // g.G, g.kh, g.kw, step, g.P)
         cols = None if buf is None else work_array("cols", cols_shape, dtype)
         if not need_dx:
-            return delta, cols, None, None, None
+            return delta, cols, None, None, None, None
         dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
-        dbuf = work_array("dbuf", (g.buffer_size,), dtype, zero=True)  # ∂E/∂xp; its view under each offset:
+        dbuf = work_array("dbuf", (g.buffer_size,), dtype)  # ∂E/∂xp; its view under each offset:
         targets = [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
-        return delta, cols, dcols, _phases(dbuf, g), targets
+        return delta, cols, dcols, dbuf, _phases(dbuf, g), targets
 
     mine = _per_thread(work_arrays)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, dbuf_phases, targets = mine()
-        k, ch = blk.stop - blk.first, blk.channels(g)
+        delta_all, cols, dcols, dbuf, dbuf_phases, targets = mine()
+        k, ch, images = blk.stop - blk.first, blk.channels(g), slice(blk.first, blk.stop)
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
         if phases is not None:
-            lay_out(x, phases, slice(blk.first, blk.stop), ch)
+            lay_out(x, phases, images, ch)
         if sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:
             d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
             d = d.reshape(ch.stop - ch.start, g.kh * g.kw, k * g.P)
+            _region(dbuf, g, images, ch).fill(0)
             for i, target in enumerate(targets):
-                target[ch, blk.first : blk.stop] += d[:, i].reshape(-1, k, g.P)
-            take_out(dbuf_phases, dx, slice(blk.first, blk.stop), ch)
+                target[ch, images] += d[:, i].reshape(-1, k, g.P)
+            take_out(dbuf_phases, dx, images, ch)
         return blk, part
 
     def add(result):
