@@ -128,7 +128,7 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
     w = w.astype(dtype, copy=False)
     by_convolution, block = need_dx and _input_grad_is_a_convolution(g), route.block_bytes
     with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
-        dx, dw = grid.backward(
+        dx, dw, db = grid.backward(
             dy, buf, g, w.reshape(g.D, -1), need_dx and not by_convolution, block, x_to_lay_out
         )
         if by_convolution:
@@ -141,7 +141,7 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
     if not (np.isfinite(dw).all() and np.isfinite(w).all()):
         xp = windows.padded_input(grid.from_buffer(buf, g), g, dtype)
         return windows.backward(dy, xp, w, g, need_dx)
-    return dx, dw, dy.sum(axis=(0, 2, 3), dtype=dtype)
+    return dx, dw, db
 
 
 def input_grad(dy, w, x_shape, stride, padding, out_shape):

@@ -210,7 +210,12 @@ def _im2col_sources(buf, g):
             shape = (g.C, len(range(m0, g.kh, th)), len(range(n0, g.kw, tw)), g.N, g.P)
             steps = (g.N * g.Hq * g.Wq, th * g.dil_h // g.sh * g.Wq, tw * g.dil_w // g.sw, g.Hq * g.Wq, 1)
             strides = [s * buf.itemsize for s in steps]
-            view = np.lib.stride_tricks.as_strided(buf[g.start(m0, n0) :], shape, strides, writeable=False)
+            # the constructor, not np.lib.stride_tricks.as_strided (5x its cost), which also checks
+            # that the view stays inside buf (its zero tail covers the last offsets' reach)
+            view = np.ndarray(
+                shape, buf.dtype, buffer=buf, offset=g.start(m0, n0) * buf.itemsize, strides=strides
+            )
+            view.flags.writeable = False
             sources.append((slice(m0, None, th), slice(n0, None, tw), view))
     return sources
 
@@ -280,7 +285,7 @@ def _delta_on_grid(dy, blk, g, delta_all):
 
 
 def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None):
-    """(dx, dw) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ).
+    """(dx, dw, db) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ), db = Σ δ.
 
     buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
     lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
@@ -298,6 +303,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     sources = None if buf is None else _im2col_sources(buf, g)
     phases = None if x is None else _phases(buf, g)
     dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+    db = np.zeros(g.D, dtype)  # from δ on the grid, block by block: its garbage entries are 0
 
     def work_arrays():
         delta = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype, zero=True)
@@ -329,18 +335,20 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
             for i, target in enumerate(targets):
                 target[ch, images] += d[:, i].reshape(-1, k, g.P)
             take_out(dbuf_phases, dx, images, ch)
-        return blk, part
+        return blk, part, delta.sum(axis=-1)
 
     def add(result):
-        blk, part = result
-        dw_t[blk.g0 : blk.g1] += part
+        blk, part, db_part = result
+        if part is not None:
+            dw_t[blk.g0 : blk.g1] += part
+        db[blk.kernels(g)] += db_part.reshape(-1)
 
     # col2im is kh·kw += per block: below ~8K entries each (a few µs, about what the
     # interpreter spends on one), a second core does not pay (bench_conv.py's case B,
     # 3 channels x 2 images x 36 x 36 per += in 1 MiB blocks, took 1.2x as long on two threads)
     small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
-    parallel.run(block, todo, gather=None if dw_t is None else add, alone=_alone(g) or small_scatter)
+    parallel.run(block, todo, gather=add, alone=_alone(g) or small_scatter)
     dw = None
     if dw_t is not None:
         dw = dw_t.transpose(0, 2, 1).reshape(g.D, -1, g.kh, g.kw)
-    return dx, dw
+    return dx, dw, db
