@@ -145,11 +145,9 @@ def zero_buffer(g, dtype, work=None):
     return buf
 
 
-def _region(buf, g, images, channels):
-    """View (sh·sw, channels, images·Hq·Wq) of a flat buffer: the part of every phase holding these images."""
-    per_image = g.Hq * g.Wq
-    phases = buf[: g.sh * g.sw * g.phase_size].reshape(g.sh * g.sw, g.C, g.N * per_image)
-    return phases[:, channels, images.start * per_image : images.stop * per_image]
+def _block_layout(g, images, groups):
+    """The layout of a block's part of the work buffer: its images and its groups' channels."""
+    return g._replace(N=images, C=groups * (g.C // g.G), D=groups * (g.D // g.G), G=groups)
 
 
 def lay_out(x, phases, images=slice(None), channels=slice(None)):
@@ -289,20 +287,24 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
 
     buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
     lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
-    order. For dx each thread adds the column entries onto the pixels they came from in
-    its own ∂E/∂xp, whose part for the block's images it zeroes first (one fill, not the
-    whole ∂E/∂xp in every thread): a block's garbage entries (exact zeros: w is finite,
-    see cnnlib._conv.backward) land past its last image, on another block's pixels, where
-    a += from two threads at once could lose a value. A pixel gets its real values from
-    its own block only, so each block takes its images out of its thread's ∂E/∂xp as
-    soon as it is done: what other blocks add there (zeros), before or after, is never read.
+    order. For dx each block adds its column entries onto the pixels they came from in a
+    ∂E/∂xp of its own images and channels (``_block_layout``, zeroed first, a work array of
+    its thread) and takes them out into dx: from the zeroing to the copy out it stays in the
+    cache, and no two threads ever add to the same memory. The garbage entries (exact
+    zeros: w is finite, see cnnlib._conv.backward) land on the block's own buffer, past
+    the pixels of a phase's last image: they add nothing.
     """
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
-    w3t = w2.reshape(g.G, g.D // g.G, -1).transpose(0, 2, 1)  # (G, Kg, D/G) with Kg = C/G·kh·kw
+    Cg, Dg, offsets = g.C // g.G, g.D // g.G, g.kh * g.kw
+    # for dx the rows of w2ᵀ in (m, n, c) order: the columns' gradient under one offset is
+    # then one contiguous run per group, and col2im's += run as long 1-D loops (NumPy 2.4
+    # buffers a 2-D += whose rows are shorter than ~2,300 entries: 2-4x the time)
+    w_mnc = w2.reshape(g.G, Dg, Cg, offsets).transpose(0, 3, 2, 1).reshape(g.G, offsets * Cg, Dg)
     sources = None if buf is None else _im2col_sources(buf, g)
     phases = None if x is None else _phases(buf, g)
-    dw_t = None if buf is None else np.zeros(w3t.shape, dtype)  # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+    # dwᵀ: (K, ·) @ (·, D), the faster GEMM
+    dw_t = None if buf is None else np.zeros((g.G, Cg * offsets, Dg), dtype)
     db = np.zeros(g.D, dtype)  # from δ on the grid, block by block: its garbage entries are 0
 
     def work_arrays():
@@ -310,17 +312,16 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
         cols_shape = (groups * g.C // g.G, g.kh, g.kw, step, g.P)
         cols = None if buf is None else work_array("cols", cols_shape, dtype)
         if not need_dx:
-            return delta, cols, None, None, None, None
-        dcols = work_array("dcols", (groups, w3t.shape[1], step * g.P), dtype)
-        dbuf = work_array("dbuf", (g.buffer_size,), dtype)  # ∂E/∂xp; its view under each offset:
-        targets = [_shifted(dbuf, g, m, n) for m in range(g.kh) for n in range(g.kw)]
-        return delta, cols, dcols, dbuf, _phases(dbuf, g), targets
+            return delta, cols, None, None, None
+        dcols = work_array("dcols", (groups, offsets * Cg, step * g.P), dtype)
+        dbuf = work_array("dbuf", (_block_layout(g, step, groups).buffer_size,), dtype)
+        return delta, cols, dcols, dbuf, {}
 
     mine = _per_thread(work_arrays)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, dbuf, dbuf_phases, targets = mine()
+        delta_all, cols, dcols, dbuf, views = mine()
         k, ch, images = blk.stop - blk.first, blk.channels(g), slice(blk.first, blk.stop)
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
@@ -329,12 +330,19 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
         if sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:
-            d = group_matmul(w3t[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
-            d = d.reshape(ch.stop - ch.start, g.kh * g.kw, k * g.P)
-            _region(dbuf, g, images, ch).fill(0)
+            d = group_matmul(w_mnc[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
+            d = d.reshape(blk.g1 - blk.g0, offsets, Cg, k, g.P)
+            gb = _block_layout(g, k, blk.g1 - blk.g0)
+            if gb not in views:  # the last block may hold fewer images or groups
+                here = dbuf[: gb.buffer_size]
+                shape = (blk.g1 - blk.g0, Cg, k, g.P)  # a view: the channel axis split by group
+                targets = [_shifted(here, gb, m, n).reshape(shape) for m in range(g.kh) for n in range(g.kw)]
+                views[gb] = here, _phases(here, gb), targets
+            here, here_phases, targets = views[gb]
+            here.fill(0)
             for i, target in enumerate(targets):
-                target[ch, images] += d[:, i].reshape(-1, k, g.P)
-            take_out(dbuf_phases, dx, images, ch)
+                target += d[:, i]
+            take_out(here_phases, dx[images, ch])
         return blk, part, delta.sum(axis=-1)
 
     def add(result):
@@ -346,7 +354,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     # col2im is kh·kw += per block: below ~8K entries each (a few µs, about what the
     # interpreter spends on one), a second core does not pay (bench_conv.py's case B,
     # 3 channels x 2 images x 36 x 36 per += in 1 MiB blocks, took 1.2x as long on two threads)
-    small_scatter = need_dx and groups * (g.C // g.G) * step * g.P < 1 << 13
+    small_scatter = need_dx and groups * Cg * step * g.P < 1 << 13
     parallel.run(block, todo, gather=add, alone=_alone(g) or small_scatter)
     dw = None
     if dw_t is not None:
