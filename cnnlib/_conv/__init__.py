@@ -122,9 +122,7 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
         if buf is None:
             buf = windows.padded_input(x, g, dtype)
         return windows.backward(dy, buf, w, g, need_dx, route.block_bytes)
-    x_to_lay_out = None
-    if buf is None:  # each block lays out its images of x
-        buf, x_to_lay_out = grid.zero_buffer(g, dtype, work="buf"), x
+    x_to_lay_out = x if buf is None else None  # then each block lays out its own images of x
     w = w.astype(dtype, copy=False)
     by_convolution, block = need_dx and _input_grad_is_a_convolution(g), route.block_bytes
     with np.errstate(invalid="ignore"):  # 0·inf of garbage columns: see just below
@@ -139,8 +137,8 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
     # finite. Both are small to check, x is never scanned; then the exact route, whose
     # products are exactly the reference's, decides where inf and NaN belong.
     if not (np.isfinite(dw).all() and np.isfinite(w).all()):
-        xp = windows.padded_input(grid.from_buffer(buf, g), g, dtype)
-        return windows.backward(dy, xp, w, g, need_dx)
+        x = grid.from_buffer(buf, g) if buf is not None else x
+        return windows.backward(dy, windows.padded_input(x, g, dtype), w, g, need_dx)
     return dx, dw, db
 
 

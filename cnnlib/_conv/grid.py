@@ -80,6 +80,9 @@ class Block(NamedTuple):
     g0: int
     g1: int
 
+    def images(self):
+        return slice(self.first, self.stop)
+
     def channels(self, g):
         return slice(self.g0 * (g.C // g.G), self.g1 * (g.C // g.G))
 
@@ -146,8 +149,25 @@ def zero_buffer(g, dtype, work=None):
 
 
 def _block_layout(g, images, groups):
-    """The layout of a block's part of the work buffer: its images and its groups' channels."""
+    """The layout of a block's own buffer: its images and its groups' channels."""
     return g._replace(N=images, C=groups * (g.C // g.G), D=groups * (g.D // g.G), G=groups)
+
+
+def _block_views(gb, xbuf, dbuf):
+    """Views of a block's buffers (layout gb): x's and its im2col sources, ∂E/∂xp's and its col2im targets.
+
+    The targets are ``_shifted`` views (G, C/G, images, P), the channel axis split by
+    group as the columns' gradient is; None where the buffer is None.
+    """
+    x_here = d_here = x_sources = targets = None
+    if xbuf is not None:
+        x_here = xbuf[: gb.buffer_size]
+        x_sources = _im2col_sources(x_here, gb)
+    if dbuf is not None:
+        d_here = dbuf[: gb.buffer_size]
+        shape = (gb.G, gb.C // gb.G, gb.N, gb.P)
+        targets = [_shifted(d_here, gb, m, n).reshape(shape) for m in range(gb.kh) for n in range(gb.kw)]
+    return x_here, x_sources, d_here, targets
 
 
 def lay_out(x, phases, images=slice(None), channels=slice(None)):
@@ -283,16 +303,17 @@ def _delta_on_grid(dy, blk, g, delta_all):
 
 
 def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None):
-    """(dx, dw, db) in w2's dtype: dw = δ @ (the columns of buf)ᵀ, dx = col2im(w2ᵀ @ δ), db = Σ δ.
+    """(dx, dw, db) in w2's dtype: dw = δ @ (the columns of xp)ᵀ, dx = col2im(w2ᵀ @ δ), db = Σ δ.
 
-    buf None skips dw, need_dx False skips dx; x given: buf is all zeros and each block
-    lays out its images of x first, as in ``forward``. dw is summed over the blocks in block
-    order. For dx each block adds its column entries onto the pixels they came from in a
-    ∂E/∂xp of its own images and channels (``_block_layout``, zeroed first, a work array of
-    its thread) and takes them out into dx: from the zeroing to the copy out it stays in the
-    cache, and no two threads ever add to the same memory. The garbage entries (exact
-    zeros: w is finite, see cnnlib._conv.backward) land on the block's own buffer, past
-    the pixels of a phase's last image: they add nothing.
+    xp is buf, the forward's work buffer holding the whole batch, or, x given instead,
+    each block lays its own images of x out in a buffer of its own (``_block_layout``);
+    neither: no dw. need_dx False skips dx. dw is summed over the blocks in block order.
+    For dx each block adds its column entries onto the pixels they came from in a ∂E/∂xp
+    of its own images and channels, and takes them out into dx. A block's buffers are
+    work arrays of its thread, zeroed first: from the zeroing to the last read they stay
+    in the cache, and no two threads ever write to the same memory. The garbage entries
+    (exact zeros in ∂E/∂x: w is finite, see cnnlib._conv.backward) land on the block's
+    own buffer, past the pixels of a phase's last image: they add nothing.
     """
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
@@ -302,47 +323,43 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     # buffers a 2-D += whose rows are shorter than ~2,300 entries: 2-4x the time)
     w_mnc = w2.reshape(g.G, Dg, Cg, offsets).transpose(0, 3, 2, 1).reshape(g.G, offsets * Cg, Dg)
     sources = None if buf is None else _im2col_sources(buf, g)
-    phases = None if x is None else _phases(buf, g)
+    need_dw = buf is not None or x is not None
     # dwᵀ: (K, ·) @ (·, D), the faster GEMM
-    dw_t = None if buf is None else np.zeros((g.G, Cg * offsets, Dg), dtype)
+    dw_t = np.zeros((g.G, Cg * offsets, Dg), dtype) if need_dw else None
     db = np.zeros(g.D, dtype)  # from δ on the grid, block by block: its garbage entries are 0
 
+    gb = _block_layout(g, step, groups)  # a smaller last block uses the first images and groups
+
     def work_arrays():
-        delta = work_array("delta", (groups * g.D // g.G, step, g.Hc, g.Wq), dtype, zero=True)
-        cols_shape = (groups * g.C // g.G, g.kh, g.kw, step, g.P)
-        cols = None if buf is None else work_array("cols", cols_shape, dtype)
-        if not need_dx:
-            return delta, cols, None, None, None
-        dcols = work_array("dcols", (groups, offsets * Cg, step * g.P), dtype)
-        dbuf = work_array("dbuf", (_block_layout(g, step, groups).buffer_size,), dtype)
-        return delta, cols, dcols, dbuf, {}
+        delta = work_array("delta", (groups * Dg, step, g.Hc, g.Wq), dtype, zero=True)
+        cols = work_array("cols", (groups * Cg, g.kh, g.kw, step, g.P), dtype) if need_dw else None
+        dcols = work_array("dcols", (groups, offsets * Cg, step * g.P), dtype) if need_dx else None
+        xbuf = work_array("xbuf", (gb.buffer_size,), dtype) if x is not None else None
+        dbuf = work_array("dbuf", (gb.buffer_size,), dtype) if need_dx else None
+        return delta, cols, dcols, *_block_views(gb, xbuf, dbuf)
 
     mine = _per_thread(work_arrays)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, dbuf, views = mine()
-        k, ch, images = blk.stop - blk.first, blk.channels(g), slice(blk.first, blk.stop)
+        delta_all, cols, dcols, x_here, x_sources, d_here, targets = mine()
+        k, ng, ch, images = blk.stop - blk.first, blk.g1 - blk.g0, blk.channels(g), slice(blk.first, blk.stop)
+        own = Block(0, k, 0, ng)  # the block in its own buffers
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
-        if phases is not None:
-            lay_out(x, phases, images, ch)
-        if sources is not None:
+        if x is not None:
+            x_here.fill(0)
+            lay_out(x[images, ch], _phases(x_here, gb), own.images(), own.channels(gb))
+            part = group_matmul(_im2col(x_sources, own, gb, cols), delta.transpose(0, 2, 1))
+        elif sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:
-            d = group_matmul(w_mnc[blk.g0 : blk.g1], delta, out=dcols[: blk.g1 - blk.g0, :, : k * g.P])
-            d = d.reshape(blk.g1 - blk.g0, offsets, Cg, k, g.P)
-            gb = _block_layout(g, k, blk.g1 - blk.g0)
-            if gb not in views:  # the last block may hold fewer images or groups
-                here = dbuf[: gb.buffer_size]
-                shape = (blk.g1 - blk.g0, Cg, k, g.P)  # a view: the channel axis split by group
-                targets = [_shifted(here, gb, m, n).reshape(shape) for m in range(g.kh) for n in range(g.kw)]
-                views[gb] = here, _phases(here, gb), targets
-            here, here_phases, targets = views[gb]
-            here.fill(0)
+            d = group_matmul(w_mnc[blk.g0 : blk.g1], delta, out=dcols[:ng, :, : k * g.P])
+            d = d.reshape(ng, offsets, Cg, k, g.P)
+            d_here.fill(0)
             for i, target in enumerate(targets):
-                target += d[:, i]
-            take_out(here_phases, dx[images, ch])
+                target[:ng, :, :k] += d[:, i]
+            take_out(_phases(d_here, gb), dx[images, ch], own.images(), own.channels(gb))
         return blk, part, delta.sum(axis=-1)
 
     def add(result):
