@@ -189,7 +189,7 @@ def conv2d_forward(
     Derived in notebooks/01_single_kernel.ipynb to 04_padding.ipynb; dilation and groups
     taught in notebooks/08_convolution_family.ipynb.
     """
-    return conv2d_forward_with_cache(x, w, b, stride, padding, dilation, groups)[0]
+    return _forward(x, w, b, stride, padding, dilation, groups, keep=False)[0]
 
 
 def conv2d_forward_with_cache(
@@ -211,10 +211,15 @@ def conv2d_forward_with_cache(
         for ∂E/∂w; handing it back skips that copy (the ``Conv2D`` layer does this).
         It holds no reference to the caller's x.
     """
+    return _forward(x, w, b, stride, padding, dilation, groups, keep=True)
+
+
+def _forward(x, w, b, stride, padding, dilation, groups, keep):
+    """Both forwards: the arguments checked, then y and (keep) the cache, else None."""
     x, w, stride, padding, out_shape = validate_conv_args(x, w, stride, padding, dilation, groups)
     b = validate_bias(b, out_shape[1])
     dilation, groups = validate_dilation(dilation), validate_groups(groups, x.shape[1], w.shape[0])
-    return _conv.forward(x, w, b, stride, padding, out_shape, dilation, groups)
+    return _conv.forward(x, w, b, stride, padding, out_shape, dilation, groups, keep)
 
 
 def conv2d_backward(

@@ -56,8 +56,12 @@ def route_of(x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), grou
     return choose(layout(x_shape, w_shape, stride, padding, out_shape, dilation, groups))
 
 
-def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
-    """y = x ★ w + b on checked arrays, and the ConvCache that lets ``backward`` skip laying x out again."""
+def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1, keep=True):
+    """y = x ★ w + b on checked arrays, and the ConvCache that lets ``backward`` skip laying x out again.
+
+    keep False: (y, None). The grid route then lays x out block by block in buffers of the
+    blocks' own, which stay in the cache, instead of one buffer for the whole batch.
+    """
     N, D, Ho, Wo = out_shape
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     g = layout(x.shape, w.shape, stride, padding, out_shape, dilation, groups)
@@ -69,16 +73,16 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1):
         else:
             y = windows.forward(buf, w, g, route.block_bytes)
     else:
-        buf = grid.zero_buffer(g, dtype)  # each block lays out its images of x
+        buf = grid.zero_buffer(g, dtype) if keep else None  # each block lays out its images of x
         w2 = w.astype(dtype, copy=False).reshape(D, -1)
         b = None if b is None else b.astype(dtype, copy=False)
         y = grid.forward(x, buf, g, w2, out_shape, route.block_bytes, b)  # the bias added block by block
-        return y, ConvCache(buf, g, x.dtype, route.name)
+        return y, ConvCache(buf, g, x.dtype, route.name) if keep else None
     if b is not None:
         # (windows route) once, on the contiguous result: NumPy runs it as N·D loops of Ho·Wo, where
         # fusing it into the copy of each block would cost one (slower) ufunc loop per row of Wo
         y += b.reshape(1, D, 1, 1)
-    return y, ConvCache(buf, g, x.dtype, route.name)
+    return y, ConvCache(buf, g, x.dtype, route.name) if keep else None
 
 
 def cache_fits(cache, x_shape, w_shape, stride, padding, out_shape, dilation=(1, 1), groups=1):
@@ -179,8 +183,7 @@ def _input_grad_is_a_convolution(g):
 def _input_grad_by_convolution(dy, w, g, block_bytes):
     """∂E/∂x = pad(δ) ★ rot180(w) with the channels swapped (stride 1), in w's dtype."""
     gt = transposed(g)
-    buf = grid.zero_buffer(gt, w.dtype, work="delta_buf")
     w_t = w.reshape(g.G, g.D // g.G, g.C // g.G, g.kh, g.kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
     # a copy: a view with negative strides would send the products to NumPy's slow loops
     w_t = np.ascontiguousarray(w_t).reshape(g.C, -1)
-    return grid.forward(dy, buf, gt, w_t, g.x_shape, block_bytes)
+    return grid.forward(dy, None, gt, w_t, g.x_shape, block_bytes)  # δ laid out block by block

@@ -264,21 +264,33 @@ def _per_thread(make):
 def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, + b (D,) if given.
 
-    buf is all zeros (``zero_buffer``) and each block first lays out its own images of x
-    (``lay_out``) on its own thread: the copy runs on every core, and a block's columns
-    read its own images only (its garbage columns may read another's, half written:
-    thrown away). buf then holds all of x, for the backward. The bias is added block by
-    block, on y's part that is still in the cache.
+    Each block first lays out its own images of x (``lay_out``) on its own thread, so
+    that the copy runs on every core: into buf, all zeros (``zero_buffer``), which then
+    holds all of x for the backward (a block's garbage columns may read another's
+    images, half written: thrown away); or, buf None, into a buffer of its own
+    (``_own_columns``). The bias is added block by block, on y's part still in the cache.
     """
-    sources, phases = _im2col_sources(buf, g), _phases(buf, g)
-    todo, (step, groups) = blocks(g, buf.itemsize, block_bytes)
+    dtype = w2.dtype
+    todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
+    gb = _block_layout(g, step, groups)
+    sources, phases = (None, None) if buf is None else (_im2col_sources(buf, g), _phases(buf, g))
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
-    y = new_array(out_shape, buf.dtype)
-    cols = _per_thread(lambda: work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), buf.dtype))
+    y = new_array(out_shape, dtype)
+
+    def work_arrays():
+        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), dtype)
+        xbuf = work_array("xbuf", (gb.buffer_size,), dtype) if buf is None else None
+        return cols, _block_views(gb, xbuf, None)[:2]
+
+    mine = _per_thread(work_arrays)
 
     def block(blk):
-        lay_out(x, phases, slice(blk.first, blk.stop), blk.channels(g))
-        columns = _im2col(sources, blk, g, cols())
+        cols, own_buffer = mine()
+        if buf is None:
+            columns = _own_columns(x, blk, gb, own_buffer, cols)
+        else:
+            lay_out(x, phases, blk.images(), blk.channels(g))
+            columns = _im2col(sources, blk, g, cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
         y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
@@ -288,6 +300,20 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
 
     parallel.run(block, todo, alone=_alone(g))
     return y
+
+
+def _own_columns(x, blk, gb, own_buffer, cols):
+    """The columns of block ``blk``, its images of x first laid out in its own buffer.
+
+    own_buffer: (flat buffer, its im2col sources) of layout gb (``_block_views``), all the
+    block's buffers have. It is zeroed first (the padding), and kept in the cache from
+    there to the columns; the garbage columns read its zero tail or its other phases.
+    """
+    x_here, x_sources = own_buffer
+    own = Block(0, blk.stop - blk.first, 0, blk.g1 - blk.g0)  # the block in its own buffer
+    x_here.fill(0)
+    lay_out(x[blk.images(), blk.channels(gb)], _phases(x_here, gb), own.images(), own.channels(gb))
+    return _im2col(x_sources, own, gb, cols)
 
 
 def _delta_on_grid(dy, blk, g, delta_all):
@@ -336,21 +362,20 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
         dcols = work_array("dcols", (groups, offsets * Cg, step * g.P), dtype) if need_dx else None
         xbuf = work_array("xbuf", (gb.buffer_size,), dtype) if x is not None else None
         dbuf = work_array("dbuf", (gb.buffer_size,), dtype) if need_dx else None
-        return delta, cols, dcols, *_block_views(gb, xbuf, dbuf)
+        x_here, x_sources, d_here, targets = _block_views(gb, xbuf, dbuf)
+        return delta, cols, dcols, (x_here, x_sources), d_here, targets
 
     mine = _per_thread(work_arrays)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, x_here, x_sources, d_here, targets = mine()
+        delta_all, cols, dcols, own_buffer, d_here, targets = mine()
         k, ng, ch, images = blk.stop - blk.first, blk.g1 - blk.g0, blk.channels(g), slice(blk.first, blk.stop)
         own = Block(0, k, 0, ng)  # the block in its own buffers
         delta = _delta_on_grid(dy, blk, g, delta_all)
         part = None
         if x is not None:
-            x_here.fill(0)
-            lay_out(x[images, ch], _phases(x_here, gb), own.images(), own.channels(gb))
-            part = group_matmul(_im2col(x_sources, own, gb, cols), delta.transpose(0, 2, 1))
+            part = group_matmul(_own_columns(x, blk, gb, own_buffer, cols), delta.transpose(0, 2, 1))
         elif sources is not None:
             part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
         if need_dx:
