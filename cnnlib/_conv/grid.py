@@ -1,19 +1,22 @@
 """The grid route of the fast path: the work buffer, im2col/col2im on it, and the matrix products.
 
 ``cnnlib.conv`` validates the arguments; ``cnnlib._conv`` chooses this route (or the
-windows route) and calls ``forward``, ``weight_grad`` and ``input_grad`` here with
-checked arrays. How it is fast (measured in benchmarks/bench_conv.py):
+windows route) and calls ``forward`` and ``backward`` here with checked arrays. How it
+is fast (measured in benchmarks/bench_conv.py):
 
-- Layout. The zero-padded batch is copied once into a flat, channel-major work
-  buffer, split into phases (sh, sw, C, N, Hq, Wq) (see the stride below), each block
-  of images by the thread that makes its columns (``lay_out``). Output
+- Layout. The zero-padded input is copied into a flat, channel-major work buffer,
+  split into phases (sh, sw, C, N, Hq, Wq) (see the stride below), each block of
+  images by the thread that makes its columns (``lay_out``): into one buffer for the
+  whole batch when the forward keeps it for the backward (a layer's cache), else into
+  a small one of the block's own, still in the CPU cache when read (``_own_columns``). Output
   position (img, i, j) is given the column img·P + i·Wq + j of an Hc x Wq grid per
   image; the grid is a little larger than Ho x Wo, and its extra "garbage" entries are
   computed and thrown away. In exchange, the pixels under kernel offset (m, n) for all
   windows of an image are one contiguous run per channel in the buffer (of all images of
   the channel when the grid keeps every row, Hc = Hq) (``_shifted``).
 - im2col is then one copy of a strided view per phase that some offset reads
-  (``_im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs: NumPy pays its
+  (``_im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs
+  of a ∂E/∂xp of the block's own images (``backward``): NumPy pays its
   per-inner-loop cost (~1 µs for an in-place ufunc) per run, not per row of Wo, and
   copies and adds run at memory speed (a run with a step of 2 took 3-4x as long).
 - Forward, ∂E/∂w and the columns of ∂E/∂x are matrix products
@@ -134,16 +137,9 @@ def _phases(buf, g):
     return out
 
 
-def zero_buffer(g, dtype, work=None):
-    """The flat work buffer of layout g, all zeros: phases (sh, sw, C, N, Hq, Wq), then a zero tail.
-
-    ``work`` names a reused work array to write into, for callers that do not hand the
-    buffer on; None makes a new array.
-    """
-    shape, dtype = (g.buffer_size,), np.dtype(dtype)
-    if work is not None:
-        return work_array(work, shape, dtype, zero=True)
-    buf = new_array(shape, dtype)
+def zero_buffer(g, dtype):
+    """A new flat work buffer of layout g, all zeros: phases (sh, sw, C, N, Hq, Wq), then a zero tail."""
+    buf = new_array((g.buffer_size,), np.dtype(dtype))
     buf.fill(0)
     return buf
 
@@ -257,7 +253,6 @@ def _per_thread(make):
             made[thread] = make()
         return made[thread]
 
-    mine.made = made
     return mine
 
 
