@@ -13,6 +13,14 @@ convolution's products slow (benchmarks/README.md). threadpoolctl is optional (c
 NumPy only): without it every block runs in the calling thread, each product on the BLAS's
 own threads, as before blocks had threads.
 
+Every block runs with NumPy's ufunc buffer at ``UFUNC_BUFFER`` entries (``np.setbufsize``,
+local to the thread's context): NumPy 2.4 copies the operands of an element-wise ufunc
+through its buffer when their contiguous rows are short next to it, and with the default
+8,192 entries that made the blocks' ``+=`` and broadcasts over rows of 200-2,300 entries
+(col2im, batch norm) 1.3-2.5x slower; at 1,024 they run in place, and a ufunc that has to
+convert dtypes still gets long enough chunks (measured: benchmarks/README.md). No result
+changes: the buffer only splits the same loop.
+
 The results do not depend on the number of threads: blocks write disjoint outputs, and
 ``run`` hands the per-block results to ``gather`` in block order, so a sum over blocks is
 added in the same order as on one thread.
@@ -28,6 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 try:  # optional: without it every block runs in the calling thread, the BLAS on its own threads
     from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover - the NumPy-only venv of .ci/run takes this branch
@@ -41,6 +51,7 @@ _blas: Any = None  # threadpoolctl's controller of the BLAS libraries, made on f
 _limited = 0  # convolutions running with the BLAS on one thread (in several caller threads)
 _limiter: Any = None
 _pool: ThreadPoolExecutor | None = None
+UFUNC_BUFFER = 1024
 
 
 def _forget_pool() -> None:
@@ -81,6 +92,16 @@ def _one_blas_thread() -> Iterator[None]:
                 _limiter.restore_original_limits()
 
 
+@contextmanager
+def _ufunc_buffer() -> Iterator[None]:
+    """NumPy's ufunc buffer at UFUNC_BUFFER entries in this thread's context while the block holds."""
+    size = np.setbufsize(UFUNC_BUFFER)
+    try:
+        yield
+    finally:
+        np.setbufsize(size)
+
+
 def run(
     work: Callable[[Any], Any],
     blocks: Sequence[Any],
@@ -99,10 +120,11 @@ def run(
     """
     n = 1 if alone or len(blocks) < 2 else min(len(blocks), _threads())
     if n == 1:
-        for blk in blocks:
-            result = work(blk)
-            if gather is not None:
-                gather(result)
+        with _ufunc_buffer():
+            for blk in blocks:
+                result = work(blk)
+                if gather is not None:
+                    gather(result)
         return
     results: dict[int, Any] = {}
     todo = iter(range(len(blocks)))
@@ -132,10 +154,12 @@ def run(
         contexts = [contextvars.copy_context() for _ in range(n - 1)]
         for ctx in contexts:
             ctx.run(blas_on_one_thread.set, True)
+            ctx.run(np.setbufsize, UFUNC_BUFFER)
         futures: list[Future] = [_pool.submit(ctx.run, worker) for ctx in contexts]
         token = blas_on_one_thread.set(True)
         try:
-            worker()
+            with _ufunc_buffer():
+                worker()
         finally:
             blas_on_one_thread.reset(token)
             for f in futures:  # wait for all before raising: they write into the caller's arrays

@@ -94,3 +94,32 @@ def test_convolutions_at_once_in_several_threads_give_the_same_bits(stride, grou
         for a, r in zip(got, want, strict=True):
             np.testing.assert_array_equal(a, r)
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("user_bufsize", [16, 8192, 1 << 16])
+def test_the_callers_numpy_buffer_size_stays_and_changes_no_bit(user_bufsize):
+    """The blocks set NumPy's ufunc buffer for themselves (a speed setting): whatever size the
+    caller set, a convolution (blocks on threads and in the calling thread) and batch norm give
+    the same bits as at NumPy's default, and the caller's size is the same afterwards."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((8, 32, 32, 32)), rng.standard_normal((32, 32, 3, 3))
+    b, gamma, beta = rng.standard_normal(32), rng.standard_normal(32), rng.standard_normal(32)
+    dy = rng.standard_normal(cl.conv2d_forward(x, w, b, 2, 1).shape)
+
+    def everything():
+        with cl.conv.forced_route("grid", block_bytes=1 << 16):
+            on_threads = forward_backward(x, w, b, dy, 2, 1)
+        alone = forward_backward(x[:1], w, b, dy[:1], 2, 1)
+        y, cache = cl.batchnorm2d_forward(x, gamma, beta)
+        return [*on_threads, *alone, y, *cl.batchnorm2d_backward(x, cache)]
+
+    default = np.getbufsize()
+    want = everything()
+    np.setbufsize(user_bufsize)
+    try:
+        got = everything()
+        assert np.getbufsize() == user_bufsize
+    finally:
+        np.setbufsize(default)
+    for a, r in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, r)
