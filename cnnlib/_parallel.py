@@ -4,10 +4,10 @@ A convolution's grid route makes its columns one block of images at a time
 (``cnnlib._conv.grid``), batch normalisation treats its channels apart (``cnnlib.norm``):
 each block reads its own part of the input and writes its own part of the result. NumPy
 releases the GIL in its copies, element-wise loops and matrix products, so Python
-threads run them side by side. The cores come from the BLAS: while blocks run on n
-threads, the BLAS runs on one thread, and n is the number of threads the BLAS was
-allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there
-means one here). One parallel region per call, not one per matrix product: under load,
+threads run them side by side. The cores come from the BLAS: while blocks run, on n
+threads or in the calling thread alone, the BLAS runs on one thread, and n is the number
+of threads the BLAS was allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``:
+one thread there means one here). One parallel region per call, not one per matrix product: under load,
 BLAS's threads waiting for each other at every product of every block were what made the
 convolution's products slow (benchmarks/README.md). threadpoolctl is optional (cnnlib needs
 NumPy only): without it every block runs in the calling thread, each product on the BLAS's
@@ -18,12 +18,14 @@ local to the thread's context): NumPy 2.4 copies the operands of an element-wise
 through its buffer when their contiguous rows are short next to it, and with the default
 8,192 entries that made the blocks' ``+=`` and broadcasts over rows of 200-2,300 entries
 (col2im, batch norm) 1.3-2.5x slower; at 1,024 they run in place, and a ufunc that has to
-convert dtypes still gets long enough chunks (measured: benchmarks/README.md). No result
-changes: the buffer only splits the same loop.
+convert dtypes still gets long enough chunks (measured: benchmarks/README.md). The
+blocks' element-wise loops and sums give the same bits at any buffer size (a sum that
+converts dtypes would not: none runs in a block).
 
-The results do not depend on the number of threads: blocks write disjoint outputs, and
-``run`` hands the per-block results to ``gather`` in block order, so a sum over blocks is
-added in the same order as on one thread.
+The results do not depend on the number of threads, nor on other calls running at the
+same time: blocks write disjoint outputs, ``run`` hands the per-block results to ``gather``
+in block order, so a sum over blocks is added in the same order as on one thread, and
+every block's products run on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -50,38 +52,53 @@ _lock = threading.Lock()  # guards everything below
 _blas: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
 _limited = 0  # convolutions running with the BLAS on one thread (in several caller threads)
 _limiter: Any = None
+_allowed = 1  # the BLAS's thread count before _limiter set it to 1
 _pool: ThreadPoolExecutor | None = None
 UFUNC_BUFFER = 1024
 
 
 def _forget_pool() -> None:
     # a child process made by fork has none of the parent's threads: it starts its own pool
-    global _pool, _limited, _limiter
-    _pool, _limited, _limiter = None, 0, None
+    global _pool, _limited, _limiter, _allowed
+    _pool, _limited, _limiter, _allowed = None, 0, None, 1
 
 
 os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _threads() -> int:
-    """How many threads the BLAS may use now (1 when it cannot be told to use one)."""
+    """How many threads the BLAS may use (1 when it cannot be told to use one).
+
+    While blocks of another call hold the BLAS on one thread, what it was allowed before:
+    a call's thread count, and so its results, do not depend on what runs beside it.
+    """
     global _blas
     if ThreadpoolController is None:
         return 1
     with _lock:
         if _blas is None:
             _blas = ThreadpoolController().select(user_api="blas")
+        if _limited:
+            return _allowed
         counts = [lib.num_threads for lib in _blas.lib_controllers]
     return max(counts) if counts else 1
 
 
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
-    """The BLAS on one thread while the block holds, also when convolutions overlap in several threads."""
-    global _limited, _limiter
+    """The BLAS on one thread while the block holds, also when convolutions overlap in several threads.
+
+    Without threadpoolctl nothing changes (the BLAS keeps its threads).
+    """
+    global _limited, _limiter, _allowed
+    if ThreadpoolController is None:
+        yield
+        return
     with _lock:
         if _limited == 0:
-            _limiter = _blas.limit(limits=1)
+            _allowed = max([lib.num_threads for lib in _blas.lib_controllers], default=1)
+            with _in_control():
+                _limiter = _blas.limit(limits=1)
         _limited += 1
     try:
         yield
@@ -89,7 +106,29 @@ def _one_blas_thread() -> Iterator[None]:
         with _lock:
             _limited -= 1
             if _limited == 0:
-                _limiter.restore_original_limits()
+                with _in_control():
+                    _limiter.restore_original_limits()
+
+
+@contextmanager
+def _in_control() -> Iterator[None]:
+    """This thread may set OpenBLAS's threads while the block holds, then no thread is in control.
+
+    threadpoolctl 3.8 lets only the first Python thread that sets them do so again (the others
+    are ignored, silently): a limit set in one thread and lifted in another, or set from
+    a second thread, would not happen. ``threadpool_limits`` leaves nobody in control
+    when it ends; so does this.
+    """
+    clears = [getattr(type(lib), "clear_controlling_thread", None) for lib in _blas.lib_controllers]
+    for clear in clears:
+        if clear is not None:
+            clear(force=True)
+    try:
+        yield
+    finally:
+        for clear in clears:
+            if clear is not None:
+                clear(force=True)
 
 
 @contextmanager
@@ -118,13 +157,20 @@ def run(
     on the 2-core virtual machine of benchmarks/README.md). Raises what ``work`` raised,
     after every thread has stopped.
     """
-    n = 1 if alone or len(blocks) < 2 else min(len(blocks), _threads())
+    threads = _threads()
+    n = 1 if alone or len(blocks) < 2 else min(len(blocks), threads)
     if n == 1:
-        with _ufunc_buffer():
-            for blk in blocks:
-                result = work(blk)
-                if gather is not None:
-                    gather(result)
+        # the products on one BLAS thread here too: the same bits as on n threads, whatever
+        # other calls do meanwhile (a BLAS that another call holds on one thread, then lets go)
+        with _one_blas_thread(), _ufunc_buffer():
+            token = blas_on_one_thread.set(ThreadpoolController is not None)
+            try:
+                for blk in blocks:
+                    result = work(blk)
+                    if gather is not None:
+                        gather(result)
+            finally:
+                blas_on_one_thread.reset(token)
         return
     results: dict[int, Any] = {}
     todo = iter(range(len(blocks)))

@@ -123,3 +123,35 @@ def test_the_callers_numpy_buffer_size_stays_and_changes_no_bit(user_bufsize):
         np.setbufsize(default)
     for a, r in zip(got, want, strict=True):
         np.testing.assert_array_equal(a, r)
+
+
+def test_convolutions_of_several_shapes_from_other_threads_give_the_bits_of_the_main_threads():
+    """Layers of four shapes (a 5 x 5 kernel whose product OpenBLAS sums differently on two threads
+    among them; small blocks, so some calls run their blocks in the calling thread), run first in
+    this thread and then at once from three others, five times over, give the same bits: a
+    call's products run on one BLAS thread whichever thread calls and whatever runs beside it."""
+    rng = np.random.default_rng(0)
+    shapes = [
+        (5, 16, 33, 31, 16, 5, 1, 2),
+        (8, 32, 32, 32, 32, 3, 2, 1),
+        (2, 3, 9, 9, 4, 3, 1, 1),
+        (6, 8, 20, 20, 24, 3, 1, 1),
+    ]
+    cases = []
+    for N, C, H, W, D, k, s, p in shapes:
+        x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((D, C, k, k)), rng.standard_normal(D)
+        cases.append((x, w, b, rng.standard_normal(cl.conv2d_forward(x, w, b, s, p).shape), s, p))
+    before = blas_threads()
+
+    def run(i):
+        x, w, b, dy, s, p = cases[i % len(cases)]
+        with cl.conv.forced_route("grid", block_bytes=1 << 15):
+            return forward_backward(x, w, b, dy, s, p)
+
+    want = [run(i) for i in range(len(cases))]
+    with ThreadPoolExecutor(3) as pool:
+        at_once = list(pool.map(run, range(5 * len(cases))))
+    for i, got in enumerate(at_once):
+        for a, r in zip(got, want[i % len(cases)], strict=True):
+            np.testing.assert_array_equal(a, r)
+    assert blas_threads() == before
