@@ -3,7 +3,8 @@
 ``cnnlib.conv`` validates the arguments and calls ``forward``, ``backward`` and
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
-- ``grid.py``: the input laid out once in a flat work buffer, so that im2col is one
+- ``grid.py``: the input laid out in a flat work buffer (one for the whole batch when the
+  forward keeps it for the backward, else one per block of images), so that im2col is one
   strided copy per phase read and col2im kh·kw long ``+=``; the fast route for the usual
   shapes. At stride 1, with D <= 2C and padding p <= dil·(k − 1), its ∂E/∂x is itself a
   convolution, of δ with rot180(w) (``_input_grad_is_a_convolution``,
@@ -60,7 +61,7 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1, keep
     """y = x ★ w + b on checked arrays, and the ConvCache that lets ``backward`` skip laying x out again.
 
     keep False: (y, None). The grid route then lays x out block by block in buffers of the
-    blocks' own, which stay in the cache, instead of one buffer for the whole batch.
+    blocks' own, which stay in the CPU cache, instead of one buffer for the whole batch.
     """
     N, D, Ho, Wo = out_shape
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)

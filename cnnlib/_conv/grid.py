@@ -300,9 +300,9 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
 def _own_columns(x, blk, gb, own_buffer, cols):
     """The columns of block ``blk``, its images of x first laid out in its own buffer.
 
-    own_buffer: (flat buffer, its im2col sources) of layout gb (``_block_views``), all the
-    block's buffers have. It is zeroed first (the padding), and kept in the cache from
-    there to the columns; the garbage columns read its zero tail or its other phases.
+    own_buffer: (flat buffer, its im2col sources) in layout gb (``_block_views``). The buffer
+    is zeroed first (the padding) and stays in the CPU cache from there to the columns;
+    the garbage columns read other pixels of it or its zero tail (thrown away).
     """
     x_here, x_sources = own_buffer
     own = Block(0, blk.stop - blk.first, 0, blk.g1 - blk.g0)  # the block in its own buffer
@@ -333,8 +333,9 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     of its own images and channels, and takes them out into dx. A block's buffers are
     work arrays of its thread, zeroed first: from the zeroing to the last read they stay
     in the cache, and no two threads ever write to the same memory. The garbage entries
-    (exact zeros in ∂E/∂x: w is finite, see cnnlib._conv.backward) land on the block's
-    own buffer, past the pixels of a phase's last image: they add nothing.
+    of ∂E/∂x land in the block's own buffer too, on pixels of its other rows, images or
+    channels or on its zero tail: exact zeros (w is finite, see cnnlib._conv.backward),
+    they add nothing.
     """
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
@@ -342,7 +343,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     # for dx the rows of w2ᵀ in (m, n, c) order: the columns' gradient under one offset is
     # then one contiguous run per group, and col2im's += run as long 1-D loops (NumPy 2.4
     # buffers a 2-D += whose rows are shorter than ~2,300 entries: 2-4x the time)
-    w_mnc = w2.reshape(g.G, Dg, Cg, offsets).transpose(0, 3, 2, 1).reshape(g.G, offsets * Cg, Dg)
+    w_mnc = w2.reshape(g.G, Dg, Cg, offsets).transpose(0, 3, 2, 1).reshape(g.G, -1, Dg) if need_dx else None
     sources = None if buf is None else _im2col_sources(buf, g)
     need_dw = buf is not None or x is not None
     # dwᵀ: (K, ·) @ (·, D), the faster GEMM
