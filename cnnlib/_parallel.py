@@ -51,16 +51,15 @@ blas_on_one_thread: contextvars.ContextVar[bool] = contextvars.ContextVar("blas_
 _lock = threading.Lock()  # guards everything below
 _blas: Any = None  # threadpoolctl's controller of the BLAS libraries, made on first use
 _limited = 0  # convolutions running with the BLAS on one thread (in several caller threads)
-_limiter: Any = None
-_allowed = 1  # the BLAS's thread count before _limiter set it to 1
+_allowed: list[int | None] = []  # each BLAS library's thread count before _one_blas_thread set it to 1
 _pool: ThreadPoolExecutor | None = None
 UFUNC_BUFFER = 1024
 
 
 def _forget_pool() -> None:
     # a child process made by fork has none of the parent's threads: it starts its own pool
-    global _pool, _limited, _limiter, _allowed
-    _pool, _limited, _limiter, _allowed = None, 0, None, 1
+    global _pool, _limited, _allowed
+    _pool, _limited, _allowed = None, 0, []
 
 
 os.register_at_fork(after_in_child=_forget_pool)
@@ -78,10 +77,8 @@ def _threads() -> int:
     with _lock:
         if _blas is None:
             _blas = ThreadpoolController().select(user_api="blas")
-        if _limited:
-            return _allowed
-        counts = [lib.num_threads for lib in _blas.lib_controllers]
-    return max(counts) if counts else 1
+        counts = _allowed if _limited else [lib.num_threads for lib in _blas.lib_controllers]
+    return max([c for c in counts if c is not None], default=1)
 
 
 @contextmanager
@@ -90,15 +87,16 @@ def _one_blas_thread() -> Iterator[None]:
 
     Without threadpoolctl nothing changes (the BLAS keeps its threads).
     """
-    global _limited, _limiter, _allowed
+    global _limited, _allowed
     if ThreadpoolController is None:
         yield
         return
     with _lock:
         if _limited == 0:
-            _allowed = max([lib.num_threads for lib in _blas.lib_controllers], default=1)
-            with _in_control():
-                _limiter = _blas.limit(limits=1)
+            _allowed = [lib.num_threads for lib in _blas.lib_controllers]
+            with _in_control():  # the controllers' own calls: threadpoolctl's limiter costs ~40 µs
+                for lib in _blas.lib_controllers:
+                    lib.set_num_threads(1)
         _limited += 1
     try:
         yield
@@ -107,7 +105,9 @@ def _one_blas_thread() -> Iterator[None]:
             _limited -= 1
             if _limited == 0:
                 with _in_control():
-                    _limiter.restore_original_limits()
+                    for lib, count in zip(_blas.lib_controllers, _allowed, strict=True):
+                        if count is not None:  # None: the library could not tell
+                            lib.set_num_threads(count)
 
 
 @contextmanager
@@ -160,17 +160,15 @@ def run(
     threads = _threads()
     n = 1 if alone or len(blocks) < 2 else min(len(blocks), threads)
     if n == 1:
-        # the products on one BLAS thread here too: the same bits as on n threads, whatever
-        # other calls do meanwhile (a BLAS that another call holds on one thread, then lets go)
+        # the BLAS on one thread here too: the same bits as on n threads, whatever other
+        # calls do meanwhile (a BLAS that another call holds on one thread, then lets go);
+        # blas_on_one_thread stays unset: products.py still cuts a skinny product into
+        # pieces, which stay in the cache (case A took 1.35x as long with them whole)
         with _one_blas_thread(), _ufunc_buffer():
-            token = blas_on_one_thread.set(ThreadpoolController is not None)
-            try:
-                for blk in blocks:
-                    result = work(blk)
-                    if gather is not None:
-                        gather(result)
-            finally:
-                blas_on_one_thread.reset(token)
+            for blk in blocks:
+                result = work(blk)
+                if gather is not None:
+                    gather(result)
         return
     results: dict[int, Any] = {}
     todo = iter(range(len(blocks)))
