@@ -23,9 +23,11 @@ blocks' element-wise loops and sums give the same bits at any buffer size (a sum
 converts dtypes would not: none runs in a block).
 
 The results do not depend on the number of threads, nor on other calls running at the
-same time: blocks write disjoint outputs, ``run`` hands the per-block results to ``gather``
-in block order, so a sum over blocks is added in the same order as on one thread, and
-every block's products run on one BLAS thread.
+same time from other threads: blocks write disjoint outputs, ``run`` hands the per-block
+results to ``gather`` in block order, so a sum over blocks is added in the same order as
+on one thread, and the blocks' products run on one BLAS thread. (One exception: blocks kept
+in the calling thread run a product of more than SPLIT_MAX_MNK multiply-adds on the BLAS's
+threads, which another thread's call may hold on one thread meanwhile: ~1 ulp apart.)
 """
 
 from __future__ import annotations
@@ -160,11 +162,12 @@ def run(
     threads = _threads()
     n = 1 if alone or len(blocks) < 2 else min(len(blocks), threads)
     if n == 1:
-        # the BLAS on one thread here too: the same bits as on n threads, whatever other
-        # calls do meanwhile (a BLAS that another call holds on one thread, then lets go);
-        # blas_on_one_thread stays unset: products.py still cuts a skinny product into
-        # pieces, which stay in the cache (case A took 1.35x as long with them whole)
-        with _one_blas_thread(), _ufunc_buffer():
+        # the BLAS keeps its threads: products.py runs a product of up to SPLIT_MAX_MNK
+        # multiply-adds as one-thread pieces (the same bits on any count) and a larger one on
+        # the BLAS's threads. Holding the BLAS on one thread here as well would give such a
+        # product the same bits while another thread's call holds it there too, but cost
+        # case A 5-10% (~12 µs per hold and pass)
+        with _ufunc_buffer():
             for blk in blocks:
                 result = work(blk)
                 if gather is not None:
