@@ -4,10 +4,10 @@ A convolution's grid route makes its columns one block of images at a time
 (``cnnlib._conv.grid``), batch normalisation treats its channels apart (``cnnlib.norm``):
 each block reads its own part of the input and writes its own part of the result. NumPy
 releases the GIL in its copies, element-wise loops and matrix products, so Python
-threads run them side by side. The cores come from the BLAS: while blocks run, on n
-threads or in the calling thread alone, the BLAS runs on one thread, and n is the number
-of threads the BLAS was allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``:
-one thread there means one here). One parallel region per call, not one per matrix product: under load,
+threads run them side by side. The cores come from the BLAS: while blocks run on n
+threads, the BLAS runs on one thread, and n is the number of threads the BLAS was
+allowed (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``: one thread there
+means one here). One parallel region per call, not one per matrix product: under load,
 BLAS's threads waiting for each other at every product of every block were what made the
 convolution's products slow (benchmarks/README.md). threadpoolctl is optional (cnnlib needs
 NumPy only): without it every block runs in the calling thread, each product on the BLAS's
@@ -85,14 +85,8 @@ def _threads() -> int:
 
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
-    """The BLAS on one thread while the block holds, also when convolutions overlap in several threads.
-
-    Without threadpoolctl nothing changes (the BLAS keeps its threads).
-    """
+    """The BLAS on one thread while the block holds, also when convolutions overlap in several threads."""
     global _limited, _allowed
-    if ThreadpoolController is None:
-        yield
-        return
     with _lock:
         if _limited == 0:
             _allowed = [lib.num_threads for lib in _blas.lib_controllers]
@@ -159,8 +153,7 @@ def run(
     on the 2-core virtual machine of benchmarks/README.md). Raises what ``work`` raised,
     after every thread has stopped.
     """
-    threads = _threads()
-    n = 1 if alone or len(blocks) < 2 else min(len(blocks), threads)
+    n = 1 if alone or len(blocks) < 2 else min(len(blocks), _threads())
     if n == 1:
         # the BLAS keeps its threads: products.py runs a product of up to SPLIT_MAX_MNK
         # multiply-adds as one-thread pieces (the same bits on any count) and a larger one on
