@@ -189,3 +189,62 @@ def test_what_earlier_calls_left_in_reused_memory_changes_no_bit(stride, groups)
         calls(bad_x, bad_dy)
     for got, want in zip(calls(x, dy), first, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_shapes_that_take_turns_in_one_thread_give_the_bits_of_their_first_call():
+    """The views on the work arrays are kept between calls, one set per shape, and dropped when
+    a larger call replaces the arrays they view: a network's layers take turns, and each
+    layer's results keep their first bits whatever ran between (with and without the cache)."""
+    rng = np.random.default_rng(1)
+    shapes = [
+        ((4, 3, 9, 9), (5, 3, 3, 3), 2, 1),
+        ((6, 8, 20, 20), (8, 4, 3, 3), 1, 2),
+        ((2, 3, 9, 9), (5, 3, 3, 3), 2, 1),
+    ]
+    layers = []
+    for x_shape, w_shape, stride, groups in shapes:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        b = rng.standard_normal(w_shape[0])
+        dy = rng.standard_normal(cl.conv2d_forward(x, w, b, stride, 1, groups=groups).shape)
+        layers.append((x, w, b, dy, (stride, 1, 1, groups)))
+
+    def calls(x, w, b, dy, args):
+        with cl.conv.forced_route("grid", block_bytes=1):  # a block per image
+            y, cache = cl.conv2d_forward_with_cache(x, w, b, *args)
+            return (
+                y,
+                *cl.conv2d_backward(dy, None, w, *args, cache=cache),
+                *cl.conv2d_backward(dy, x, w, *args),
+            )
+
+    first = [calls(*layer) for layer in layers]
+    for turn in [2, 1, 0, 1, 2, 0, 0]:
+        for got, want in zip(calls(*layers[turn]), first[turn], strict=True):
+            np.testing.assert_array_equal(got, want)
+    for (x, w, b, dy, args), results in zip(layers, first, strict=True):  # and they are the right ones
+        want = (reference.conv2d_forward(x, w, b, *args), *reference.conv2d_backward(dy, x, w, *args))
+        for got, right in zip(results[:4], want, strict=True):
+            np.testing.assert_allclose(got, right, rtol=1e-10, atol=1e-10)
+
+
+def test_a_call_too_large_for_kept_work_arrays_leaves_no_memory_behind():
+    """Work arrays over 32 MiB are made fresh for each call and not kept (memory matters more
+    than speed there), nor are the views on them: after such a call, the memory NumPy holds
+    has not grown by anything of their size (traced with tracemalloc, which NumPy reports to)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((1, 128, 72, 72)), rng.standard_normal((8, 128, 3, 3))  # 49 MB of columns
+    dy = rng.standard_normal((1, 8, 72, 72))
+    with cl.conv.forced_route("grid"):
+        cl.conv2d_backward(dy, x, w, 1, 1)  # the small work arrays made and kept once
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            cl.conv2d_backward(dy, x, w, 1, 1)
+            peak = tracemalloc.get_traced_memory()[1]
+            left = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert peak - before > 32 << 20  # the columns were made...
+    assert left < 16 << 20  # ...and nothing of that size stayed (x-sized results may be: cnnlib._memory)

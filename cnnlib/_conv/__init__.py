@@ -3,8 +3,8 @@
 ``cnnlib.conv`` validates the arguments and calls ``forward``, ``backward`` and
 ``input_grad`` here, which assume checked arrays. Each call takes one of two routes:
 
-- ``grid.py``: the input laid out in a flat work buffer (one for the whole batch when the
-  forward keeps it for the backward, else one per block of images), so that im2col is one
+- ``grid.py``: the input laid out in a flat work buffer (``buffer.py``: one for the whole batch
+  when the forward keeps it for the backward, else one per block of images), so that im2col is one
   strided copy per phase read and col2im kh·kw long ``+=``; the fast route for the usual
   shapes. At stride 1, with D <= 2C and padding p <= dil·(k − 1), its ∂E/∂x is itself a
   convolution, of δ with rot180(w) (``_input_grad_is_a_convolution``,
@@ -15,8 +15,8 @@
 ``route.py`` chooses between them (and lets tests force one); ``layout.py`` holds the
 sizes both read; ``products.py`` the grouped matrix products; ``workspace.py`` the
 work arrays kept between calls; ``cnnlib._parallel`` runs the grid's blocks on the cores
-the BLAS may use. Imports go one way: this module -> route -> grid, windows -> layout,
-products, workspace (-> cnnlib._parallel).
+the BLAS may use. Imports go one way: this module -> route -> grid, windows -> buffer,
+layout, products, workspace (-> cnnlib._parallel).
 
 Explained in notebooks/07_fast_convolution.ipynb.
 """
@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import grid, windows
+from . import buffer, grid, windows
 from .layout import Layout, layout, transposed
 from .route import Route, choose, forced
 
@@ -74,7 +74,7 @@ def forward(x, w, b, stride, padding, out_shape, dilation=(1, 1), groups=1, keep
         else:
             y = windows.forward(buf, w, g, route.block_bytes)
     else:
-        buf = grid.zero_buffer(g, dtype) if keep else None  # each block lays out its images of x
+        buf = buffer.zero_buffer(g, dtype) if keep else None  # each block lays out its images of x
         w2 = w.astype(dtype, copy=False).reshape(D, -1)
         b = None if b is None else b.astype(dtype, copy=False)
         y = grid.forward(x, buf, g, w2, out_shape, route.block_bytes, b)  # the bias added block by block
@@ -100,7 +100,7 @@ def cached_input(cache):
     zeros, which changes no gradient (they enter none).
     """
     buf, g, x_dtype, route_name = cache
-    x = windows.crop(buf, g) if route_name == "windows" else grid.from_buffer(buf, g)
+    x = windows.crop(buf, g) if route_name == "windows" else buffer.from_buffer(buf, g)
     return x.astype(x_dtype, copy=False)
 
 
@@ -142,7 +142,7 @@ def backward(dy, x, w, stride, padding, out_shape, cache=None, dilation=(1, 1), 
     # finite. Both are small to check, x is never scanned; then the exact route, whose
     # products are exactly the reference's, decides where inf and NaN belong.
     if not (np.isfinite(dw).all() and np.isfinite(w).all()):
-        x = grid.from_buffer(buf, g) if buf is not None else x
+        x = buffer.from_buffer(buf, g) if buf is not None else x
         return windows.backward(dy, windows.padded_input(x, g, dtype), w, g, need_dx)
     return dx, dw, db
 

@@ -1,4 +1,4 @@
-"""The grid route of the fast path: the work buffer, im2col/col2im on it, and the matrix products.
+"""The grid route of the fast path: im2col/col2im on the work buffer (``buffer.py``) and the matrix products.
 
 ``cnnlib.conv`` validates the arguments; ``cnnlib._conv`` chooses this route (or the
 windows route) and calls ``forward`` and ``backward`` here with checked arrays. How it
@@ -6,16 +6,16 @@ is fast (measured in benchmarks/bench_conv.py):
 
 - Layout. The zero-padded input is copied into a flat, channel-major work buffer,
   split into phases (sh, sw, C, N, Hq, Wq) (see the stride below), each block of
-  images by the thread that makes its columns (``lay_out``): into one buffer for the
+  images by the thread that makes its columns (``buffer.lay_out``): into one buffer for the
   whole batch when the forward keeps it for the backward (a layer's cache), else into
   a small one of the block's own, still in the CPU cache when read (``_own_columns``). Output
   position (img, i, j) is given the column img·P + i·Wq + j of an Hc x Wq grid per
   image; the grid is a little larger than Ho x Wo, and its extra "garbage" entries are
   computed and thrown away. In exchange, the pixels under kernel offset (m, n) for all
   windows of an image are one contiguous run per channel in the buffer (of all images of
-  the channel when the grid keeps every row, Hc = Hq) (``_shifted``).
+  the channel when the grid keeps every row, Hc = Hq) (``buffer.shifted``).
 - im2col is then one copy of a strided view per phase that some offset reads
-  (``_im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs
+  (``buffer.im2col_sources``: one at stride 1) and col2im is kh·kw ``+=`` on long contiguous runs
   of a ∂E/∂xp of the block's own images (``backward``): NumPy pays its
   per-inner-loop cost (~1 µs for an in-place ufunc) per run, not per row of Wo, and
   copies and adds run at memory speed (a run with a step of 2 took 3-4x as long).
@@ -23,9 +23,10 @@ is fast (measured in benchmarks/bench_conv.py):
   (D, C·kh·kw) @ (C·kh·kw, columns) and its transposes, one per block of images.
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
-  arrays are reused between calls (``workspace.work_array``), the large results too once
-  nobody holds them (``cnnlib._memory.new_array``). The blocks run side by side on the
-  cores the BLAS may use (``cnnlib._parallel.run``).
+  arrays are reused between calls (``workspace.work_array``), the views on them too
+  (``buffer.work_set``), the large results too once nobody holds them
+  (``cnnlib._memory.new_array``). The blocks run side by side on the cores the BLAS
+  may use (``cnnlib._parallel.run``).
 - A stride s becomes stride 1 by splitting the padded input into sh·sw phases
   xp[a::sh, b::sw]: since i·s + m = (i + m // s)·s + m mod s, offset (m, n) reads phase
   (m mod sh, n mod sw) from its row m // sh and column n // sw on, with step 1.
@@ -44,16 +45,15 @@ Explained in notebooks/07_fast_convolution.ipynb.
 
 from __future__ import annotations
 
-import math
-import threading
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import _parallel as parallel
 from .._memory import new_array
+from .buffer import im2col, im2col_sources, lay_out, phase_views, take_out, work_set
 from .products import group_matmul
-from .workspace import work_array
+from .workspace import per_thread
 
 # Columns are made and consumed one block of images at a time, so that the block's
 # columns (and in the backward their gradient) stay in the CPU's cache between the
@@ -114,152 +114,15 @@ def blocks(g, itemsize, block_bytes=GRID_BLOCK_BYTES):
     return [Block(i, i + 1, g0, g1) for i in range(g.N) for g0, g1 in groups], (1, per_block)
 
 
-def _phases(buf, g):
-    """For each phase (a, b): (view (C, N, rows, cols) of the buffer, the rows and columns of x it holds).
-
-    Phase (a, b) holds the padded pixels (u·sh + a, v·sw + b): its row u is row
-    u·sh + a - ph of x, and the first one inside x is u0 = ceil((ph - a)/sh); the same
-    for its columns.
-    """
-    phases = buf[: g.sh * g.sw * g.phase_size].reshape(g.sh, g.sw, g.C, g.N, g.Hq, g.Wq)
-
-    def inside(a, s, p, size):  # (slice of the phase, slice of x) along one axis
-        u0 = -((a - p) // s)
-        first = u0 * s + a - p
-        return slice(u0, u0 + len(range(first, size, s))), slice(first, size, s)
-
-    out = []
-    for a in range(g.sh):
-        rows, x_rows = inside(a, g.sh, g.ph, g.H)
-        for b in range(g.sw):
-            cols, x_cols = inside(b, g.sw, g.pw, g.W)
-            out.append((phases[a, b, :, :, rows, cols], (x_rows, x_cols)))
-    return out
-
-
-def zero_buffer(g, dtype):
-    """A new flat work buffer of layout g, all zeros: phases (sh, sw, C, N, Hq, Wq), then a zero tail."""
-    buf = new_array((g.buffer_size,), np.dtype(dtype))
-    buf.fill(0)
-    return buf
-
-
 def _block_layout(g, images, groups):
     """The layout of a block's own buffer: its images and its groups' channels."""
     return g._replace(N=images, C=groups * (g.C // g.G), D=groups * (g.D // g.G), G=groups)
 
 
-def _block_views(gb, xbuf, dbuf):
-    """Views of a block's buffers (layout gb): x's and its im2col sources, ∂E/∂xp's and its col2im targets.
-
-    The targets are ``_shifted`` views (G, C/G, images, P), the channel axis split by
-    group as the columns' gradient is; None where the buffer is None.
-    """
-    x_here = d_here = x_sources = targets = None
-    if xbuf is not None:
-        x_here = xbuf[: gb.buffer_size]
-        x_sources = _im2col_sources(x_here, gb)
-    if dbuf is not None:
-        d_here = dbuf[: gb.buffer_size]
-        shape = (gb.G, gb.C // gb.G, gb.N, gb.P)
-        targets = [_shifted(d_here, gb, m, n).reshape(shape) for m in range(gb.kh) for n in range(gb.kw)]
-    return x_here, x_sources, d_here, targets
-
-
-def lay_out(x, phases, images=slice(None), channels=slice(None)):
-    """Copy x[images, channels] into the buffer whose ``_phases`` are given; padding and tail stay zero.
-
-    One copy per phase, straight from x: padding, channel-major order, the phase split
-    and the conversion to the buffer's dtype all happen in that single pass.
-    """
-    for phase, (rows, cols) in phases:
-        phase[channels, images] = x[images, channels][:, :, rows, cols].transpose(1, 0, 2, 3)
-
-
-def take_out(phases, out, images=slice(None), channels=slice(None)):
-    """Inverse of ``lay_out``: out[images, channels] = the part of the buffer inside the padding."""
-    for phase, (rows, cols) in phases:
-        out[images, channels][:, :, rows, cols] = phase[channels, images].transpose(1, 0, 2, 3)
-
-
-def from_buffer(buf, g):
-    """The (N, C, H, W) image inside the padding of buffer buf, as a new array."""
-    x = new_array((g.N, g.C, g.H, g.W), buf.dtype)
-    take_out(_phases(buf, g), x)
-    return x
-
-
-def _shifted(buf, g, m, n):
-    """View (C, N, P) of the work buffer under kernel offset (m, n), no copy.
-
-    Entry [c, img, i·Wq + j] is xp[img, c, i·sh + m, j·sw + n] for every output
-    (i < Ho, j < Wo) (m·dil_h and n·dil_w when dilated): in phase (m mod sh, n mod sw),
-    that pixel is row i + m//sh, column j + n//sw of image img, at flat index
-    start(m, n) + img·Hq·Wq + i·Wq + j. So the windows of one image form ONE contiguous
-    run per channel (of all images, when Hc = Hq: NumPy then merges the two axes), and
-    copies and ``+=`` on it are a few long NumPy loops (a (C, N, Ho, Wo) view would
-    cost one inner loop per row of Wo, several times slower). The other entries
-    (i >= Ho or j >= Wo) are garbage: they read the next row or image, and what they
-    compute is thrown away.
-    """
-    start = g.start(m, n)
-    image = buf[start : start + g.phase_size].reshape(g.C, g.N, g.Hq * g.Wq)
-    return image[:, :, : g.Hc * g.Wq]
-
-
-def _im2col_sources(buf, g):
-    """Per phase: the offsets (m, n) reading it, and their rows (c, m, n) of the columns as one strided view.
-
-    Within one phase, offsets (m, n) only move the start of ``_shifted``'s view by
-    (m//sh)·Wq + n//sw, so the views of all of them are one array with two extra axes:
-    shape (C, #m, #n, N, P). One copy of it fills all those rows. Dilated, offset m
-    reads row phase (m·dil_h) mod sh; the offsets of one phase are m0, m0 + t, ... with
-    t = sh / gcd(sh, dil_h), t·dil_h/sh rows apart (t = sh, one row, when dil = 1);
-    the same for n along the columns.
-    """
-    th, tw = g.sh // math.gcd(g.sh, g.dil_h), g.sw // math.gcd(g.sw, g.dil_w)
-    sources = []
-    for m0 in range(min(th, g.kh)):
-        for n0 in range(min(tw, g.kw)):
-            shape = (g.C, len(range(m0, g.kh, th)), len(range(n0, g.kw, tw)), g.N, g.P)
-            steps = (g.N * g.Hq * g.Wq, th * g.dil_h // g.sh * g.Wq, tw * g.dil_w // g.sw, g.Hq * g.Wq, 1)
-            strides = [s * buf.itemsize for s in steps]
-            # the constructor, not np.lib.stride_tricks.as_strided (5x its cost), which also checks
-            # that the view stays inside buf (its zero tail covers the last offsets' reach)
-            view = np.ndarray(
-                shape, buf.dtype, buffer=buf, offset=g.start(m0, n0) * buf.itemsize, strides=strides
-            )
-            view.flags.writeable = False
-            sources.append((slice(m0, None, th), slice(n0, None, tw), view))
-    return sources
-
-
-def _im2col(sources, blk, g, out):
-    """Columns (groups, C/G·kh·kw, images·P) of block ``blk``, written into out (C, kh, kw, images, P)."""
-    k, ch = blk.stop - blk.first, blk.channels(g)
-    n_ch = ch.stop - ch.start
-    for m_rows, n_cols, view in sources:
-        out[:n_ch, m_rows, n_cols, :k] = view[ch, ..., blk.first : blk.stop, :]
-    return out[:n_ch, :, :, :k].reshape(blk.g1 - blk.g0, g.K // g.G, k * g.P)
-
-
-def _per_thread(make):
-    """A function returning ``make()``, made once in each thread: a call's work arrays in its threads."""
-    made = {}
-
-    def mine():
-        thread = threading.get_ident()
-        if thread not in made:
-            made[thread] = make()
-        return made[thread]
-
-    return mine
-
-
 def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, + b (D,) if given.
 
-    Each block first lays out its own images of x (``lay_out``) on its own thread, so
+    Each block first lays out its own images of x (``buffer.lay_out``) on its own thread, so
     that the copy runs on every core: into buf, all zeros (``zero_buffer``), which then
     holds all of x for the backward (a block's garbage columns may read another's
     images, half written: thrown away); or, buf None, into a buffer of its own
@@ -268,24 +131,17 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     dtype = w2.dtype
     todo, (step, groups) = blocks(g, dtype.itemsize, block_bytes)
     gb = _block_layout(g, step, groups)
-    sources, phases = (None, None) if buf is None else (_im2col_sources(buf, g), _phases(buf, g))
+    sources, phases = (None, None) if buf is None else (im2col_sources(buf, g), phase_views(buf, g))
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = new_array(out_shape, dtype)
 
-    def work_arrays():
-        cols = work_array("cols", (groups * g.C // g.G, g.kh, g.kw, step, g.P), dtype)
-        xbuf = work_array("xbuf", (gb.buffer_size,), dtype) if buf is None else None
-        return cols, _block_views(gb, xbuf, None)[:2]
-
-    mine = _per_thread(work_arrays)
-
     def block(blk):
-        cols, own_buffer = mine()
+        work = work_set(gb, dtype, cols=True, x=buf is None)
         if buf is None:
-            columns = _own_columns(x, blk, gb, own_buffer, cols)
+            columns = _own_columns(x, blk, gb, work)
         else:
             lay_out(x, phases, blk.images(), blk.channels(g))
-            columns = _im2col(sources, blk, g, cols)
+            columns = im2col(sources, blk, g, work.cols)
         with np.errstate(invalid="ignore"):  # garbage columns may compute 0·inf: thrown away below
             y_all = group_matmul(w3[blk.g0 : blk.g1], columns)
         y_all = y_all.reshape(-1, blk.stop - blk.first, g.Hc, g.Wq)[:, :, : g.Ho, : g.Wo]  # drop the garbage
@@ -297,18 +153,16 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     return y
 
 
-def _own_columns(x, blk, gb, own_buffer, cols):
-    """The columns of block ``blk``, its images of x first laid out in its own buffer.
+def _own_columns(x, blk, gb, work):
+    """The columns of block ``blk``, its images of x first laid out in its own buffer (``Work``, layout gb).
 
-    own_buffer: (flat buffer, its im2col sources) in layout gb (``_block_views``). The buffer
-    is zeroed first (the padding) and stays in the CPU cache from there to the columns;
-    the garbage columns read other pixels of it or its zero tail (thrown away).
+    The buffer is zeroed first (the padding) and stays in the CPU cache from there to the
+    columns; the garbage columns read other pixels of it or its zero tail (thrown away).
     """
-    x_here, x_sources = own_buffer
     own = Block(0, blk.stop - blk.first, 0, blk.g1 - blk.g0)  # the block in its own buffer
-    x_here.fill(0)
-    lay_out(x[blk.images(), blk.channels(gb)], _phases(x_here, gb), own.images(), own.channels(gb))
-    return _im2col(x_sources, own, gb, cols)
+    work.x_here.fill(0)
+    lay_out(x[blk.images(), blk.channels(gb)], work.x_phases, own.images(), own.channels(gb))
+    return im2col(work.x_sources, own, gb, work.cols)
 
 
 def _delta_on_grid(dy, blk, g, delta_all):
@@ -344,7 +198,7 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     # then one contiguous run per group, and col2im's += run as long 1-D loops (NumPy 2.4
     # buffers a 2-D += whose rows are shorter than ~2,300 entries: 2-4x the time)
     w_mnc = w2.reshape(g.G, Dg, Cg, offsets).transpose(0, 3, 2, 1).reshape(g.G, -1, Dg) if need_dx else None
-    sources = None if buf is None else _im2col_sources(buf, g)
+    sources = None if buf is None else im2col_sources(buf, g)
     need_dw = buf is not None or x is not None
     # dwᵀ: (K, ·) @ (·, D), the faster GEMM
     dw_t = np.zeros((g.G, Cg * offsets, Dg), dtype) if need_dw else None
@@ -353,34 +207,30 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
     gb = _block_layout(g, step, groups)  # a smaller last block uses the first images and groups
 
     def work_arrays():
-        delta = work_array("delta", (groups * Dg, step, g.Hc, g.Wq), dtype, zero=True)
-        cols = work_array("cols", (groups * Cg, g.kh, g.kw, step, g.P), dtype) if need_dw else None
-        dcols = work_array("dcols", (groups, offsets * Cg, step * g.P), dtype) if need_dx else None
-        xbuf = work_array("xbuf", (gb.buffer_size,), dtype) if x is not None else None
-        dbuf = work_array("dbuf", (gb.buffer_size,), dtype) if need_dx else None
-        x_here, x_sources, d_here, targets = _block_views(gb, xbuf, dbuf)
-        return delta, cols, dcols, (x_here, x_sources), d_here, targets
+        work = work_set(gb, dtype, cols=need_dw, x=x is not None, delta=True, dx=need_dx)
+        work.delta.fill(0)  # once per call: the blocks never write its garbage entries
+        return work
 
-    mine = _per_thread(work_arrays)
+    mine = per_thread(work_arrays)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
-        delta_all, cols, dcols, own_buffer, d_here, targets = mine()
+        work = mine()
         k, ng, ch, images = blk.stop - blk.first, blk.g1 - blk.g0, blk.channels(g), slice(blk.first, blk.stop)
         own = Block(0, k, 0, ng)  # the block in its own buffers
-        delta = _delta_on_grid(dy, blk, g, delta_all)
+        delta = _delta_on_grid(dy, blk, g, work.delta)
         part = None
         if x is not None:
-            part = group_matmul(_own_columns(x, blk, gb, own_buffer, cols), delta.transpose(0, 2, 1))
+            part = group_matmul(_own_columns(x, blk, gb, work), delta.transpose(0, 2, 1))
         elif sources is not None:
-            part = group_matmul(_im2col(sources, blk, g, cols), delta.transpose(0, 2, 1))
-        if need_dx:
-            d = group_matmul(w_mnc[blk.g0 : blk.g1], delta, out=dcols[:ng, :, : k * g.P])
+            part = group_matmul(im2col(sources, blk, g, work.cols), delta.transpose(0, 2, 1))
+        if need_dx:  # into the columns' memory: they were read just above
+            d = group_matmul(w_mnc[blk.g0 : blk.g1], delta, out=work.dcols[:ng, :, : k * g.P])
             d = d.reshape(ng, offsets, Cg, k, g.P)
-            d_here.fill(0)
-            for i, target in enumerate(targets):
+            work.d_here.fill(0)
+            for i, target in enumerate(work.targets):
                 target[:ng, :, :k] += d[:, i]
-            take_out(_phases(d_here, gb), dx[images, ch], own.images(), own.channels(gb))
+            take_out(work.d_phases, dx[images, ch], own.images(), own.channels(gb))
         return blk, part, delta.sum(axis=-1)
 
     def add(result):
