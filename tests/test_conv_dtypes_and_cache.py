@@ -192,9 +192,10 @@ def test_what_earlier_calls_left_in_reused_memory_changes_no_bit(stride, groups)
 
 
 def test_shapes_that_take_turns_in_one_thread_give_the_bits_of_their_first_call():
-    """The views on the work arrays are kept between calls, one set per shape, and dropped when
-    a larger call replaces the arrays they view: a network's layers take turns, and each
-    layer's results keep their first bits whatever ran between (with and without the cache)."""
+    """Each thread keeps the views on its work arrays between calls, one set per block layout:
+    when a network's layers take turns, each must find its own set (two of the shapes share
+    a layout, one takes the ∂E/∂x-by-convolution route), and keep the bits of its first call
+    whatever ran between (with and without the cache)."""
     rng = np.random.default_rng(1)
     shapes = [
         ((4, 3, 9, 9), (5, 3, 3, 3), 2, 1),

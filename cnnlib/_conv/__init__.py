@@ -15,8 +15,8 @@
 ``route.py`` chooses between them (and lets tests force one); ``layout.py`` holds the
 sizes both read; ``products.py`` the grouped matrix products; ``workspace.py`` the
 work arrays kept between calls; ``cnnlib._parallel`` runs the grid's blocks on the cores
-the BLAS may use. Imports go one way: this module -> route -> grid, windows -> buffer,
-layout, products, workspace (-> cnnlib._parallel).
+the BLAS may use. Imports go one way: this module -> route -> grid, windows; grid -> buffer
+-> workspace; grid, windows -> products (-> cnnlib._parallel); layout imports none of them.
 
 Explained in notebooks/07_fast_convolution.ipynb.
 """

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._memory import new_array
-from .workspace import kept, work_array
+from .workspace import kept_views, work_array
 
 
 def phase_views(buf, g):
@@ -72,18 +72,18 @@ class Work(NamedTuple):
     targets: list | None
 
 
-def work_set(gb, dtype, cols=False, x=False, delta=False, dx=False):
-    """This thread's ``Work`` for layout gb, its views made once and kept (``workspace.kept``)."""
+def block_work(gb, dtype, cols=False, x=False, delta=False, dx=False):
+    """This thread's ``Work`` for layout gb, its views made once and kept (``workspace.kept_views``)."""
 
     def make():
-        columns = (gb.C, gb.kh, gb.kw, gb.N, gb.P)
-        offsets = gb.kh * gb.kw
+        # the columns' gradient goes where the columns were: one array, two shapes
+        cols_memory = work_array("cols", (gb.C * gb.kh * gb.kw * gb.N * gb.P,), dtype) if cols or dx else None
         x_here = work_array("xbuf", (gb.buffer_size,), dtype) if x else None
         d_here = work_array("dbuf", (gb.buffer_size,), dtype) if dx else None
         shape = (gb.G, gb.C // gb.G, gb.N, gb.P)
         return Work(
-            cols=work_array("cols", columns, dtype) if cols else None,
-            dcols=work_array("cols", (gb.G, offsets * gb.C // gb.G, gb.N * gb.P), dtype) if dx else None,
+            cols=cols_memory.reshape(gb.C, gb.kh, gb.kw, gb.N, gb.P) if cols else None,
+            dcols=cols_memory.reshape(gb.G, gb.kh * gb.kw * gb.C // gb.G, gb.N * gb.P) if dx else None,
             x_here=x_here,
             x_phases=phase_views(x_here, gb) if x else None,
             x_sources=im2col_sources(x_here, gb) if x else None,
@@ -95,7 +95,7 @@ def work_set(gb, dtype, cols=False, x=False, delta=False, dx=False):
             else None,
         )
 
-    return kept(("grid", gb, np.dtype(dtype), cols, x, delta, dx), make)
+    return kept_views(("grid", gb, np.dtype(dtype), cols, x, delta, dx), make)
 
 
 def lay_out(x, phases, images=slice(None), channels=slice(None)):

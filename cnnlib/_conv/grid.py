@@ -24,7 +24,7 @@ is fast (measured in benchmarks/bench_conv.py):
   The blocks (``GRID_BLOCK_BYTES``) keep columns and their gradient in the CPU cache
   between the copy that makes them and the products that read them, and all work
   arrays are reused between calls (``workspace.work_array``), the views on them too
-  (``buffer.work_set``), the large results too once nobody holds them
+  (``buffer.block_work``), the large results too once nobody holds them
   (``cnnlib._memory.new_array``). The blocks run side by side on the cores the BLAS
   may use (``cnnlib._parallel.run``).
 - A stride s becomes stride 1 by splitting the padded input into sh·sw phases
@@ -51,7 +51,7 @@ import numpy as np
 
 from .. import _parallel as parallel
 from .._memory import new_array
-from .buffer import im2col, im2col_sources, lay_out, phase_views, take_out, work_set
+from .buffer import block_work, im2col, im2col_sources, lay_out, phase_views, take_out
 from .products import group_matmul
 from .workspace import per_thread
 
@@ -123,7 +123,7 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     """y (N, D, Ho, Wo) = w2 (D, C/G·kh·kw) @ the columns of x laid out in buf, + b (D,) if given.
 
     Each block first lays out its own images of x (``buffer.lay_out``) on its own thread, so
-    that the copy runs on every core: into buf, all zeros (``zero_buffer``), which then
+    that the copy runs on every core: into buf, all zeros (``buffer.zero_buffer``), which then
     holds all of x for the backward (a block's garbage columns may read another's
     images, half written: thrown away); or, buf None, into a buffer of its own
     (``_own_columns``). The bias is added block by block, on y's part still in the cache.
@@ -134,9 +134,10 @@ def forward(x, buf, g, w2, out_shape, block_bytes=GRID_BLOCK_BYTES, b=None):
     sources, phases = (None, None) if buf is None else (im2col_sources(buf, g), phase_views(buf, g))
     w3 = w2.reshape(g.G, g.D // g.G, -1)  # kernels by group: (G, D/G, C/G·kh·kw)
     y = new_array(out_shape, dtype)
+    mine = per_thread(lambda: block_work(gb, dtype, cols=True, x=buf is None))
 
     def block(blk):
-        work = work_set(gb, dtype, cols=True, x=buf is None)
+        work = mine()
         if buf is None:
             columns = _own_columns(x, blk, gb, work)
         else:
@@ -206,12 +207,12 @@ def backward(dy, buf, g, w2, need_dx=True, block_bytes=GRID_BLOCK_BYTES, x=None)
 
     gb = _block_layout(g, step, groups)  # a smaller last block uses the first images and groups
 
-    def work_arrays():
-        work = work_set(gb, dtype, cols=need_dw, x=x is not None, delta=True, dx=need_dx)
+    def zeroed_work():
+        work = block_work(gb, dtype, cols=need_dw, x=x is not None, delta=True, dx=need_dx)
         work.delta.fill(0)  # once per call: the blocks never write its garbage entries
         return work
 
-    mine = per_thread(work_arrays)
+    mine = per_thread(zeroed_work)
     dx = new_array(g.x_shape, dtype) if need_dx else None
 
     def block(blk):
