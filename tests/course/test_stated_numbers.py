@@ -141,8 +141,9 @@ def rows_07():
         ),
         (
             "07_fast_convolution.ipynb",
-            "extra columns ({} % for a $32\\times32$ image",
-            [stated(100 * (Wp / Wo - 1), ".0f")],
+            "more columns than outputs, {} % for a $32\\times32$ image with $k=3$, $p=1$. "
+            "`cnnlib.conv` often computes a few rows below each image too (below): then {} % in all.",
+            [stated(100 * (Wp / Wo - 1), ".0f"), stated(100 * (Wp * Wp / (Wo * Wo) - 1), ".0f")],
         ),
     ]
 
